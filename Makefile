@@ -1,0 +1,55 @@
+# ecsync top-level Makefile.
+#
+#   make            build the extension, ecsync-ingest and the test tools
+#   make install    install the extension (into PostgreSQL) and ecsync-ingest
+#   make run        the main job: start the local stack and load the sample shop
+#   make stop       stop the stack started by make run
+#   make check      install what is missing, start a test stack, run every test
+#   make sanitize   ASan+UBSan builds of ecsync-ingest and the C unit tests
+#   make deps       install missing Debian packages and the Kafka broker jars
+#   make format     pgindent-style formatting of the C sources (clang-format)
+
+PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
+export PG_CONFIG
+
+.PHONY: all extension ingester tools install run stop check sanitize deps format clean
+
+all: extension ingester tools
+
+extension:
+	$(MAKE) -C extension
+
+ingester:
+	$(MAKE) -C ingester
+
+tools:
+	$(MAKE) -C tests/gen
+
+install: all
+	$(MAKE) -C extension install
+	$(MAKE) -C ingester install
+
+run:
+	tests/harness/demo.sh
+
+stop:
+	tests/harness/stack.sh stop demo
+
+check:
+	tests/run.sh
+
+sanitize:
+	$(MAKE) -C ingester sanitize
+	$(MAKE) -C tests/unit sanitize
+
+deps:
+	tests/harness/install-deps.sh
+
+format:
+	clang-format -i --style=file extension/*.[ch] ingester/*.[ch] common/*.[ch] tests/gen/*.[ch] tests/unit/*.[ch]
+
+clean:
+	$(MAKE) -C extension clean
+	$(MAKE) -C ingester clean
+	$(MAKE) -C tests/gen clean
+	$(MAKE) -C tests/unit clean

@@ -1,0 +1,63 @@
+/*-------------------------------------------------------------------------
+ *
+ * ecsync.c
+ *	  Module initialisation: refuses to load outside
+ *	  shared_preload_libraries, defines the GUCs and registers the launcher
+ *	  background worker.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/guc.h"
+
+#include "ecsync.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+char	   *ecsync_database = NULL;
+int			ecsync_launcher_naptime = 10;
+
+/*
+ * _PG_init defines the GUCs and registers the launcher.  The launcher and the
+ * stream workers only exist when the postmaster loads ecsync, so loading it
+ * any other way is an error that says how to fix it.
+ */
+void
+_PG_init(void)
+{
+	if (!process_shared_preload_libraries_in_progress)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("ecsync can only be loaded via shared_preload_libraries"),
+				 errhint("Add ecsync to the shared_preload_libraries "
+						 "configuration variable in postgresql.conf, "
+						 "e.g. shared_preload_libraries = 'pg_cron,ecsync', "
+						 "and restart PostgreSQL.")));
+
+	DefineCustomStringVariable("ecsync.database",
+							   "Database in which ecsync's background workers run.",
+							   NULL,
+							   &ecsync_database,
+							   "postgres",
+							   PGC_POSTMASTER,
+							   GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ecsync.launcher_naptime",
+							"Seconds between the launcher's checks for work.",
+							NULL,
+							&ecsync_launcher_naptime,
+							10, 1, 3600,
+							PGC_SIGHUP,
+							GUC_UNIT_S | GUC_SUPERUSER_ONLY,
+							NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("ecsync");
+
+	ecsync_register_launcher();
+}
