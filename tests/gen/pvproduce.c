@@ -58,6 +58,46 @@ on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 		delivered++;
 }
 
+/*
+ * create_topic makes topic with the given number of partitions through the
+ * Admin API; a topic that already exists is fine.
+ */
+static void
+create_topic(rd_kafka_t *rk, const char *topic, int partitions)
+{
+	char		errstr[512];
+	rd_kafka_NewTopic_t *nt;
+	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+	rd_kafka_event_t *ev;
+	const rd_kafka_CreateTopics_result_t *res;
+	const rd_kafka_topic_result_t **results;
+	size_t		n;
+
+	nt = rd_kafka_NewTopic_new(topic, partitions, 1, errstr, sizeof(errstr));
+	if (nt == NULL)
+		FATAL("topic %s: %s", topic, errstr);
+	rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
+	ev = rd_kafka_queue_poll(q, 30000);
+	if (ev == NULL)
+		FATAL("creating topic %s timed out", topic);
+	if (rd_kafka_event_error(ev))
+		FATAL("creating topic %s: %s", topic, rd_kafka_event_error_string(ev));
+	res = rd_kafka_event_CreateTopics_result(ev);
+	results = rd_kafka_CreateTopics_result_topics(res, &n);
+	for (size_t i = 0; i < n; i++)
+	{
+		rd_kafka_resp_err_t err = rd_kafka_topic_result_error(results[i]);
+
+		if (err != RD_KAFKA_RESP_ERR_NO_ERROR &&
+			err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+			FATAL("creating topic %s: %s", topic,
+				  rd_kafka_topic_result_error_string(results[i]));
+	}
+	rd_kafka_event_destroy(ev);
+	rd_kafka_NewTopic_destroy(nt);
+	rd_kafka_queue_destroy(q);
+}
+
 static double
 now_seconds(void)
 {
@@ -115,6 +155,7 @@ usage(FILE *f)
 			"\n"
 			"  -b, --brokers LIST     bootstrap servers (or $ECSYNC_KAFKA_BROKERS)\n"
 			"  -t, --topic NAME       topic (default page_views)\n"
+			"  -p, --partitions N     first create the topic with N partitions\n"
 			"  -n, --count N          events to send (default 1000)\n"
 			"  -r, --rate N           events per second (default: as fast as possible)\n"
 			"      --scale S          shop scale, as for shopgen (default 0.01)\n"
@@ -132,6 +173,7 @@ main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{"brokers", required_argument, NULL, 'b'},
 		{"topic", required_argument, NULL, 't'},
+		{"partitions", required_argument, NULL, 'p'},
 		{"count", required_argument, NULL, 'n'},
 		{"rate", required_argument, NULL, 'r'},
 		{"scale", required_argument, NULL, 's'},
@@ -152,6 +194,7 @@ main(int argc, char **argv)
 	const char *echo_path = NULL;
 	FILE	   *echo = NULL;
 	int			quiet = 0;
+	int			partitions = 0;
 	int			opt;
 	char		errstr[512];
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -172,8 +215,11 @@ main(int argc, char **argv)
 	SETCONF("batch.num.messages", "10000");
 	SETCONF("queue.buffering.max.messages", "500000");
 	SETCONF("compression.codec", "lz4");
+	/* a new broker answers "coordinator load in progress" at first; that
+	 * warning is retried away, so only errors are shown (-X log_level=6) */
+	SETCONF("log_level", "3");
 
-	while ((opt = getopt_long(argc, argv, "b:t:n:r:X:qh", longopts, NULL)) != -1)
+	while ((opt = getopt_long(argc, argv, "b:t:p:n:r:X:qh", longopts, NULL)) != -1)
 	{
 		char	   *eq;
 
@@ -184,6 +230,9 @@ main(int argc, char **argv)
 				break;
 			case 't':
 				topic = optarg;
+				break;
+			case 'p':
+				partitions = atoi(optarg);
 				break;
 			case 'n':
 				count = atol(optarg);
@@ -236,6 +285,9 @@ main(int argc, char **argv)
 	rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
 	if (rk == NULL)
 		FATAL("could not create producer: %s", errstr);
+
+	if (partitions > 0)
+		create_topic(rk, topic, partitions);
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;

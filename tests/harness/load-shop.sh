@@ -2,7 +2,7 @@
 # load-shop.sh generates the sample shop at a scale and bulk-loads it into
 # the running stack's MariaDB (database shop, or $ECSYNC_MYSQL_DATABASE).
 #
-#   tests/harness/load-shop.sh [--scale S] [--seed N] [--stack NAME]
+#   tests/harness/load-shop.sh [--scale S] [--seed N] [--stack NAME] [--database DB]
 #
 # Generated files are cached in <run dir>/shop-<scale>-<seed>/ and reused by
 # benchmarks (they are COPY text format as well).
@@ -13,16 +13,19 @@ top=$(cd "$here/../.." && pwd)
 scale=0.01
 seed=1
 stack=${ECSYNC_STACK:-demo}
+db=
 while [ $# -gt 0 ]; do
 	case $1 in
 		--scale) scale=$2; shift 2 ;;
 		--seed) seed=$2; shift 2 ;;
 		--stack) stack=$2; shift 2 ;;
-		*) echo "usage: load-shop.sh [--scale S] [--seed N] [--stack NAME]" >&2; exit 2 ;;
+		--database) db=$2; shift 2 ;;
+		*) echo "usage: load-shop.sh [--scale S] [--seed N] [--stack NAME] [--database DB]" >&2; exit 2 ;;
 	esac
 done
 eval "$("$here/stack.sh" env "$stack")"
-db=${ECSYNC_MYSQL_DATABASE:-shop}
+db=${db:-${ECSYNC_MYSQL_DATABASE:-shop}}
+mariadb -e "CREATE DATABASE IF NOT EXISTS \`$db\`"
 
 gen=$top/tests/gen/shopgen
 [ -x "$gen" ] || make -s -C "$top/tests/gen" shopgen

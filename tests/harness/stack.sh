@@ -171,7 +171,6 @@ pg_init() {
 }
 
 pg_start() {
-	port_in_use "$pg_port" && die "port $pg_port (PostgreSQL) is already in use; stop what holds it or set ECSYNC_PG_PORT"
 	as_user "$pg_user" "$PGBIN/pg_ctl" -D "$pg_data" -l "$pg_log" -W \
 		-o "-p $pg_port" start >/dev/null
 }
@@ -212,7 +211,6 @@ my_init() {
 }
 
 my_start() {
-	port_in_use "$my_port" && die "port $my_port (MariaDB) is already in use; stop what holds it or set ECSYNC_MYSQL_PORT"
 	# Tuned for a throwaway instance: fast bulk loads, no binary log.  The
 	# server's time zone is Japan's, as the shop's would be.
 	as_user "$my_user" setsid mariadbd --no-defaults --datadir="$my_data" \
@@ -319,8 +317,6 @@ kafka_init() {
 }
 
 kafka_start() {
-	port_in_use "$kafka_port" && die "port $kafka_port (Kafka) is already in use; stop what holds it or set ECSYNC_KAFKA_PORT"
-	port_in_use "$ctl_port" && die "port $ctl_port (Kafka controller) is already in use; set ECSYNC_KAFKA_PORT"
 	setsid java -Xms256m -Xmx1g -XX:+UseG1GC \
 		-Dlog4j2.configurationFile="$k_dir/log4j2.yaml" \
 		-Decsync.stack="$run" -cp "$k_lib/*" kafka.Kafka \
@@ -341,6 +337,18 @@ kafka_stop() {
 }
 
 # ------------------------------------------------------------------- helpers
+
+# check_ports fails, before anything is started, when a port is taken
+check_ports() {
+	local spec port label var
+	for spec in "$pg_port PostgreSQL ECSYNC_PG_PORT" "$my_port MariaDB ECSYNC_MYSQL_PORT" \
+		"$kafka_port Kafka ECSYNC_KAFKA_PORT" "$ctl_port Kafka-controller ECSYNC_KAFKA_PORT"; do
+		read -r port label var <<<"$spec"
+		if port_in_use "$port"; then
+			die "port $port ($label) is already in use; stop what holds it or set $var"
+		fi
+	done
+}
 
 wait_gone() {
 	local pid=$1 secs=$2 label=$3 i
@@ -478,6 +486,7 @@ case $cmd in
 			exit 0
 		fi
 		stop_all
+		check_ports
 		t0=$(date +%s.%N)
 		# initialise the three in parallel, then start them in parallel
 		kafka_init & ki=$!

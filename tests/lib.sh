@@ -1,0 +1,58 @@
+# lib.sh: helpers for ecsync's integration tests (sourced by tests/run.sh).
+# A test is a shell function named test_*; it fails by returning non-zero,
+# usually through one of the assertions below, which say what differed.
+
+# psql_q runs SQL on the test stack's PostgreSQL and prints unaligned rows
+psql_q() {
+	psql -X -q -A -t -v ON_ERROR_STOP=1 "$@"
+}
+
+# my_q runs SQL on the test stack's MariaDB and prints tab-separated rows
+my_q() {
+	mariadb -N -B "$@"
+}
+
+fail() {
+	echo "FAILED: $*" >&2
+	return 1
+}
+
+# assert_eq EXPECTED ACTUAL WHAT
+assert_eq() {
+	if [ "$1" != "$2" ]; then
+		printf 'FAILED: %s\n  expected: %s\n  actual:   %s\n' "$3" "$1" "$2" >&2
+		return 1
+	fi
+}
+
+# assert_match REGEX ACTUAL WHAT
+assert_match() {
+	if ! [[ $2 =~ $1 ]]; then
+		printf 'FAILED: %s\n  expected to match: %s\n  actual: %s\n' "$3" "$1" "$2" >&2
+		return 1
+	fi
+}
+
+# assert_contains NEEDLE HAYSTACK WHAT
+assert_contains() {
+	if [[ $2 != *"$1"* ]]; then
+		printf 'FAILED: %s\n  expected to contain: %s\n  actual: %s\n' "$3" "$1" "$2" >&2
+		return 1
+	fi
+}
+
+# wait_for SECONDS COMMAND... retries COMMAND every 0.2 s until it succeeds
+wait_for() {
+	local secs=$1 i
+	shift
+	for ((i = 0; i < secs * 5; i++)); do
+		"$@" && return 0
+		sleep 0.2
+	done
+	"$@"
+}
+
+# port_listening PORT
+port_listening() {
+	ss -Htln "sport = :$1" | grep -q .
+}
