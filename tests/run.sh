@@ -20,6 +20,9 @@ failed=0
 failures=()
 t_start=$(date +%s.%N)
 
+# elapsed T0 T1 prints T1 - T0 (seconds with fractions)
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { print b - a }'; }
+
 step() { printf '\n== %s ==\n' "$*"; }
 
 record() {	# record NAME OK SECONDS
@@ -38,7 +41,7 @@ finish() {
 	t_end=$(date +%s.%N)
 	echo
 	[ ${#failures[@]} -eq 0 ] || printf 'failed: %s\n' "${failures[*]}"
-	printf 'suite took %.0f s; logs in %s\n' "$(echo "$t_end - $t_start" | bc)" "$logdir"
+	printf 'suite took %.0f s; logs in %s\n' "$(elapsed "$t_start" "$t_end")" "$logdir"
 	echo "$passed passed, $failed failed"
 	[ "$failed" = 0 ]
 	exit $?
@@ -92,7 +95,7 @@ if [ -n "$regress_tests" ]; then
 	for t in $regress_tests; do
 		line=$(grep -E "^(test |     )?[[:space:]]*$t[[:space:]]+\.\.\." "$logdir/pg_regress.log" | head -n 1)
 		if [[ $line == *"... ok"* ]]; then ok=0; else ok=1; fi
-		record "regress/$t" $ok "$(echo "($t1 - $t0) / $n" | bc -l)"
+		record "regress/$t" $ok "$(awk -v a="$t0" -v b="$t1" -v n="$n" 'BEGIN { print (b - a) / n }')"
 	done
 	if grep -q FAILED "$logdir/pg_regress.log" || [ -s "$logdir/regress/regression.diffs" ]; then
 		head -c 6000 "$logdir/regress/regression.diffs" 2>/dev/null || cat "$logdir/pg_regress.log"
@@ -123,7 +126,7 @@ for file in tests/integration/*.sh; do
 		) >"$log" 2>&1
 		rc=$?
 		t1=$(date +%s.%N)
-		record "$name" $rc "$(echo "$t1 - $t0" | bc)"
+		record "$name" $rc "$(elapsed "$t0" "$t1")"
 		if [ $rc != 0 ]; then
 			sed 's/^/    | /' "$log" | tail -n 30
 		fi
@@ -146,7 +149,7 @@ if [ -z "$pattern" ] && [ "${ECSYNC_KEEP:-0}" != 1 ]; then
 		! pgrep -u postgres -f "postgres.*$PGPORT" || fail "postgres processes left after stop"
 	) >"$logdir/harness.stop.log" 2>&1
 	rc=$?
-	record "harness/stop_leaves_nothing" $rc "$(echo "$(date +%s.%N) - $t0" | bc)"
+	record "harness/stop_leaves_nothing" $rc "$(elapsed "$t0" "$(date +%s.%N)")"
 	[ $rc = 0 ] || sed 's/^/    | /' "$logdir/harness.stop.log"
 fi
 

@@ -8,6 +8,9 @@
 # benchmarks (they are COPY text format as well).
 set -euo pipefail
 
+# elapsed T0 T1 prints T1 - T0 (seconds with fractions)
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { print b - a }'; }
+
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 top=$(cd "$here/../.." && pwd)
 scale=0.01
@@ -60,4 +63,4 @@ counts=$(my -N -e "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM pr
 	(SELECT count(*) FROM sales), (SELECT count(*) FROM sales_details)")
 read -r u p s d <<<"$counts"
 printf 'load-shop: %s.{users,products,sales,sales_details} = %s, %s, %s, %s rows (scale %s, seed %s) in %.1f s\n' \
-	"$db" "$u" "$p" "$s" "$d" "$scale" "$seed" "$(echo "$t1 - $t0" | bc)" >&2
+	"$db" "$u" "$p" "$s" "$d" "$scale" "$seed" "$(elapsed "$t0" "$t1")" >&2

@@ -25,6 +25,8 @@ die() {
 	exit 1
 }
 say() { echo "stack: $*" >&2; }
+# elapsed T0 T1 prints T1 - T0 (seconds with fractions)
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { print b - a }'; }
 
 usage() {
 	sed -n '2,17s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
@@ -506,7 +508,7 @@ case $cmd in
 		write_env
 		t2=$(date +%s.%N)
 		say "$(printf "stack '%s' ready in %.1f s (init %.1f s, start-to-ready %.1f s); run dir %s" \
-			"$name" "$(echo "$t2 - $t0" | bc)" "$(echo "$t1 - $t0" | bc)" "$(echo "$t2 - $t1" | bc)" "$run")"
+			"$name" "$(elapsed "$t0" "$t2")" "$(elapsed "$t0" "$t1")" "$(elapsed "$t1" "$t2")" "$run")"
 		say "connect with: eval \"\$(tests/harness/stack.sh env $name)\""
 		cat "$run/env"
 		;;
