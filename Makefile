@@ -7,12 +7,11 @@
 #   make check      install what is missing, start a test stack, run every test
 #   make sanitize   ASan+UBSan builds of ecsync-ingest and the C unit tests
 #   make deps       install missing Debian packages and the Kafka broker jars
-#   make format     pgindent-style formatting of the C sources (clang-format)
 
 PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
 export PG_CONFIG
 
-.PHONY: all extension ingester tools install run stop check sanitize deps format clean
+.PHONY: all extension ingester tools install run stop check sanitize deps clean
 
 all: extension ingester tools
 
@@ -44,9 +43,6 @@ sanitize:
 
 deps:
 	tests/harness/install-deps.sh
-
-format:
-	clang-format -i --style=file extension/*.[ch] ingester/*.[ch] common/*.[ch] tests/gen/*.[ch] tests/unit/*.[ch]
 
 clean:
 	$(MAKE) -C extension clean

@@ -50,7 +50,7 @@ finish() {
 if [ "${ECSYNC_SKIP_DEPS:-0}" != 1 ]; then
 	step "dependencies"
 	tests/harness/install-deps.sh || { echo "dependency installation failed"; failed=1; finish; }
-	echo "all present"
+	echo "dependencies ready"
 fi
 
 step "build (warnings are errors)"

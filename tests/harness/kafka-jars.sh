@@ -16,12 +16,14 @@ fi
 echo "kafka-jars: fetching Apache Kafka $version broker jars from Maven Central" >&2
 rm -rf "$lib.tmp"
 mkdir -p "$lib.tmp"
-if ! mvn -B -q -f "$pom" \
+if ! mvn -B -q -Dstyle.color=never -f "$pom" \
 	org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy-dependencies \
-	-DincludeScope=runtime -DoutputDirectory="$lib.tmp" >&2; then
+	-DincludeScope=runtime -DoutputDirectory="$lib.tmp" >"$lib.tmp.log" 2>&1; then
+	tail -n 30 "$lib.tmp.log" >&2
 	echo "kafka-jars: maven could not fetch the broker jars (see above)" >&2
 	exit 1
 fi
+rm -f "$lib.tmp.log"
 touch "$lib.tmp/.complete"
 rm -rf "$lib"
 mv "$lib.tmp" "$lib"
