@@ -8,6 +8,13 @@
 #ifndef ECSYNC_H
 #define ECSYNC_H
 
+#include "foreign/foreign.h"
+#include "utils/relcache.h"
+
+#include "copy_text.h"
+#include "mysql_source.h"
+#include "type_policy.h"
+
 #define ECSYNC_VERSION "0.1"
 
 /* GUCs, defined in ecsync.c */
@@ -16,5 +23,38 @@ extern int	ecsync_launcher_naptime;
 
 /* launcher.c */
 extern void ecsync_register_launcher(void);
+
+/* options.c */
+extern void ecsync_mysql_params(ForeignServer *server, Oid userid, ms_params *p);
+
+/* copy_sink.c: one MySQL result being copied into a relation */
+typedef struct CopySource
+{
+	ms_conn    *conn;			/* streaming the SELECT */
+	int			ncols;
+	const tp_conv *conv;		/* per column */
+	const int  *bits;
+	const char *const *colnames;
+	/* private to copy_sink.c */
+	ebuf		buf;
+	size_t		pos;
+	ebuf		scratch;
+	bool		eof;
+	uint64		rows_read;
+} CopySource;
+
+extern uint64 ecsync_copy_from_mysql(Relation rel, List *attnames,
+									 CopySource *src, bool freeze);
+
+/* batch_worker.c: what a caller asks a batch worker to do (bgw_extra) */
+typedef struct BatchRequest
+{
+	Oid			dboid;
+	Oid			userid;
+	int32		only_table;		/* ecsync.sync_tables.id, 0 for all */
+	pid_t		caller_pid;
+} BatchRequest;
+
+#define ECSYNC_BATCH_WORKER_TYPE "ecsync batch"
 
 #endif							/* ECSYNC_H */

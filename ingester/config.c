@@ -3,10 +3,10 @@
  *	  Loading and validating ecsync-ingest's configuration.
  */
 #include "config.h"
+#include "seterr.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,16 +30,6 @@ static const char *const env_keys[][2] = {
 	{"ECSYNC_KAFKA_SSL_KEY_PASSWORD", "kafka.ssl.key.password"},
 	{NULL, NULL}
 };
-
-static void
-seterr(char *errbuf, size_t errlen, const char *fmt,...)
-{
-	va_list		ap;
-
-	va_start(ap, fmt);
-	vsnprintf(errbuf, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static char *
 xstrdup(const char *s)

@@ -1,0 +1,64 @@
+/*
+ * ebuf.h
+ *	  A growable byte buffer on malloc, for code that includes no PostgreSQL
+ *	  header (common/ is shared by the extension and ecsync-ingest).
+ */
+#ifndef ECSYNC_EBUF_H
+#define ECSYNC_EBUF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <string.h>
+
+typedef struct ebuf
+{
+	char	   *data;
+	size_t		len;
+	size_t		cap;
+} ebuf;
+
+extern void ebuf_init(ebuf *b);
+extern void ebuf_free(ebuf *b);
+
+/* ebuf_reserve makes room for n more bytes; false when out of memory */
+extern bool ebuf_grow(ebuf *b, size_t n);
+
+static inline bool
+ebuf_reserve(ebuf *b, size_t n)
+{
+	return b->len + n <= b->cap || ebuf_grow(b, n);
+}
+
+static inline bool
+ebuf_append(ebuf *b, const void *p, size_t n)
+{
+	if (!ebuf_reserve(b, n))
+		return false;
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+	return true;
+}
+
+/* ebuf_puts appends a NUL-terminated string (without the NUL) */
+static inline bool
+ebuf_puts(ebuf *b, const char *s)
+{
+	return ebuf_append(b, s, strlen(s));
+}
+
+static inline bool
+ebuf_putc(ebuf *b, char c)
+{
+	if (!ebuf_reserve(b, 1))
+		return false;
+	b->data[b->len++] = c;
+	return true;
+}
+
+static inline void
+ebuf_reset(ebuf *b)
+{
+	b->len = 0;
+}
+
+#endif							/* ECSYNC_EBUF_H */

@@ -1,0 +1,336 @@
+/*
+ * mysql_source.c
+ *	  libmysqlclient behind mysql_source.h.  No PostgreSQL header here.
+ */
+#include "mysql_source.h"
+#include "seterr.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mysql.h>
+
+struct ms_conn
+{
+	MYSQL	   *mysql;
+	MYSQL_RES  *res;			/* the current streamed result, if any */
+	unsigned int nfields;
+};
+
+static void
+mysql_err(ms_conn *c, char *err, size_t errlen, const char *doing)
+{
+	seterr(err, errlen, "MySQL error %u while %s: %s",
+		   mysql_errno(c->mysql), doing, mysql_error(c->mysql));
+}
+
+ms_conn *
+ms_connect(const ms_params *p, char *err, size_t errlen)
+{
+	ms_conn    *c = calloc(1, sizeof(ms_conn));
+	unsigned int ct = p->connect_timeout ? p->connect_timeout : 10;
+	unsigned int rt = p->read_timeout ? p->read_timeout : 600;
+	const char *mode = p->ssl_mode ? p->ssl_mode : "preferred";
+	my_bool		yes = 1;
+	my_bool		no = 0;
+
+	if (c == NULL || (c->mysql = mysql_init(NULL)) == NULL)
+	{
+		free(c);
+		seterr(err, errlen, "out of memory creating a MySQL connection");
+		return NULL;
+	}
+	mysql_options(c->mysql, MYSQL_OPT_CONNECT_TIMEOUT, &ct);
+	mysql_options(c->mysql, MYSQL_OPT_READ_TIMEOUT, &rt);
+	mysql_options(c->mysql, MYSQL_OPT_WRITE_TIMEOUT, &rt);
+	mysql_options(c->mysql, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	/* no LOCAL INFILE: a hostile server must not read our files */
+	mysql_options(c->mysql, MYSQL_OPT_LOCAL_INFILE, &no);
+
+	if (strcmp(mode, "disabled") != 0)
+	{
+		mysql_ssl_set(c->mysql, p->ssl_key, p->ssl_cert, p->ssl_ca, NULL, NULL);
+		if (strcmp(mode, "preferred") != 0)
+			mysql_optionsv(c->mysql, MYSQL_OPT_SSL_ENFORCE, &yes);
+		mysql_optionsv(c->mysql, MYSQL_OPT_SSL_VERIFY_SERVER_CERT,
+					   strcmp(mode, "verify_ca") == 0 ||
+					   strcmp(mode, "verify_identity") == 0 ? &yes : &no);
+	}
+
+	if (mysql_real_connect(c->mysql, p->host, p->user, p->password, p->database,
+						   p->port, p->socket, 0) == NULL)
+	{
+		seterr(err, errlen, "could not connect to MySQL server %s:%u: %s",
+			   p->host ? p->host : "localhost", p->port, mysql_error(c->mysql));
+		mysql_close(c->mysql);
+		free(c);
+		return NULL;
+	}
+	/* TIMESTAMP values in UTC; long pauses while PostgreSQL writes are fine */
+	if (!ms_exec(c, "SET time_zone = '+00:00', SESSION net_write_timeout = 3600, "
+				 "SESSION net_read_timeout = 3600", err, errlen))
+	{
+		ms_close(c);
+		return NULL;
+	}
+	return c;
+}
+
+void
+ms_close(ms_conn *c)
+{
+	if (c == NULL)
+		return;
+	/* freeing an unfinished result reads the rest of it: abort instead */
+	if (c->res != NULL)
+	{
+		mariadb_cancel(c->mysql);
+		mysql_free_result(c->res);
+		c->res = NULL;
+	}
+	mysql_close(c->mysql);
+	free(c);
+}
+
+bool
+ms_exec(ms_conn *c, const char *sql, char *err, size_t errlen)
+{
+	if (mysql_real_query(c->mysql, sql, strlen(sql)) != 0)
+	{
+		mysql_err(c, err, errlen, "running a statement");
+		return false;
+	}
+	/* discard any result */
+	do
+	{
+		MYSQL_RES  *r = mysql_store_result(c->mysql);
+
+		if (r)
+			mysql_free_result(r);
+	} while (mysql_next_result(c->mysql) == 0);
+	return true;
+}
+
+bool
+ms_begin_snapshot(ms_conn *c, char *err, size_t errlen)
+{
+	return ms_exec(c, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+				   err, errlen) &&
+		ms_exec(c, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY",
+				err, errlen);
+}
+
+bool
+ms_quote_ident(ebuf *out, const char *name)
+{
+	if (!ebuf_putc(out, '`'))
+		return false;
+	for (const char *p = name; *p; p++)
+		if ((*p == '`' && !ebuf_putc(out, '`')) || !ebuf_putc(out, *p))
+			return false;
+	return ebuf_putc(out, '`');
+}
+
+bool
+ms_quote_literal(ms_conn *c, ebuf *out, const char *value)
+{
+	size_t		n = strlen(value);
+
+	if (!ebuf_reserve(out, 2 * n + 3))
+		return false;
+	out->data[out->len++] = '\'';
+	out->len += mysql_real_escape_string(c->mysql, out->data + out->len,
+										 value, (unsigned long) n);
+	out->data[out->len++] = '\'';
+	return true;
+}
+
+/* keep a copy of s in t->strings and return it */
+static char *
+keep(ms_table *t, const char *s)
+{
+	char	  **n = realloc(t->strings, (t->nstrings + 1) * sizeof(char *));
+
+	if (n == NULL)
+		return NULL;
+	t->strings = n;
+	t->strings[t->nstrings] = strdup(s ? s : "");
+	return t->strings[t->nstrings++];
+}
+
+static long
+num_or(const char *s, long dflt)
+{
+	return s ? strtol(s, NULL, 10) : dflt;
+}
+
+bool
+ms_describe(ms_conn *c, const char *db, const char *table,
+			ms_table *t, char *err, size_t errlen)
+{
+	ebuf		q;
+	MYSQL_RES  *r;
+	MYSQL_ROW	row;
+	bool		ok = false;
+
+	memset(t, 0, sizeof(*t));
+	ebuf_init(&q);
+	if (!ebuf_puts(&q, "SELECT c.COLUMN_NAME, c.DATA_TYPE, c.COLUMN_TYPE, c.IS_NULLABLE, "
+					 "c.CHARACTER_MAXIMUM_LENGTH, c.NUMERIC_PRECISION, c.NUMERIC_SCALE, "
+					 "c.DATETIME_PRECISION, c.COLUMN_KEY, "
+					 "(SELECT k.ORDINAL_POSITION FROM information_schema.KEY_COLUMN_USAGE k "
+					 "  WHERE k.TABLE_SCHEMA = c.TABLE_SCHEMA AND k.TABLE_NAME = c.TABLE_NAME "
+					 "  AND k.COLUMN_NAME = c.COLUMN_NAME AND k.CONSTRAINT_NAME = 'PRIMARY') "
+					 "FROM information_schema.COLUMNS c WHERE c.TABLE_SCHEMA = ") ||
+		!ms_quote_literal(c, &q, db) ||
+		!ebuf_puts(&q, " AND c.TABLE_NAME = BINARY ") ||
+		!ms_quote_literal(c, &q, table) ||
+		!ebuf_puts(&q, " ORDER BY c.ORDINAL_POSITION") || !ebuf_putc(&q, '\0'))
+	{
+		seterr(err, errlen, "out of memory");
+		goto done;
+	}
+	if (mysql_real_query(c->mysql, q.data, q.len - 1) != 0 ||
+		(r = mysql_store_result(c->mysql)) == NULL)
+	{
+		mysql_err(c, err, errlen, "describing a table");
+		goto done;
+	}
+	t->ncols = (int) mysql_num_rows(r);
+	t->cols = calloc(t->ncols ? t->ncols : 1, sizeof(tp_column));
+	t->pk = calloc(t->ncols ? t->ncols : 1, sizeof(int));
+	for (int i = 0; (row = mysql_fetch_row(r)) != NULL; i++)
+	{
+		tp_column  *col = &t->cols[i];
+		long		pkpos = num_or(row[9], 0);
+
+		col->name = keep(t, row[0]);
+		col->data_type = keep(t, row[1]);
+		col->column_type = keep(t, row[2]);
+		col->nullable = row[3] && strcmp(row[3], "YES") == 0;
+		col->char_length = num_or(row[4], -1);
+		col->precision = (int) num_or(row[5], -1);
+		col->scale = (int) num_or(row[6], -1);
+		col->datetime_precision = (int) num_or(row[7], -1);
+		if (pkpos > 0 && pkpos <= t->ncols)
+		{
+			t->pk[pkpos - 1] = i;
+			if (pkpos > t->npk)
+				t->npk = (int) pkpos;
+		}
+	}
+	mysql_free_result(r);
+	if (t->ncols == 0)
+	{
+		seterr(err, errlen, "MySQL table %s.%s does not exist or has no column "
+			   "the user can see", db, table);
+		goto done;
+	}
+
+	/* MariaDB's JSON is longtext CHECK (json_valid(col)); MySQL lacks this view */
+	ebuf_reset(&q);
+	if (ebuf_puts(&q, "SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS "
+					"WHERE CONSTRAINT_SCHEMA = ") &&
+		ms_quote_literal(c, &q, db) &&
+		ebuf_puts(&q, " AND TABLE_NAME = BINARY ") &&
+		ms_quote_literal(c, &q, table) && ebuf_putc(&q, '\0') &&
+		mysql_real_query(c->mysql, q.data, q.len - 1) == 0 &&
+		(r = mysql_store_result(c->mysql)) != NULL)
+	{
+		while ((row = mysql_fetch_row(r)) != NULL)
+		{
+			for (int i = 0; i < t->ncols; i++)
+			{
+				ebuf		expect;
+
+				ebuf_init(&expect);
+				if (ebuf_puts(&expect, "json_valid(") &&
+					ms_quote_ident(&expect, t->cols[i].name) &&
+					ebuf_puts(&expect, ")") && ebuf_putc(&expect, '\0') &&
+					row[0] && strcmp(row[0], expect.data) == 0)
+					t->cols[i].is_json = true;
+				ebuf_free(&expect);
+			}
+		}
+		mysql_free_result(r);
+	}
+	ok = true;
+done:
+	ebuf_free(&q);
+	if (!ok)
+		ms_table_free(t);
+	return ok;
+}
+
+void
+ms_table_free(ms_table *t)
+{
+	for (int i = 0; i < t->nstrings; i++)
+		free(t->strings[i]);
+	free(t->strings);
+	free(t->cols);
+	free(t->pk);
+	memset(t, 0, sizeof(*t));
+}
+
+bool
+ms_stream(ms_conn *c, const char *sql, char *err, size_t errlen)
+{
+	ms_stream_end(c);
+	if (mysql_real_query(c->mysql, sql, strlen(sql)) != 0)
+	{
+		mysql_err(c, err, errlen, "starting a query");
+		return false;
+	}
+	c->res = mysql_use_result(c->mysql);
+	if (c->res == NULL)
+	{
+		mysql_err(c, err, errlen, "starting to read a result");
+		return false;
+	}
+	c->nfields = mysql_num_fields(c->res);
+	return true;
+}
+
+int
+ms_fetch(ms_conn *c, char ***values, unsigned long **lengths,
+		 char *err, size_t errlen)
+{
+	MYSQL_ROW	row = mysql_fetch_row(c->res);
+
+	if (row == NULL)
+	{
+		if (mysql_errno(c->mysql) != 0)
+		{
+			mysql_err(c, err, errlen, "reading rows");
+			return -1;
+		}
+		return 0;
+	}
+	*values = row;
+	*lengths = mysql_fetch_lengths(c->res);
+	return 1;
+}
+
+void
+ms_stream_end(ms_conn *c)
+{
+	if (c->res != NULL)
+	{
+		mysql_free_result(c->res);
+		c->res = NULL;
+	}
+}
+
+const char *
+ms_server_version(ms_conn *c)
+{
+	return mysql_get_server_info(c->mysql);
+}
+
+const char *
+ms_client_version(void)
+{
+	return mysql_get_client_info();
+}

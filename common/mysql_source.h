@@ -1,0 +1,94 @@
+/*
+ * mysql_source.h
+ *	  Reading MySQL/MariaDB with libmysqlclient: one connection, one
+ *	  consistent snapshot, tables described from information_schema and
+ *	  streamed with mysql_use_result (never buffered whole).
+ *
+ *	  MariaDB's mysql.h clashes with PostgreSQL's list API, so this
+ *	  interface exposes no MySQL type and mysql_source.c includes no
+ *	  PostgreSQL header.  Everything here is malloc'd; errors are returned,
+ *	  never thrown.
+ */
+#ifndef ECSYNC_MYSQL_SOURCE_H
+#define ECSYNC_MYSQL_SOURCE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ebuf.h"
+#include "type_policy.h"
+
+#define MS_ERRLEN 512
+
+typedef struct ms_conn ms_conn;
+
+typedef struct ms_params
+{
+	const char *host;
+	unsigned int port;
+	const char *socket;
+	const char *database;
+	const char *user;
+	const char *password;
+	const char *ssl_mode;		/* disabled, preferred, required, verify_ca,
+								 * verify_identity */
+	const char *ssl_ca;
+	const char *ssl_cert;
+	const char *ssl_key;
+	unsigned int connect_timeout;	/* seconds */
+	unsigned int read_timeout;	/* seconds */
+} ms_params;
+
+/* a described MySQL table: its columns in order and its primary key */
+typedef struct ms_table
+{
+	int			ncols;
+	tp_column  *cols;
+	int			npk;
+	int		   *pk;				/* indexes into cols, in key order */
+	char	  **strings;		/* what cols point into, freed together */
+	int			nstrings;
+} ms_table;
+
+/* ms_connect opens a connection in UTF-8 (utf8mb4) and UTC */
+extern ms_conn *ms_connect(const ms_params *p, char *err, size_t errlen);
+extern void ms_close(ms_conn *c);
+
+/* ms_exec runs a statement that returns no rows */
+extern bool ms_exec(ms_conn *c, const char *sql, char *err, size_t errlen);
+
+/* ms_begin_snapshot starts a read-only REPEATABLE READ transaction WITH
+ * CONSISTENT SNAPSHOT: every later read sees the same instant */
+extern bool ms_begin_snapshot(ms_conn *c, char *err, size_t errlen);
+
+/* ms_describe fills t from information_schema; false if no such table */
+extern bool ms_describe(ms_conn *c, const char *db, const char *table,
+						ms_table *t, char *err, size_t errlen);
+extern void ms_table_free(ms_table *t);
+
+/* ms_stream starts a query whose rows ms_fetch then returns one by one */
+extern bool ms_stream(ms_conn *c, const char *sql, char *err, size_t errlen);
+
+/*
+ * ms_fetch returns 1 with the next row's values and lengths (valid until the
+ * next call; NULL values are NULL pointers), 0 at the end, -1 on error.
+ */
+extern int	ms_fetch(ms_conn *c, char ***values, unsigned long **lengths,
+					 char *err, size_t errlen);
+
+/* ms_stream_end frees the current result (reading what is left) */
+extern void ms_stream_end(ms_conn *c);
+
+/* ms_quote_ident appends `name` with backticks doubled */
+extern bool ms_quote_ident(ebuf *out, const char *name);
+
+/* ms_quote_literal appends 'value' escaped for the connection */
+extern bool ms_quote_literal(ms_conn *c, ebuf *out, const char *value);
+
+/* ms_server_version: e.g. "10.11.19-MariaDB" */
+extern const char *ms_server_version(ms_conn *c);
+
+/* ms_client_version: e.g. "3.3.8" */
+extern const char *ms_client_version(void);
+
+#endif							/* ECSYNC_MYSQL_SOURCE_H */

@@ -1,0 +1,74 @@
+/*
+ * type_policy.h
+ *	  ecsync's one policy for turning MySQL columns and values into
+ *	  PostgreSQL ones (README "Type policy").  Pure C, no PostgreSQL or
+ *	  MySQL header: shared by the extension and ecsync-ingest.
+ */
+#ifndef ECSYNC_TYPE_POLICY_H
+#define ECSYNC_TYPE_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ebuf.h"
+
+/* how a value in MySQL's text protocol becomes PostgreSQL input text */
+typedef enum tp_conv
+{
+	TP_NUMBER,					/* digits, sign, point, exponent: as is */
+	TP_TEXT,					/* UTF-8 text: as is (escaped by the writer) */
+	TP_BOOL,					/* tinyint(1): 0 -> f, 1 -> t, else error */
+	TP_BYTEA,					/* binary: \x hex */
+	TP_BIT,						/* bit(n): big-endian bytes -> '0101' */
+	TP_DATE,					/* zero or zero-in-date -> NULL */
+	TP_DATETIME,				/* zero -> NULL, else wall-clock as is */
+	TP_TIMESTAMP,				/* zero -> NULL, else UTC: append +00 */
+	TP_TIME,					/* -838:59:59 .. 838:59:59 -> interval */
+	TP_SET,						/* 'a,b' -> {"a","b"} */
+	TP_JSON						/* as is, PostgreSQL checks it as jsonb */
+} tp_conv;
+
+/* a MySQL column as information_schema describes it */
+typedef struct tp_column
+{
+	const char *name;
+	const char *data_type;		/* DATA_TYPE, e.g. "int" */
+	const char *column_type;	/* COLUMN_TYPE, e.g. "int(10) unsigned" */
+	bool		nullable;
+	long		char_length;	/* CHARACTER_MAXIMUM_LENGTH or -1 */
+	int			precision;		/* NUMERIC_PRECISION or -1 */
+	int			scale;			/* NUMERIC_SCALE or -1 */
+	int			datetime_precision; /* DATETIME_PRECISION or -1 */
+	bool		is_json;		/* MariaDB: longtext CHECK (json_valid(col)) */
+} tp_column;
+
+/*
+ * tp_map_column writes the PostgreSQL type for col into pgtype and its
+ * conversion into *conv (with the width of bit(n) columns in *bits);
+ * *nullable says whether the PostgreSQL column must
+ * accept NULL (zero dates become NULL).  False with a message for a type
+ * the policy does not cover.
+ */
+extern bool tp_map_column(const tp_column *col, char *pgtype, size_t typelen,
+						  tp_conv *conv, int *bits, bool *nullable,
+						  char *err, size_t errlen);
+
+/*
+ * tp_convert turns one non-NULL value into PostgreSQL input text.  The
+ * result is either the value itself or the text in scratch: *out and
+ * *outlen say which.  *is_null is set for values the policy maps to NULL.
+ * False with a message when the value cannot be converted without loss.
+ */
+extern bool tp_convert(tp_conv conv, int bits, const char *val, size_t len,
+					   ebuf *scratch, const char **out, size_t *outlen,
+					   bool *is_null, char *err, size_t errlen);
+
+/* tp_needs_escape: may values of this conversion hold \, tab, CR or LF? */
+static inline bool
+tp_needs_escape(tp_conv conv)
+{
+	return conv == TP_TEXT || conv == TP_SET || conv == TP_JSON ||
+		conv == TP_BYTEA;
+}
+
+#endif							/* ECSYNC_TYPE_POLICY_H */

@@ -1,0 +1,163 @@
+/*-------------------------------------------------------------------------
+ *
+ * batch.c
+ *	  ecsync_run_batch(): starts a batch worker (batch_worker.c) as the
+ *	  calling user, waits for it, and returns its per-table summary or
+ *	  raises its error.  Cancelling the caller cancels the worker.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <signal.h>
+
+#include "access/xact.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "postmaster/bgworker.h"
+#include "utils/builtins.h"
+
+#include "ecsync.h"
+
+PG_FUNCTION_INFO_V1(ecsync_run_batch);
+
+/* resolve_target returns the sync table id of "schema.table" or "table" */
+static int32
+resolve_target(const char *target)
+{
+	Datum		args[1] = {CStringGetTextDatum(target)};
+	Oid			types[1] = {TEXTOID};
+	bool		isnull;
+
+	if (SPI_execute_with_args("SELECT id FROM ecsync.sync_tables "
+							  "WHERE $1 IN (format('%I.%I', target_schema, target_table), "
+							  "             target_schema || '.' || target_table, target_table) "
+							  "ORDER BY target_schema <> 'public', id",
+							  1, types, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read ecsync.sync_tables");
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("table \"%s\" is not registered with ecsync", target),
+				 errhint("See ecsync.sync_tables; register it with ecsync_register_table().")));
+	if (SPI_processed > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_AMBIGUOUS_ALIAS),
+				 errmsg("table name \"%s\" is ambiguous", target),
+				 errhint("Qualify it with its schema.")));
+	return DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+Datum
+ecsync_run_batch(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	BackgroundWorker worker;
+	BackgroundWorkerHandle *handle;
+	BatchRequest req;
+	pid_t		pid;
+	Datum		args[1];
+	Oid			types[1] = {INT4OID};
+	bool		isnull;
+	int64		run_id;
+	char	   *status;
+
+	/* the worker commits on its own; this session must see that */
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("ecsync_run_batch() cannot run in a REPEATABLE READ or SERIALIZABLE transaction")));
+
+	InitMaterializedSRF(fcinfo, 0);
+	SPI_connect();
+
+	memset(&req, 0, sizeof(req));
+	req.dboid = MyDatabaseId;
+	req.userid = GetUserId();
+	req.caller_pid = MyProcPid;
+	req.only_table = PG_ARGISNULL(0) ? 0 : resolve_target(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "ecsync");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "ecsync_batch_worker_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "ecsync batch for pid %d", MyProcPid);
+	snprintf(worker.bgw_type, BGW_MAXLEN, ECSYNC_BATCH_WORKER_TYPE);
+	memcpy(worker.bgw_extra, &req, sizeof(req));
+	worker.bgw_notify_pid = MyProcPid;
+
+	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("could not start an ecsync batch worker"),
+				 errhint("Raise max_worker_processes.")));
+	if (WaitForBackgroundWorkerStartup(handle, &pid) != BGWH_STARTED)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+				 errmsg("the ecsync batch worker did not start"),
+				 errhint("See the server log.")));
+
+	PG_TRY();
+	{
+		(void) WaitForBackgroundWorkerShutdown(handle);
+	}
+	PG_CATCH();
+	{
+		/* cancelled or terminated: cancel the run, which rolls it back */
+		kill(pid, SIGINT);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+
+	/* read-write SPI calls take a new snapshot, which sees the worker's commit */
+	args[0] = Int32GetDatum(pid);
+	if (SPI_execute_with_args("SELECT run_id, status, error FROM ecsync.runs "
+							  "WHERE worker_pid = $1 AND started_at >= statement_timestamp() "
+							  "ORDER BY run_id DESC LIMIT 1",
+							  1, types, args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read ecsync.runs");
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("the ecsync batch worker exited before it recorded a run"),
+				 errhint("See the server log.")));
+	run_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	if (strcmp(status, "succeeded") != 0)
+	{
+		char	   *error = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
+
+		ereport(ERROR,
+				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
+				 errmsg("ecsync batch run " INT64_FORMAT " failed: %s", run_id,
+						error ? error : "the worker exited unexpectedly"),
+				 errdetail("Every target table is as it was before the run."),
+				 errhint("See ecsync.runs and ecsync.status.")));
+	}
+
+	{
+		Datum		rargs[1] = {Int64GetDatum(run_id)};
+		Oid			rtypes[1] = {INT8OID};
+
+		if (SPI_execute_with_args("SELECT table_name, mode, rows_read, rows_written, seconds "
+								  "FROM ecsync.run_tables WHERE run_id = $1 ORDER BY sync_table_id",
+								  1, rtypes, rargs, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not read ecsync.run_tables");
+	}
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		Datum		values[5];
+		bool		nulls[5];
+
+		for (int c = 0; c < 5; c++)
+			values[c] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, c + 1, &nulls[c]);
+		/* text values must outlive SPI: the tuplestore copies them */
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	SPI_finish();
+	return (Datum) 0;
+}

@@ -1,0 +1,757 @@
+/*-------------------------------------------------------------------------
+ *
+ * batch_worker.c
+ *	  The batch worker: one dynamic background worker per
+ *	  ecsync_run_batch() call.  It records the run in ecsync.runs, then
+ *	  syncs every requested table in ONE transaction (a failure leaves every
+ *	  target as it was) from one consistent MySQL snapshot per server, and
+ *	  records success in that same transaction or failure in a new one.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <signal.h>
+
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_authid.h"
+#include "executor/spi.h"
+#include "foreign/foreign.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "pgstat.h"
+#include "portability/instr_time.h"
+#include "postmaster/bgworker.h"
+#include "storage/ipc.h"
+#include "storage/lmgr.h"
+#include "tcop/tcopprot.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "ecsync.h"
+
+PGDLLEXPORT void ecsync_batch_worker_main(Datum main_arg);
+
+/* first half of the advisory lock key of a sync table: "ecsy" */
+#define ECSYNC_LOCK_KEY 0x65637379
+
+/* a registered table, as read from ecsync.sync_tables */
+typedef struct SyncTable
+{
+	int32		id;
+	char	   *server;
+	char	   *source_db;		/* NULL: the server's database */
+	char	   *source_table;
+	char	   *target_schema;
+	char	   *target_table;
+	bool		incremental;
+	List	   *key_columns;	/* of char *, NIL: MySQL primary key */
+	char	   *cursor_column;
+	int64		lookback_secs;
+	char	   *watermark;
+} SyncTable;
+
+/* one MySQL connection per server, all opened with a consistent snapshot */
+typedef struct ServerConn
+{
+	char	   *server;
+	ms_conn    *conn;
+	char	   *database;		/* the server's database option */
+} ServerConn;
+
+#define MAX_SERVERS 32
+static ServerConn servers[MAX_SERVERS];
+static int	nservers = 0;
+
+static int64 current_run_id = 0;
+
+/* close_servers closes every MySQL connection (malloc'd, not palloc'd) */
+static void
+close_servers(void)
+{
+	for (int i = 0; i < nservers; i++)
+		ms_close(servers[i].conn);
+	nservers = 0;
+}
+
+/* server_conn returns the run's connection to server, opening it */
+static ServerConn *
+server_conn(const char *server)
+{
+	ForeignServer *srv;
+	ms_params	p;
+	char		err[MS_ERRLEN];
+	ms_conn    *conn;
+	ServerConn *sc;
+
+	for (int i = 0; i < nservers; i++)
+		if (strcmp(servers[i].server, server) == 0)
+			return &servers[i];
+	if (nservers == MAX_SERVERS)
+		ereport(ERROR, (errmsg("a run can read at most %d MySQL servers", MAX_SERVERS)));
+
+	srv = GetForeignServerByName(server, false);
+	if (strcmp(GetForeignDataWrapper(srv->fdwid)->fdwname, "ecsync_mysql") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("server \"%s\" does not use the ecsync_mysql foreign-data wrapper",
+						server)));
+	ecsync_mysql_params(srv, GetUserId(), &p);
+	conn = ms_connect(&p, err, sizeof(err));
+	if (conn == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION),
+				 errmsg("server \"%s\": %s", server, err)));
+	/* registered before the snapshot so that it is closed on any error */
+	sc = &servers[nservers++];
+	sc->server = MemoryContextStrdup(TopMemoryContext, server);
+	sc->conn = conn;
+	sc->database = p.database ? MemoryContextStrdup(TopMemoryContext, p.database) : NULL;
+	if (!ms_begin_snapshot(conn, err, sizeof(err)))
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("server \"%s\": could not start a consistent snapshot: %s",
+						server, err)));
+	return sc;
+}
+
+/* ---------------------------------------------------------------- SPI helpers */
+
+static void
+spi_exec(const char *sql, int expect)
+{
+	int			rc = SPI_execute(sql, false, 0);
+
+	if (rc != expect)
+		elog(ERROR, "SPI_execute failed (%d): %s", rc, sql);
+}
+
+static char *
+spi_getstr(int row, int col)
+{
+	return SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col);
+}
+
+/* ------------------------------------------------------------------ runs */
+
+/*
+ * start_run marks runs whose worker is gone as failed and inserts this
+ * run, committed, so that other sessions see it while it works.
+ */
+static int64
+start_run(const BatchRequest *req)
+{
+	Datum		args[3];
+	Oid			types[3] = {NAMEOID, INT4OID, INT4OID};
+	char		nulls[3] = {' ', ' ', req->only_table ? ' ' : 'n'};
+	int64		run_id;
+	bool		isnull;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "ecsync batch: starting");
+
+	spi_exec("UPDATE ecsync.runs SET status = 'failed', finished_at = clock_timestamp(), "
+			 "error = 'the batch worker exited unexpectedly (see the server log)' "
+			 "WHERE status = 'running' AND worker_pid NOT IN "
+			 "(SELECT pid FROM pg_stat_activity WHERE backend_type = 'ecsync batch')",
+			 SPI_OK_UPDATE);
+
+	args[0] = CStringGetDatum(GetUserNameFromId(req->userid, false));
+	args[1] = Int32GetDatum(MyProcPid);
+	args[2] = Int32GetDatum(req->only_table);
+	if (SPI_execute_with_args("INSERT INTO ecsync.runs (requested_by, worker_pid, only_table) "
+							  "VALUES ($1, $2, $3) RETURNING run_id",
+							  3, types, args, nulls, false, 1) != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "could not record the run");
+	run_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+										 SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	return run_id;
+}
+
+/* record_failure stores the error of a failed run, in its own transaction */
+static void
+record_failure(int64 run_id, ErrorData *edata)
+{
+	StringInfoData msg;
+	Datum		args[2];
+	Oid			types[2] = {INT8OID, TEXTOID};
+
+	initStringInfo(&msg);
+	appendStringInfoString(&msg, edata->message ? edata->message : "unknown error");
+	if (edata->detail)
+		appendStringInfo(&msg, " (%s)", edata->detail);
+	if (edata->context)
+		appendStringInfo(&msg, "; context: %s", edata->context);
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	args[0] = Int64GetDatum(run_id);
+	args[1] = CStringGetTextDatum(msg.data);
+	if (SPI_execute_with_args("UPDATE ecsync.runs SET status = 'failed', "
+							  "finished_at = clock_timestamp(), error = $2 WHERE run_id = $1",
+							  2, types, args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(WARNING, "could not record the failure of ecsync run " INT64_FORMAT, run_id);
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+}
+
+/* ------------------------------------------------------------- the tables */
+
+static List *
+text_array_to_list(Datum d)
+{
+	ArrayType  *arr = DatumGetArrayTypeP(d);
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	List	   *out = NIL;
+
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	for (int i = 0; i < n; i++)
+		if (!nulls[i])
+			out = lappend(out, TextDatumGetCString(elems[i]));
+	return out;
+}
+
+/* load_sync_tables reads the enabled registered tables (or only one) */
+static List *
+load_sync_tables(int32 only_table)
+{
+	Datum		args[1] = {Int32GetDatum(only_table)};
+	Oid			types[1] = {INT4OID};
+	List	   *tables = NIL;
+
+	if (SPI_execute_with_args("SELECT id, server_name, source_database, source_table, "
+							  "target_schema, target_table, mode = 'incremental', key_columns, "
+							  "cursor_column, extract(epoch FROM lookback)::bigint, watermark "
+							  "FROM ecsync.sync_tables WHERE enabled AND ($1 = 0 OR id = $1) "
+							  "ORDER BY id",
+							  1, types, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read ecsync.sync_tables");
+
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		SyncTable  *t = palloc0(sizeof(SyncTable));
+		bool		isnull;
+		Datum		d;
+
+		t->id = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
+		t->server = spi_getstr(i, 2);
+		t->source_db = spi_getstr(i, 3);
+		t->source_table = spi_getstr(i, 4);
+		t->target_schema = spi_getstr(i, 5);
+		t->target_table = spi_getstr(i, 6);
+		t->incremental = DatumGetBool(SPI_getbinval(tup, desc, 7, &isnull));
+		d = SPI_getbinval(tup, desc, 8, &isnull);
+		t->key_columns = isnull ? NIL : text_array_to_list(d);
+		t->cursor_column = spi_getstr(i, 9);
+		t->lookback_secs = DatumGetInt64(SPI_getbinval(tup, desc, 10, &isnull));
+		t->watermark = spi_getstr(i, 11);
+		tables = lappend(tables, t);
+	}
+	return tables;
+}
+
+/*
+ * lock_table takes the table's advisory lock for this transaction, or
+ * says which run holds it: two runs never sync one table at once.
+ */
+static void
+lock_table(SyncTable *t)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, ECSYNC_LOCK_KEY, (uint32) t->id, 2);
+	if (LockAcquire(&tag, ExclusiveLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
+	{
+		char	   *other = NULL;
+
+		if (SPI_execute("SELECT format('run %s (worker pid %s, started %s)', run_id, worker_pid, started_at) "
+						"FROM ecsync.runs WHERE status = 'running' AND worker_pid <> pg_backend_pid() "
+						"ORDER BY run_id LIMIT 1", true, 1) == SPI_OK_SELECT && SPI_processed > 0)
+			other = spi_getstr(0, 1);
+		ereport(ERROR,
+				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+				 errmsg("table %s.%s is being synced by another ecsync run",
+						t->target_schema, t->target_table),
+				 other ? errdetail("It is %s.", other) : 0,
+				 errhint("Wait for that run to finish; see ecsync.progress.")));
+	}
+}
+
+static const char *
+qualified(SyncTable *t)
+{
+	return quote_qualified_identifier(t->target_schema, t->target_table);
+}
+
+/* mysql_ident returns `name` quoted for MySQL, palloc'd */
+static char *
+mysql_ident(const char *name)
+{
+	ebuf		b;
+	char	   *out;
+
+	ebuf_init(&b);
+	if (!ms_quote_ident(&b, name) || !ebuf_putc(&b, '\0'))
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	out = pstrdup(b.data);
+	ebuf_free(&b);
+	return out;
+}
+
+/* mysql_literal returns 'value' quoted for conn, palloc'd */
+static char *
+mysql_literal(ms_conn *conn, const char *value)
+{
+	ebuf		b;
+	char	   *out;
+
+	ebuf_init(&b);
+	if (!ms_quote_literal(conn, &b, value) || !ebuf_putc(&b, '\0'))
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	out = pstrdup(b.data);
+	ebuf_free(&b);
+	return out;
+}
+
+/* a MySQL table mapped to PostgreSQL */
+typedef struct MappedTable
+{
+	ms_table	mt;
+	char	  **pgtypes;
+	tp_conv    *conv;
+	int		   *bits;
+	bool	   *nullable;
+	const char **colnames;
+	List	   *keys;			/* of char * */
+	int			cursor_idx;		/* -1 if none */
+} MappedTable;
+
+static void
+map_table(SyncTable *t, ms_conn *conn, const char *db, MappedTable *m)
+{
+	char		err[MS_ERRLEN];
+	int			n;
+
+	if (!ms_describe(conn, db, t->source_table, &m->mt, err, sizeof(err)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("%s", err)));
+	n = m->mt.ncols;
+	m->pgtypes = palloc(n * sizeof(char *));
+	m->conv = palloc(n * sizeof(tp_conv));
+	m->bits = palloc(n * sizeof(int));
+	m->nullable = palloc(n * sizeof(bool));
+	m->colnames = palloc(n * sizeof(char *));
+	m->cursor_idx = -1;
+	for (int i = 0; i < n; i++)
+	{
+		m->pgtypes[i] = palloc(64);
+		if (!tp_map_column(&m->mt.cols[i], m->pgtypes[i], 64, &m->conv[i],
+						   &m->bits[i], &m->nullable[i], err, sizeof(err)))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("MySQL table %s.%s: %s", db, t->source_table, err),
+					 errhint("See the type policy in ecsync's README.")));
+		m->colnames[i] = m->mt.cols[i].name;
+		if (t->cursor_column && strcmp(t->cursor_column, m->colnames[i]) == 0)
+			m->cursor_idx = i;
+	}
+	if (t->key_columns != NIL)
+	{
+		ListCell   *lc;
+
+		foreach(lc, t->key_columns)
+		{
+			bool		found = false;
+
+			for (int i = 0; i < n; i++)
+				found |= strcmp(m->colnames[i], lfirst(lc)) == 0;
+			if (!found)
+				ereport(ERROR,
+						(errcode(ERRCODE_UNDEFINED_COLUMN),
+						 errmsg("key column \"%s\" is not a column of MySQL table %s.%s",
+								(char *) lfirst(lc), db, t->source_table)));
+		}
+		m->keys = t->key_columns;
+	}
+	else
+		for (int k = 0; k < m->mt.npk; k++)
+			m->keys = lappend(m->keys, (char *) m->colnames[m->mt.pk[k]]);
+
+	if (t->incremental && m->keys == NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+				 errmsg("MySQL table %s.%s has no primary key, so it cannot be synced incrementally",
+						db, t->source_table),
+				 errhint("Register it with key_columns, or in mode 'full'.")));
+	if (t->incremental && m->cursor_idx < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("cursor column \"%s\" is not a column of MySQL table %s.%s",
+						t->cursor_column, db, t->source_table)));
+}
+
+/*
+ * ensure_target creates the target table from the MySQL definition when it
+ * does not exist, or checks that it has every MySQL column, and checks the
+ * user's privileges.  Returns its OID, locked.
+ */
+static Oid
+ensure_target(SyncTable *t, MappedTable *m, const char *source)
+{
+	RangeVar   *rv = makeRangeVar(t->target_schema, t->target_table, -1);
+	Oid			relid = RangeVarGetRelid(rv, NoLock, true);
+	AclMode		need = ACL_INSERT | (t->incremental ? ACL_UPDATE : ACL_TRUNCATE);
+
+	if (!OidIsValid(relid))
+	{
+		StringInfoData sql;
+
+		initStringInfo(&sql);
+		appendStringInfo(&sql, "CREATE SCHEMA IF NOT EXISTS %s",
+						 quote_identifier(t->target_schema));
+		spi_exec(sql.data, SPI_OK_UTILITY);
+		resetStringInfo(&sql);
+		appendStringInfo(&sql, "CREATE TABLE %s (", qualified(t));
+		for (int i = 0; i < m->mt.ncols; i++)
+		{
+			bool		is_key = false;
+			ListCell   *lc;
+
+			foreach(lc, m->keys)
+				is_key |= strcmp(lfirst(lc), m->colnames[i]) == 0;
+			appendStringInfo(&sql, "%s%s %s%s", i ? ", " : "",
+							 quote_identifier(m->colnames[i]), m->pgtypes[i],
+							 (m->nullable[i] && !is_key) ? "" : " NOT NULL");
+		}
+		if (m->keys != NIL)
+		{
+			ListCell   *lc;
+
+			appendStringInfoString(&sql, ", PRIMARY KEY (");
+			foreach(lc, m->keys)
+				appendStringInfo(&sql, "%s%s", foreach_current_index(lc) ? ", " : "",
+								 quote_identifier(lfirst(lc)));
+			appendStringInfoChar(&sql, ')');
+		}
+		appendStringInfoChar(&sql, ')');
+		spi_exec(sql.data, SPI_OK_UTILITY);
+		resetStringInfo(&sql);
+		appendStringInfo(&sql, "COMMENT ON TABLE %s IS %s", qualified(t),
+						 quote_literal_cstr(psprintf("synced by ecsync from MySQL %s", source)));
+		spi_exec(sql.data, SPI_OK_UTILITY);
+		CommandCounterIncrement();
+		relid = RangeVarGetRelid(rv, NoLock, false);
+	}
+	if (pg_class_aclcheck(relid, GetUserId(), need) != ACLCHECK_OK)
+		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, t->target_table);
+
+	LockRelationOid(relid, t->incremental ? RowExclusiveLock : AccessExclusiveLock);
+	for (int i = 0; i < m->mt.ncols; i++)
+		if (get_attnum(relid, m->colnames[i]) == InvalidAttrNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("target table %s has no column \"%s\", which MySQL %s has",
+							qualified(t), m->colnames[i], source),
+					 errhint("Add the column, or drop the target table to have ecsync create it anew.")));
+	return relid;
+}
+
+/* select_sql builds the MySQL SELECT of the columns, from since if given */
+static char *
+select_sql(MappedTable *m, ms_conn *conn, const char *db, SyncTable *t,
+		   const char *since)
+{
+	StringInfoData sql;
+
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "SELECT ");
+	for (int i = 0; i < m->mt.ncols; i++)
+		appendStringInfo(&sql, "%s%s", i ? ", " : "", mysql_ident(m->colnames[i]));
+	appendStringInfo(&sql, " FROM %s.%s", mysql_ident(db), mysql_ident(t->source_table));
+	if (since != NULL)
+	{
+		const char *ct = m->mt.cols[m->cursor_idx].data_type;
+		bool		temporal = strcmp(ct, "timestamp") == 0 ||
+			strcmp(ct, "datetime") == 0 || strcmp(ct, "date") == 0;
+
+		/* re-read a look-back window: late commits and equal timestamps */
+		if (temporal)
+			appendStringInfo(&sql, " WHERE %s >= CAST(%s AS DATETIME(6)) - INTERVAL " INT64_FORMAT " SECOND",
+							 mysql_ident(t->cursor_column), mysql_literal(conn, since),
+							 t->lookback_secs);
+		else
+			appendStringInfo(&sql, " WHERE %s >= %s", mysql_ident(t->cursor_column),
+							 mysql_literal(conn, since));
+	}
+	return sql.data;
+}
+
+/* max_cursor returns MAX(cursor) in the snapshot, as MySQL writes it */
+static char *
+max_cursor(ms_conn *conn, const char *db, SyncTable *t)
+{
+	char		err[MS_ERRLEN];
+	char	  **values;
+	unsigned long *lengths;
+	char	   *result = NULL;
+	char	   *sql = psprintf("SELECT MAX(%s) FROM %s.%s", mysql_ident(t->cursor_column),
+							   mysql_ident(db), mysql_ident(t->source_table));
+
+	if (!ms_stream(conn, sql, err, sizeof(err)) ||
+		ms_fetch(conn, &values, &lengths, err, sizeof(err)) < 0)
+		ereport(ERROR, (errcode(ERRCODE_CONNECTION_FAILURE), errmsg("%s", err)));
+	if (values[0] != NULL)
+		result = pnstrdup(values[0], lengths[0]);
+	ms_stream_end(conn);
+	return result;
+}
+
+/*
+ * upsert_from_stage moves the staged rows into the target: new keys are
+ * inserted, changed rows updated, identical rows left alone.
+ */
+static uint64
+upsert_from_stage(SyncTable *t, MappedTable *m, const char *stage)
+{
+	StringInfoData sql;
+	StringInfoData cols;
+	ListCell   *lc;
+
+	initStringInfo(&cols);
+	for (int i = 0; i < m->mt.ncols; i++)
+		appendStringInfo(&cols, "%s%s", i ? ", " : "", quote_identifier(m->colnames[i]));
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "INSERT INTO %s AS t (%s) SELECT %s FROM %s ON CONFLICT (",
+					 qualified(t), cols.data, cols.data, stage);
+	foreach(lc, m->keys)
+		appendStringInfo(&sql, "%s%s", foreach_current_index(lc) ? ", " : "",
+						 quote_identifier(lfirst(lc)));
+	appendStringInfoString(&sql, ") DO UPDATE SET ");
+	for (int i = 0; i < m->mt.ncols; i++)
+		appendStringInfo(&sql, "%s%s = excluded.%s", i ? ", " : "",
+						 quote_identifier(m->colnames[i]), quote_identifier(m->colnames[i]));
+	appendStringInfoString(&sql, " WHERE (");
+	for (int i = 0; i < m->mt.ncols; i++)
+		appendStringInfo(&sql, "%st.%s", i ? ", " : "", quote_identifier(m->colnames[i]));
+	appendStringInfoString(&sql, ") IS DISTINCT FROM (");
+	for (int i = 0; i < m->mt.ncols; i++)
+		appendStringInfo(&sql, "%sexcluded.%s", i ? ", " : "", quote_identifier(m->colnames[i]));
+	appendStringInfoChar(&sql, ')');
+	spi_exec(sql.data, SPI_OK_INSERT);
+	return SPI_processed;
+}
+
+static List *
+attname_list(MappedTable *m)
+{
+	List	   *l = NIL;
+
+	for (int i = 0; i < m->mt.ncols; i++)
+		l = lappend(l, makeString(pstrdup(m->colnames[i])));
+	return l;
+}
+
+/* sync_table syncs one table inside the run's transaction */
+static void
+sync_table(int64 run_id, SyncTable *t)
+{
+	ServerConn *sc = server_conn(t->server);
+	const char *db = t->source_db ? t->source_db : sc->database;
+	MappedTable m;
+	Oid			relid;
+	Relation	rel;
+	CopySource	src;
+	char		err[MS_ERRLEN];
+	char	   *source;
+	char	   *new_watermark = NULL;
+	bool		incremental_pass;
+	uint64		rows_read;
+	uint64		rows_written;
+	instr_time	start,
+				elapsed;
+	Datum		args[7];
+	Oid			types[7] = {INT8OID, INT4OID, TEXTOID, TEXTOID, INT8OID, INT8OID, FLOAT8OID};
+
+	INSTR_TIME_SET_CURRENT(start);
+	if (db == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("no MySQL database for table %s", t->source_table),
+				 errhint("Set the server's \"database\" option or register the table with source_database.")));
+	source = psprintf("%s.%s on server %s", db, t->source_table, t->server);
+	pgstat_report_activity(STATE_RUNNING,
+						   psprintf("ecsync batch run " INT64_FORMAT ": %s from %s",
+									run_id, qualified(t), source));
+	lock_table(t);
+	memset(&m, 0, sizeof(m));
+	map_table(t, sc->conn, db, &m);
+	relid = ensure_target(t, &m, source);
+
+	memset(&src, 0, sizeof(src));
+	src.conn = sc->conn;
+	src.ncols = m.mt.ncols;
+	src.conv = m.conv;
+	src.bits = m.bits;
+	src.colnames = m.colnames;
+
+	if (t->incremental)
+		new_watermark = max_cursor(sc->conn, db, t);
+	/* an incremental table's first run (no watermark yet) is a full copy */
+	incremental_pass = t->incremental && t->watermark != NULL;
+
+	if (!ms_stream(sc->conn, select_sql(&m, sc->conn, db, t,
+										incremental_pass ? t->watermark : NULL),
+				   err, sizeof(err)))
+		ereport(ERROR, (errcode(ERRCODE_CONNECTION_FAILURE), errmsg("%s", err)));
+
+	if (!incremental_pass)
+	{
+		/* full: empty the target, then COPY FREEZE (it was truncated here) */
+		spi_exec(psprintf("TRUNCATE ONLY %s", qualified(t)), SPI_OK_UTILITY);
+		rel = table_open(relid, RowExclusiveLock);
+		rows_written = ecsync_copy_from_mysql(rel, attname_list(&m), &src, true);
+		rows_read = src.rows_read;
+		table_close(rel, NoLock);
+	}
+	else
+	{
+		/* incremental: COPY the window into a stage, then upsert */
+		char	   *stage = psprintf("pg_temp.ecsync_stage_%d", t->id);
+		Relation	stage_rel;
+
+		spi_exec(psprintf("CREATE TEMP TABLE ecsync_stage_%d (LIKE %s) ON COMMIT DROP",
+						  t->id, qualified(t)), SPI_OK_UTILITY);
+		CommandCounterIncrement();
+		stage_rel = table_open(RangeVarGetRelid(makeRangeVar("pg_temp", psprintf("ecsync_stage_%d", t->id), -1),
+												NoLock, false), RowExclusiveLock);
+		(void) ecsync_copy_from_mysql(stage_rel, attname_list(&m), &src, true);
+		rows_read = src.rows_read;
+		table_close(stage_rel, NoLock);
+		CommandCounterIncrement();
+		rows_written = upsert_from_stage(t, &m, stage);
+		spi_exec(psprintf("DROP TABLE %s", stage), SPI_OK_UTILITY);
+	}
+	ms_stream_end(sc->conn);
+	CommandCounterIncrement();
+
+	INSTR_TIME_SET_CURRENT(elapsed);
+	INSTR_TIME_SUBTRACT(elapsed, start);
+	args[0] = Int64GetDatum(run_id);
+	args[1] = Int32GetDatum(t->id);
+	args[2] = CStringGetTextDatum(psprintf("%s.%s", t->target_schema, t->target_table));
+	args[3] = CStringGetTextDatum(t->incremental ? (incremental_pass ? "incremental" : "incremental (initial full)") : "full");
+	args[4] = Int64GetDatum((int64) rows_read);
+	args[5] = Int64GetDatum((int64) rows_written);
+	args[6] = Float8GetDatum(INSTR_TIME_GET_DOUBLE(elapsed));
+	if (SPI_execute_with_args("INSERT INTO ecsync.run_tables (run_id, sync_table_id, table_name, "
+							  "mode, rows_read, rows_written, seconds) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+							  7, types, args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not record table results");
+	if (t->incremental && new_watermark != NULL)
+	{
+		Datum		wargs[2] = {Int32GetDatum(t->id), CStringGetTextDatum(new_watermark)};
+		Oid			wtypes[2] = {INT4OID, TEXTOID};
+
+		if (SPI_execute_with_args("UPDATE ecsync.sync_tables SET watermark = $2 WHERE id = $1",
+								  2, wtypes, wargs, NULL, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "could not store the watermark");
+	}
+	ms_table_free(&m.mt);
+}
+
+/* run_batch does the whole run in the current transaction */
+static void
+run_batch(int64 run_id, const BatchRequest *req)
+{
+	List	   *tables = load_sync_tables(req->only_table);
+	ListCell   *lc;
+	Datum		args[1] = {Int64GetDatum(run_id)};
+	Oid			types[1] = {INT8OID};
+
+	if (tables == NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("no table is registered for ecsync_run_batch()"),
+				 errhint("Register tables with ecsync_register_table() or ecsync_register_shop().")));
+	foreach(lc, tables)
+		sync_table(run_id, lfirst(lc));
+
+	if (SPI_execute_with_args("UPDATE ecsync.runs SET status = 'succeeded', finished_at = clock_timestamp(), "
+							  "rows_written = (SELECT sum(rows_written) FROM ecsync.run_tables WHERE run_id = $1) "
+							  "WHERE run_id = $1", 1, types, args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not record the run's success");
+}
+
+/*
+ * ecsync_batch_worker_main is the batch worker's entry point.  SIGINT
+ * cancels the run (its caller was cancelled), SIGTERM ends it.
+ */
+void
+ecsync_batch_worker_main(Datum main_arg)
+{
+	BatchRequest req;
+	MemoryContext work_context;
+
+	memcpy(&req, MyBgworkerEntry->bgw_extra, sizeof(req));
+	pqsignal(SIGTERM, die);
+	pqsignal(SIGINT, StatementCancelHandler);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(req.dboid, req.userid, 0);
+
+	current_run_id = start_run(&req);
+	work_context = AllocSetContextCreate(TopMemoryContext, "ecsync batch",
+										 ALLOCSET_DEFAULT_SIZES);
+
+	PG_TRY();
+	{
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		SPI_connect();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		run_batch(current_run_id, &req);
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		close_servers();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(work_context);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortOutOfAnyTransaction();
+		close_servers();
+		ereport(LOG,
+				(errmsg("ecsync batch run " INT64_FORMAT " failed: %s",
+						current_run_id, edata->message)));
+		record_failure(current_run_id, edata);
+	}
+	PG_END_TRY();
+
+	pgstat_report_activity(STATE_IDLE, NULL);
+	proc_exit(0);
+}

@@ -1,0 +1,182 @@
+/*-------------------------------------------------------------------------
+ *
+ * options.c
+ *	  Options of the ecsync_mysql foreign-data wrapper: which object may
+ *	  carry which option, the validator, and the connection parameters a
+ *	  server plus user mapping give.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/reloptions.h"
+#include "catalog/pg_foreign_server.h"
+#include "catalog/pg_user_mapping.h"
+#include "commands/defrem.h"
+#include "foreign/foreign.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+
+#include "ecsync.h"
+
+typedef struct OptionSpec
+{
+	const char *name;
+	Oid			context;		/* catalog that may hold it */
+} OptionSpec;
+
+/* user and password only in user mappings: nowhere a non-owner can read */
+static const OptionSpec valid_options[] = {
+	{"host", ForeignServerRelationId},
+	{"port", ForeignServerRelationId},
+	{"socket", ForeignServerRelationId},
+	{"database", ForeignServerRelationId},
+	{"ssl_mode", ForeignServerRelationId},
+	{"ssl_ca", ForeignServerRelationId},
+	{"ssl_cert", ForeignServerRelationId},
+	{"ssl_key", ForeignServerRelationId},
+	{"connect_timeout", ForeignServerRelationId},
+	{"read_timeout", ForeignServerRelationId},
+	{"user", UserMappingRelationId},
+	{"password", UserMappingRelationId},
+	{NULL, InvalidOid}
+};
+
+static const char *const ssl_modes[] = {
+	"disabled", "preferred", "required", "verify_ca", "verify_identity", NULL
+};
+
+PG_FUNCTION_INFO_V1(ecsync_mysql_validator);
+
+static bool
+valid_in_context(const char *name, Oid context)
+{
+	for (const OptionSpec *o = valid_options; o->name; o++)
+		if (o->context == context && strcmp(o->name, name) == 0)
+			return true;
+	return false;
+}
+
+static int
+int_option(DefElem *def, int min, int max)
+{
+	char	   *s = defGetString(def);
+	char	   *end;
+	long		v = strtol(s, &end, 10);
+
+	if (*s == '\0' || *end != '\0' || v < min || v > max)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"%s\" must be an integer from %d to %d",
+						def->defname, min, max)));
+	return (int) v;
+}
+
+/*
+ * ecsync_mysql_validator checks the options of the wrapper, a server or a
+ * user mapping: unknown options are rejected with the list of valid ones,
+ * secrets anywhere but a user mapping with where to put them.
+ */
+Datum
+ecsync_mysql_validator(PG_FUNCTION_ARGS)
+{
+	List	   *options = untransformRelOptions(PG_GETARG_DATUM(0));
+	Oid			catalog = PG_GETARG_OID(1);
+	ListCell   *lc;
+
+	foreach(lc, options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+
+		if (!valid_in_context(def->defname, catalog))
+		{
+			StringInfoData buf;
+
+			if (valid_in_context(def->defname, UserMappingRelationId))
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+						 errmsg("option \"%s\" may only be set in a user mapping",
+								def->defname),
+						 errhint("Use CREATE USER MAPPING FOR ... SERVER ... OPTIONS (user '...', password '...'), "
+								 "which only the mapped user and superusers can read.")));
+			initStringInfo(&buf);
+			for (const OptionSpec *o = valid_options; o->name; o++)
+				if (o->context == catalog)
+					appendStringInfo(&buf, "%s%s", buf.len ? ", " : "", o->name);
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+					 errmsg("invalid option \"%s\"", def->defname),
+					 buf.len > 0
+					 ? errhint("Valid options in this context are: %s.", buf.data)
+					 : errhint("There are no valid options in this context.")));
+		}
+
+		if (strcmp(def->defname, "port") == 0)
+			(void) int_option(def, 1, 65535);
+		else if (strcmp(def->defname, "connect_timeout") == 0 ||
+				 strcmp(def->defname, "read_timeout") == 0)
+			(void) int_option(def, 1, 86400);
+		else if (strcmp(def->defname, "ssl_mode") == 0)
+		{
+			const char *v = defGetString(def);
+			bool		ok = false;
+
+			for (int i = 0; ssl_modes[i]; i++)
+				ok |= strcmp(ssl_modes[i], v) == 0;
+			if (!ok)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid ssl_mode \"%s\"", v),
+						 errhint("Valid values are disabled, preferred, required, verify_ca and verify_identity.")));
+		}
+	}
+	PG_RETURN_VOID();
+}
+
+/*
+ * ecsync_mysql_params fills p from server and user mapping (palloc'd in
+ * the current memory context).  The user mapping is the current user's or
+ * PUBLIC's; its absence is an error that names the server.
+ */
+void
+ecsync_mysql_params(ForeignServer *server, Oid userid, ms_params *p)
+{
+	UserMapping *um = GetUserMapping(userid, server->serverid);
+	List	   *all = list_concat(list_copy(server->options), um->options);
+	ListCell   *lc;
+
+	memset(p, 0, sizeof(*p));
+	p->host = "127.0.0.1";
+	p->port = 3306;
+	foreach(lc, all)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+		const char *v = defGetString(def);
+
+		if (strcmp(def->defname, "host") == 0)
+			p->host = v;
+		else if (strcmp(def->defname, "port") == 0)
+			p->port = (unsigned int) int_option(def, 1, 65535);
+		else if (strcmp(def->defname, "socket") == 0)
+			p->socket = v;
+		else if (strcmp(def->defname, "database") == 0)
+			p->database = v;
+		else if (strcmp(def->defname, "ssl_mode") == 0)
+			p->ssl_mode = v;
+		else if (strcmp(def->defname, "ssl_ca") == 0)
+			p->ssl_ca = v;
+		else if (strcmp(def->defname, "ssl_cert") == 0)
+			p->ssl_cert = v;
+		else if (strcmp(def->defname, "ssl_key") == 0)
+			p->ssl_key = v;
+		else if (strcmp(def->defname, "connect_timeout") == 0)
+			p->connect_timeout = (unsigned int) int_option(def, 1, 86400);
+		else if (strcmp(def->defname, "read_timeout") == 0)
+			p->read_timeout = (unsigned int) int_option(def, 1, 86400);
+		else if (strcmp(def->defname, "user") == 0)
+			p->user = v;
+		else if (strcmp(def->defname, "password") == 0)
+			p->password = v;
+	}
+}
