@@ -22,6 +22,7 @@
 #include "ecsync.h"
 
 PG_FUNCTION_INFO_V1(ecsync_run_batch);
+PG_FUNCTION_INFO_V1(ecsync_reconcile_deletes);
 
 /* resolve_target returns the sync table id of "schema.table" or "table" */
 static int32
@@ -50,8 +51,12 @@ resolve_target(const char *target)
 	return DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
 
-Datum
-ecsync_run_batch(PG_FUNCTION_ARGS)
+/*
+ * run_in_worker runs a batch (or a delete reconciliation) in a batch
+ * worker and returns its per-table summary as the function's result set.
+ */
+static Datum
+run_in_worker(FunctionCallInfo fcinfo, bool reconcile)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	BackgroundWorker worker;
@@ -77,6 +82,7 @@ ecsync_run_batch(PG_FUNCTION_ARGS)
 	req.dboid = MyDatabaseId;
 	req.userid = GetUserId();
 	req.caller_pid = MyProcPid;
+	req.reconcile = reconcile;
 	req.only_table = PG_ARGISNULL(0) ? 0 : resolve_target(text_to_cstring(PG_GETARG_TEXT_PP(0)));
 
 	memset(&worker, 0, sizeof(worker));
@@ -160,4 +166,21 @@ ecsync_run_batch(PG_FUNCTION_ARGS)
 	}
 	SPI_finish();
 	return (Datum) 0;
+}
+
+/* ecsync_run_batch syncs every registered table, or only the one named */
+Datum
+ecsync_run_batch(PG_FUNCTION_ARGS)
+{
+	return run_in_worker(fcinfo, false);
+}
+
+/*
+ * ecsync_reconcile_deletes deletes, from every registered target (or the
+ * one named), the rows whose key no longer exists in MySQL.
+ */
+Datum
+ecsync_reconcile_deletes(PG_FUNCTION_ARGS)
+{
+	return run_in_worker(fcinfo, true);
 }

@@ -573,9 +573,107 @@ attname_list(MappedTable *m)
 	return l;
 }
 
+/* record_table stores one table's result of the run */
+static void
+record_table(int64 run_id, SyncTable *t, const char *mode, uint64 rows_read,
+			 uint64 rows_written, instr_time start)
+{
+	instr_time	elapsed;
+	Datum		args[7];
+	Oid			types[7] = {INT8OID, INT4OID, TEXTOID, TEXTOID, INT8OID, INT8OID, FLOAT8OID};
+
+	INSTR_TIME_SET_CURRENT(elapsed);
+	INSTR_TIME_SUBTRACT(elapsed, start);
+	args[0] = Int64GetDatum(run_id);
+	args[1] = Int32GetDatum(t->id);
+	args[2] = CStringGetTextDatum(psprintf("%s.%s", t->target_schema, t->target_table));
+	args[3] = CStringGetTextDatum(mode);
+	args[4] = Int64GetDatum((int64) rows_read);
+	args[5] = Int64GetDatum((int64) rows_written);
+	args[6] = Float8GetDatum(INSTR_TIME_GET_DOUBLE(elapsed));
+	if (SPI_execute_with_args("INSERT INTO ecsync.run_tables (run_id, sync_table_id, table_name, "
+							  "mode, rows_read, rows_written, seconds) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+							  7, types, args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not record table results");
+}
+
+/*
+ * reconcile_table deletes the target rows whose key MySQL no longer has: the
+ * MySQL keys are copied into a stage, then an anti-join deletes.  Returns
+ * the rows deleted; *rows_read is the number of MySQL keys.
+ */
+static uint64
+reconcile_table(SyncTable *t, MappedTable *m, ms_conn *conn, const char *db,
+				uint64 *rows_read)
+{
+	int			nkeys = list_length(m->keys);
+	tp_conv    *conv = palloc(nkeys * sizeof(tp_conv));
+	int		   *bits = palloc(nkeys * sizeof(int));
+	const char **names = palloc(nkeys * sizeof(char *));
+	List	   *attnames = NIL;
+	StringInfoData sel;
+	StringInfoData cols;
+	StringInfoData match;
+	CopySource	src;
+	Relation	stage_rel;
+	char		err[MS_ERRLEN];
+	char	   *stage = psprintf("ecsync_keys_%d", t->id);
+	ListCell   *lc;
+
+	if (nkeys == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+				 errmsg("table %s has no key, so its deletes cannot be reconciled", qualified(t)),
+				 errhint("Register it with key_columns.")));
+	initStringInfo(&sel);
+	initStringInfo(&cols);
+	initStringInfo(&match);
+	foreach(lc, m->keys)
+	{
+		int			k = foreach_current_index(lc);
+		const char *key = lfirst(lc);
+
+		for (int i = 0; i < m->mt.ncols; i++)
+			if (strcmp(m->colnames[i], key) == 0)
+			{
+				conv[k] = m->conv[i];
+				bits[k] = m->bits[i];
+			}
+		names[k] = key;
+		attnames = lappend(attnames, makeString(pstrdup(key)));
+		appendStringInfo(&sel, "%s%s", k ? ", " : "", mysql_ident(key));
+		appendStringInfo(&cols, "%s%s", k ? ", " : "", quote_identifier(key));
+		appendStringInfo(&match, "%ss.%s = t.%s", k ? " AND " : "",
+						 quote_identifier(key), quote_identifier(key));
+	}
+	spi_exec(psprintf("CREATE TEMP TABLE %s ON COMMIT DROP AS SELECT %s FROM %s WITH NO DATA",
+					  stage, cols.data, qualified(t)), SPI_OK_UTILITY);
+	CommandCounterIncrement();
+	if (!ms_stream(conn, psprintf("SELECT %s FROM %s.%s", sel.data, mysql_ident(db),
+								  mysql_ident(t->source_table)), err, sizeof(err)))
+		ereport(ERROR, (errcode(ERRCODE_CONNECTION_FAILURE), errmsg("%s", err)));
+	memset(&src, 0, sizeof(src));
+	src.conn = conn;
+	src.ncols = nkeys;
+	src.conv = conv;
+	src.bits = bits;
+	src.colnames = names;
+	stage_rel = table_open(RangeVarGetRelid(makeRangeVar("pg_temp", stage, -1), NoLock, false),
+						   RowExclusiveLock);
+	(void) ecsync_copy_from_mysql(stage_rel, attnames, &src, true);
+	table_close(stage_rel, NoLock);
+	ms_stream_end(conn);
+	*rows_read = src.rows_read;
+	CommandCounterIncrement();
+	spi_exec(psprintf("ANALYZE pg_temp.%s", quote_identifier(stage)), SPI_OK_UTILITY);
+	spi_exec(psprintf("DELETE FROM %s t WHERE NOT EXISTS (SELECT 1 FROM pg_temp.%s s WHERE %s)",
+					  qualified(t), quote_identifier(stage), match.data), SPI_OK_DELETE);
+	return SPI_processed;
+}
+
 /* sync_table syncs one table inside the run's transaction */
 static void
-sync_table(int64 run_id, SyncTable *t)
+sync_table(int64 run_id, SyncTable *t, bool reconcile)
 {
 	ServerConn *sc = server_conn(t->server);
 	const char *db = t->source_db ? t->source_db : sc->database;
@@ -589,10 +687,7 @@ sync_table(int64 run_id, SyncTable *t)
 	bool		incremental_pass;
 	uint64		rows_read;
 	uint64		rows_written;
-	instr_time	start,
-				elapsed;
-	Datum		args[7];
-	Oid			types[7] = {INT8OID, INT4OID, TEXTOID, TEXTOID, INT8OID, INT8OID, FLOAT8OID};
+	instr_time	start;
 
 	INSTR_TIME_SET_CURRENT(start);
 	if (db == NULL)
@@ -608,6 +703,14 @@ sync_table(int64 run_id, SyncTable *t)
 	memset(&m, 0, sizeof(m));
 	map_table(t, sc->conn, db, &m);
 	relid = ensure_target(t, &m, source);
+
+	if (reconcile)
+	{
+		rows_written = reconcile_table(t, &m, sc->conn, db, &rows_read);
+		record_table(run_id, t, "reconcile deletes", rows_read, rows_written, start);
+		ms_table_free(&m.mt);
+		return;
+	}
 
 	memset(&src, 0, sizeof(src));
 	src.conn = sc->conn;
@@ -656,19 +759,8 @@ sync_table(int64 run_id, SyncTable *t)
 	ms_stream_end(sc->conn);
 	CommandCounterIncrement();
 
-	INSTR_TIME_SET_CURRENT(elapsed);
-	INSTR_TIME_SUBTRACT(elapsed, start);
-	args[0] = Int64GetDatum(run_id);
-	args[1] = Int32GetDatum(t->id);
-	args[2] = CStringGetTextDatum(psprintf("%s.%s", t->target_schema, t->target_table));
-	args[3] = CStringGetTextDatum(t->incremental ? (incremental_pass ? "incremental" : "incremental (initial full)") : "full");
-	args[4] = Int64GetDatum((int64) rows_read);
-	args[5] = Int64GetDatum((int64) rows_written);
-	args[6] = Float8GetDatum(INSTR_TIME_GET_DOUBLE(elapsed));
-	if (SPI_execute_with_args("INSERT INTO ecsync.run_tables (run_id, sync_table_id, table_name, "
-							  "mode, rows_read, rows_written, seconds) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-							  7, types, args, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not record table results");
+	record_table(run_id, t, t->incremental ? (incremental_pass ? "incremental" : "incremental (initial full)") : "full",
+				 rows_read, rows_written, start);
 	if (t->incremental && new_watermark != NULL)
 	{
 		Datum		wargs[2] = {Int32GetDatum(t->id), CStringGetTextDatum(new_watermark)};
@@ -696,7 +788,7 @@ run_batch(int64 run_id, const BatchRequest *req)
 				 errmsg("no table is registered for ecsync_run_batch()"),
 				 errhint("Register tables with ecsync_register_table() or ecsync_register_shop().")));
 	foreach(lc, tables)
-		sync_table(run_id, lfirst(lc));
+		sync_table(run_id, lfirst(lc), req->reconcile);
 
 	if (SPI_execute_with_args("UPDATE ecsync.runs SET status = 'succeeded', finished_at = clock_timestamp(), "
 							  "rows_written = (SELECT sum(rows_written) FROM ecsync.run_tables WHERE run_id = $1) "

@@ -219,9 +219,18 @@ AS 'MODULE_PATHNAME', 'ecsync_run_batch';
 COMMENT ON FUNCTION ecsync_run_batch(text) IS
   'sync every registered table (or only "target", as schema.table) from MySQL, atomically';
 
+CREATE FUNCTION ecsync_reconcile_deletes(target text DEFAULT NULL)
+RETURNS TABLE (table_name text, mode text, rows_read bigint,
+               rows_written bigint, seconds double precision)
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+AS 'MODULE_PATHNAME', 'ecsync_reconcile_deletes';
+COMMENT ON FUNCTION ecsync_reconcile_deletes(text) IS
+  'delete target rows whose key no longer exists in MySQL (rows_written = rows deleted)';
+
 REVOKE ALL ON FUNCTION ecsync_register_table(name, text, name, text, text[], text, name, text, interval),
                        ecsync_unregister_table(name, name),
                        ecsync_register_shop(name, name, text, text),
                        ecsync_run_batch(text),
+                       ecsync_reconcile_deletes(text),
                        ecsync_mysql_validator(text[], oid)
   FROM PUBLIC;

@@ -53,6 +53,7 @@ typedef struct BatchRequest
 	Oid			userid;
 	int32		only_table;		/* ecsync.sync_tables.id, 0 for all */
 	pid_t		caller_pid;
+	bool		reconcile;		/* delete target rows whose key MySQL lacks */
 } BatchRequest;
 
 #define ECSYNC_BATCH_WORKER_TYPE "ecsync batch"

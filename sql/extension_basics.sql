@@ -28,5 +28,8 @@ LOAD 'ecsync';
 DROP EXTENSION ecsync;
 SELECT count(*) FROM pg_proc WHERE proname LIKE 'ecsync%';
 CREATE EXTENSION ecsync;
-SELECT count(*) FROM pg_proc WHERE proname LIKE 'ecsync%';
+SELECT proname FROM pg_proc WHERE proname LIKE 'ecsync%' ORDER BY 1;
+SELECT relname, relkind FROM pg_class
+ WHERE relnamespace = 'ecsync'::regnamespace AND relkind IN ('r', 'v') ORDER BY 1;
 DROP EXTENSION ecsync;
+SELECT count(*) FROM pg_namespace WHERE nspname = 'ecsync';

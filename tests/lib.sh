@@ -41,7 +41,9 @@ assert_contains() {
 	fi
 }
 
-# wait_for SECONDS COMMAND... retries COMMAND every 0.2 s until it succeeds
+# wait_for SECONDS COMMAND... retries COMMAND every 0.2 s until it succeeds.
+# COMMAND's arguments are expanded once, by the caller: to re-evaluate a
+# query each time, wrap it in a function.
 wait_for() {
 	local secs=$1 i
 	shift

@@ -163,6 +163,7 @@ pg_init() {
 	unix_socket_directories = '$pg_dir'
 	shared_preload_libraries = 'pg_cron,ecsync'
 	cron.database_name = 'ecsync'
+	cron.use_background_workers = on
 	ecsync.database = 'ecsync'
 	shared_buffers = 512MB
 	max_wal_size = 4GB
@@ -213,6 +214,8 @@ my_init() {
 }
 
 my_start() {
+	# a pid file left by a killed server would look like a dead new one
+	rm -f "$my_pidf"
 	# Tuned for a throwaway instance: fast bulk loads, no binary log.  The
 	# server's time zone is Japan's, as the shop's would be.
 	as_user "$my_user" setsid mariadbd --no-defaults --datadir="$my_data" \
@@ -340,11 +343,16 @@ kafka_stop() {
 
 # ------------------------------------------------------------------- helpers
 
-# check_ports fails, before anything is started, when a port is taken
+# check_ports SVC fails, before anything is started, when a port of the
+# service (pg, my or kafka) is taken
 check_ports() {
-	local spec port label var
-	for spec in "$pg_port PostgreSQL ECSYNC_PG_PORT" "$my_port MariaDB ECSYNC_MYSQL_PORT" \
-		"$kafka_port Kafka ECSYNC_KAFKA_PORT" "$ctl_port Kafka-controller ECSYNC_KAFKA_PORT"; do
+	local spec port label var specs=()
+	case $1 in
+		pg) specs=("$pg_port PostgreSQL ECSYNC_PG_PORT") ;;
+		my) specs=("$my_port MariaDB ECSYNC_MYSQL_PORT") ;;
+		kafka) specs=("$kafka_port Kafka ECSYNC_KAFKA_PORT" "$ctl_port Kafka-controller ECSYNC_KAFKA_PORT") ;;
+	esac
+	for spec in "${specs[@]}"; do
 		read -r port label var <<<"$spec"
 		if port_in_use "$port"; then
 			die "port $port ($label) is already in use; stop what holds it or set $var"
@@ -482,15 +490,22 @@ case $cmd in
 			pg_paths
 			my_paths
 		fi
-		if running_status >/dev/null 2>&1; then
+		# start only what is down: a test may have killed one service
+		down=()
+		pid_alive "$(pg_pid)" && pg_ready || down+=(pg)
+		pid_alive "$(my_pid)" && my_ready || down+=(my)
+		pid_alive "$(read_pid "$k_pidf")" && kafka_ready || down+=(kafka)
+		if [ ${#down[@]} -eq 0 ]; then
 			say "stack '$name' is already running"
 			cat "$run/env"
 			exit 0
 		fi
-		stop_all
-		check_ports
+		for svc in "${down[@]}"; do
+			${svc}_stop
+			check_ports "$svc"
+		done
 		t0=$(date +%s.%N)
-		# initialise the three in parallel, then start them in parallel
+		# initialise in parallel, then start in parallel
 		kafka_init & ki=$!
 		pg_init & pi=$!
 		my_init
@@ -498,12 +513,20 @@ case $cmd in
 		wait $pi || die "PostgreSQL initialisation failed"
 		k_lib=$("$here/kafka-jars.sh")
 		t1=$(date +%s.%N)
-		kafka_start
-		my_start
-		pg_start || { log_tail PostgreSQL "$pg_log"; stop_all; die "PostgreSQL did not start"; }
-		wait_ready PostgreSQL pg_ready pg_pid "$pg_log" 60
-		wait_ready MariaDB my_ready my_pid "$my_log" 60
-		wait_ready Kafka kafka_ready k_launch_pid "$k_log" 90
+		for svc in "${down[@]}"; do
+			case $svc in
+				kafka) kafka_start ;;
+				my) my_start ;;
+				pg) pg_start || { log_tail PostgreSQL "$pg_log"; stop_all; die "PostgreSQL did not start"; } ;;
+			esac
+		done
+		for svc in "${down[@]}"; do
+			case $svc in
+				pg) wait_ready PostgreSQL pg_ready pg_pid "$pg_log" 60 ;;
+				my) wait_ready MariaDB my_ready my_pid "$my_log" 60 ;;
+				kafka) wait_ready Kafka kafka_ready k_launch_pid "$k_log" 90 ;;
+			esac
+		done
 		my_setup
 		write_env
 		t2=$(date +%s.%N)

@@ -1,0 +1,349 @@
+# ecsync_run_batch(): MySQL tables into PostgreSQL, against the real stack.
+# Each test uses its own PostgreSQL database and MySQL database.
+
+load_shop() {	# load_shop MYSQL_DB SCALE SEED
+	"$ECSYNC_TOP/tests/harness/load-shop.sh" --stack test --database "$1" --scale "$2" --seed "$3"
+}
+
+# pg_db NAME: a fresh PostgreSQL database with ecsync and a source server
+# "src" for MySQL database MYDB, used by psql_q from now on
+pg_db() {
+	local name=$1 mydb=$2
+	psql_q -d ecsync -c "DROP DATABASE IF EXISTS $name WITH (FORCE)"
+	psql_q -d ecsync -c "CREATE DATABASE $name"
+	export PGDATABASE=$name PGTZ=UTC
+	psql_q -c "CREATE EXTENSION ecsync"
+	psql_q -c "CREATE SERVER src FOREIGN DATA WRAPPER ecsync_mysql
+	           OPTIONS (host '127.0.0.1', port '$ECSYNC_MYSQL_PORT', database '$mydb')"
+	psql_q -c "CREATE USER MAPPING FOR CURRENT_USER SERVER src
+	           OPTIONS (user 'ecsync', password '$(cat "$ECSYNC_MYSQL_PASSWORD_FILE")')"
+}
+
+# Canonical text of each shop table, the same on both sides, row by row.
+my_dump() {	# my_dump DB TABLE
+	local cols
+	case $2 in
+		users) cols="id, name, email, IFNULL(age,'-'), IFNULL(gender,'-'), IFNULL(occupation,'-'), DATE_FORMAT(created_at,'%Y-%m-%d %H:%i:%s'), DATE_FORMAT(updated_at,'%Y-%m-%d %H:%i:%s.%f')" ;;
+		products) cols="id, name, category, price, stock, DATE_FORMAT(created_at,'%Y-%m-%d %H:%i:%s'), DATE_FORMAT(updated_at,'%Y-%m-%d %H:%i:%s.%f')" ;;
+		sales) cols="id, user_id, DATE_FORMAT(sold_at,'%Y-%m-%d %H:%i:%s'), total, status, DATE_FORMAT(updated_at,'%Y-%m-%d %H:%i:%s.%f')" ;;
+		sales_details) cols="id, sale_id, product_id, quantity, unit_price, DATE_FORMAT(updated_at,'%Y-%m-%d %H:%i:%s.%f')" ;;
+	esac
+	my_q "$1" -e "SET time_zone = '+00:00'; SELECT CONCAT_WS('|', $cols) FROM \`$2\` ORDER BY id"
+}
+
+pg_dump_table() {	# pg_dump_table SCHEMA TABLE
+	local cols
+	case $2 in
+		users) cols="id, name, email, coalesce(age::text,'-'), coalesce(gender,'-'), coalesce(occupation,'-'), to_char(created_at,'YYYY-MM-DD HH24:MI:SS'), to_char(updated_at AT TIME ZONE 'UTC','YYYY-MM-DD HH24:MI:SS.US')" ;;
+		products) cols="id, name, category, price, stock, to_char(created_at,'YYYY-MM-DD HH24:MI:SS'), to_char(updated_at AT TIME ZONE 'UTC','YYYY-MM-DD HH24:MI:SS.US')" ;;
+		sales) cols="id, user_id, to_char(sold_at,'YYYY-MM-DD HH24:MI:SS'), total, status, to_char(updated_at AT TIME ZONE 'UTC','YYYY-MM-DD HH24:MI:SS.US')" ;;
+		sales_details) cols="id, sale_id, product_id, quantity, unit_price, to_char(updated_at AT TIME ZONE 'UTC','YYYY-MM-DD HH24:MI:SS.US')" ;;
+	esac
+	psql_q -c "SELECT concat_ws('|', $cols) FROM $1.$2 ORDER BY id"
+}
+
+# assert_shop_equal MYDB PGSCHEMA: every row and column of the four tables
+assert_shop_equal() {
+	local t a b
+	for t in users products sales sales_details; do
+		a=$(my_dump "$1" $t | md5sum)
+		b=$(pg_dump_table "$2" $t | md5sum)
+		if [ "$a" != "$b" ]; then
+			diff <(my_dump "$1" $t) <(pg_dump_table "$2" $t) | head -n 10 >&2
+			fail "$2.$t differs from MySQL $1.$t"
+		fi
+		echo "$t: $(my_q "$1" -e "SELECT count(*) FROM $t") rows equal"
+	done
+}
+
+test_full_sync_equals_mysql_row_for_row() {
+	load_shop b_full 0.01 11
+	pg_db b_full b_full
+	psql_q -c "SELECT count(*) FROM ecsync_register_shop('src', 'shop', 'full')" >/dev/null
+	assert_eq "shop.users|full|1000|1000
+shop.products|full|100|100
+shop.sales|full|15000|15000
+shop.sales_details|full|45000|45000" \
+		"$(psql_q -c "SELECT table_name, mode, rows_read, rows_written FROM ecsync_run_batch()")" "first run's summary"
+	assert_shop_equal b_full shop
+	# a second run gives the same result; both are in the history
+	psql_q -c "SELECT * FROM ecsync_run_batch()" >/dev/null
+	assert_shop_equal b_full shop
+	assert_eq "2|succeeded|122200" "$(psql_q -c "SELECT count(*), min(status), sum(rows_written) FROM ecsync.runs")" "history"
+	# the target has MySQL's primary key
+	assert_eq "PRIMARY KEY (id)" "$(psql_q -c "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'shop.sales_details'::regclass AND contype = 'p'")" "primary key"
+}
+
+test_incremental_sync_catches_updates_ties_and_late_commits() {
+	load_shop b_inc 0.01 12
+	pg_db b_inc b_inc
+	local changed_users
+	changed_users=$(my_q b_inc -e "SELECT count(*) FROM users WHERE id % 50 = 0 AND occupation <> 'その他'")
+	psql_q -c "SELECT count(*) FROM ecsync_register_shop('src', 'shop', 'incremental')" >/dev/null
+	psql_q -c "SELECT * FROM ecsync_run_batch()" >/dev/null
+	assert_shop_equal b_inc shop
+	my_q b_inc -e "
+		-- ordinary updates: updated_at moves to now
+		UPDATE users SET occupation = 'その他' WHERE id % 50 = 0 AND occupation <> 'その他';
+		UPDATE sales SET status = 'refunded' WHERE id % 1000 = 1;
+		-- a row whose updated_at equals the watermark exactly
+		INSERT INTO products (id, name, category, price, stock, created_at, updated_at)
+		  SELECT 100001, '同時刻 ペン', 'ペン', 99.00, 1, NOW(), MAX(updated_at) FROM products;
+		-- a late commit: stamped 2 minutes before the watermark, inside the look-back
+		INSERT INTO sales_details (id, sale_id, product_id, quantity, unit_price, updated_at)
+		  SELECT 900001, 1, 1, 1, price, (SELECT MAX(updated_at) FROM sales_details) - INTERVAL 2 MINUTE
+		  FROM products WHERE id = 1;
+		UPDATE sales s SET total = total + (SELECT price FROM products WHERE id = 1), updated_at = updated_at WHERE id = 1;"
+	local out
+	out=$(psql_q -c "SELECT table_name, mode, rows_read, rows_written FROM ecsync_run_batch()")
+	echo "$out"
+	assert_shop_equal b_inc shop
+	# incremental reads a window, not the table
+	local read_details
+	read_details=$(echo "$out" | awk -F'|' '$1 == "shop.sales_details" {print $3}')
+	[ "$read_details" -lt 1000 ] || fail "incremental read $read_details of 45000 sales_details rows"
+	assert_contains "shop.users|incremental|" "$out" "mode"
+	assert_match "shop.users\|incremental\|[0-9]+\|$changed_users$" "$(echo "$out" | grep shop.users)" "$changed_users users updated"
+}
+
+test_deletes_are_reconciled_on_request() {
+	load_shop b_del 0.01 13
+	pg_db b_del b_del
+	psql_q -c "SELECT count(*) FROM ecsync_register_shop('src', 'shop', 'incremental')" >/dev/null
+	psql_q -c "SELECT * FROM ecsync_run_batch()" >/dev/null
+	my_q b_del -e "SET foreign_key_checks = 0; DELETE FROM sales_details WHERE sale_id <= 10; DELETE FROM sales WHERE id <= 10"
+	psql_q -c "SELECT * FROM ecsync_run_batch()" >/dev/null
+	# incremental syncs do not see deletes ...
+	assert_eq 15000 "$(psql_q -c "SELECT count(*) FROM shop.sales")" "sales before reconciling"
+	# ... a reconciliation removes exactly the deleted keys
+	assert_eq "shop.sales|reconcile deletes|14990|10" \
+		"$(psql_q -c "SELECT table_name, mode, rows_read, rows_written FROM ecsync_reconcile_deletes('shop.sales')")" "reconcile sales"
+	psql_q -c "SELECT * FROM ecsync_reconcile_deletes()" >/dev/null
+	assert_shop_equal b_del shop
+}
+
+test_types_follow_the_policy() {
+	my_q -e "DROP DATABASE IF EXISTS b_types; CREATE DATABASE b_types"
+	my_q b_types -e "SET sql_mode = ''; SET time_zone = '+00:00';
+	CREATE TABLE t (
+	  id INT PRIMARY KEY, b TINYINT(1), ti TINYINT, tiu TINYINT UNSIGNED, si SMALLINT UNSIGNED,
+	  mi MEDIUMINT, i INT, iu INT UNSIGNED, bi BIGINT, biu BIGINT UNSIGNED,
+	  d DECIMAL(65,30), f FLOAT, db DOUBLE, bt BIT(10), y YEAR,
+	  dt DATE, dtm DATETIME(6), ts TIMESTAMP(3) NULL, tm TIME(6),
+	  c CHAR(5), vc VARCHAR(20), tx TEXT, e ENUM('a','b c','d''e'), s SET('x','y z','w'),
+	  j JSON, bin BINARY(4), vb VARBINARY(10), bl BLOB);
+	INSERT INTO t (id) VALUES (1);
+	INSERT INTO t VALUES (2, 0, -128, 0, 0, -8388608, -2147483648, 0, -9223372036854775808, 0,
+	  -99999999999999999999999999999999999.999999999999999999999999999999, -1.5, -1.7976931348623157e308,
+	  b'0000000000', 1901, '0000-00-00', '0000-00-00 00:00:00', '1970-01-01 00:00:01.000', '-838:59:59',
+	  '', '', '', 'a', '', '{}', 0x00000000, '', '');
+	INSERT INTO t VALUES (3, 1, 127, 255, 65535, 8388607, 2147483647, 4294967295, 9223372036854775807,
+	  18446744073709551615, 99999999999999999999999999999999999.999999999999999999999999999999, 0.25,
+	  1.7976931348623157e308, b'1111111111', 2155, '9999-12-31', '9999-12-31 23:59:59.999999',
+	  '2038-01-19 03:14:07.999', '838:59:59', 'abcde', 'tab\there', 'l1\nl2\r\nback\\\\slash \"q\" ''s''',
+	  'd''e', 'x,y z,w', '{\"k\": [1, \"二\", null]}', 0xFF00FF00, 0x5C0A09, 0x00);
+	INSERT INTO t (id, dt, dtm, tx, bt) VALUES (4, '2026-00-15', '2026-11-00 10:00:00', '🍣🖊️ 日本語 \\\\N', b'101');"
+	pg_db b_types b_types
+	psql_q -c "SELECT ecsync_register_table('src', 't', 'types', target_schema => 'ty')" >/dev/null
+	psql_q -c "SELECT * FROM ecsync_run_batch()" >/dev/null
+
+	# the type of every column
+	assert_eq "id integer|b boolean|ti smallint|tiu smallint|si integer|mi integer|i integer|iu bigint|bi bigint|biu numeric(20,0)|d numeric(65,30)|f real|db double precision|bt bit(10)|y smallint|dt date|dtm timestamp(6) without time zone|ts timestamp(3) with time zone|tm interval|c character varying(5)|vc character varying(20)|tx text|e text|s text[]|j jsonb|bin bytea|vb bytea|bl bytea" \
+		"$(psql_q -c "SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod), '|' ORDER BY attnum) FROM pg_attribute WHERE attrelid = 'ty.types'::regclass AND attnum > 0")" "column types"
+
+	local q="SELECT concat_ws('|', id, coalesce(b::text,'∅'), coalesce(ti::text,'∅'), coalesce(tiu::text,'∅'), coalesce(si::text,'∅'),
+	  coalesce(mi::text,'∅'), coalesce(i::text,'∅'), coalesce(iu::text,'∅'), coalesce(bi::text,'∅'), coalesce(biu::text,'∅'),
+	  coalesce(d::text,'∅'), coalesce(f::text,'∅'), coalesce(db::text,'∅'), coalesce(bt::text,'∅'), coalesce(y::text,'∅'),
+	  coalesce(dt::text,'∅'), coalesce(dtm::text,'∅'), coalesce(ts::text,'∅'), coalesce(tm::text,'∅'),
+	  coalesce(c,'∅'), coalesce(vc,'∅'), coalesce(md5(tx),'∅'), coalesce(e,'∅'), coalesce(s::text,'∅'),
+	  coalesce(j::text,'∅'), coalesce(bin::text,'∅'), coalesce(vb::text,'∅'), coalesce(bl::text,'∅')) FROM ty.types ORDER BY id"
+	local got
+	got=$(psql_q -c "$q")
+	local tab=$'\t'
+	assert_eq "1|∅|∅|∅|∅|∅|∅|∅|∅|∅|∅|∅|∅|∅|∅|∅|∅|∅|∅|∅|∅|∅|∅|∅|∅|∅|∅|∅" "$(sed -n 1p <<<"$got")" "all NULL"
+	assert_eq "2|false|-128|0|0|-8388608|-2147483648|0|-9223372036854775808|0|-99999999999999999999999999999999999.999999999999999999999999999999|-1.5|-1.7976931348623157e+308|0000000000|1901|∅|∅|1970-01-01 00:00:01+00|-838:59:59|||$(printf '' | md5sum | cut -c1-32)|a|{}|{}|\\x00000000|\\x|\\x" \
+		"$(sed -n 2p <<<"$got")" "minimum values, zero dates to NULL"
+	assert_eq "3|true|127|255|65535|8388607|2147483647|4294967295|9223372036854775807|18446744073709551615|99999999999999999999999999999999999.999999999999999999999999999999|0.25|1.7976931348623157e+308|1111111111|2155|9999-12-31|9999-12-31 23:59:59.999999|2038-01-19 03:14:07.999+00|838:59:59|abcde|tab${tab}here|$(my_q b_types -e 'SELECT MD5(tx) FROM t WHERE id = 3')|d'e|{x,\"y z\",w}|{\"k\": [1, \"二\", null]}|\\xff00ff00|\\x5c0a09|\\x00" \
+		"$(sed -n 3p <<<"$got")" "maximum values, escapes, JSON, sets, binary"
+	assert_eq "4|∅|∅|∅|∅|∅|∅|∅|∅|∅|∅|∅|∅|0000000101|∅|∅|∅|∅|∅|∅|∅|$(my_q b_types -e 'SELECT MD5(tx) FROM t WHERE id = 4')|∅|∅|∅|∅|∅|∅" \
+		"$(sed -n 4p <<<"$got")" "zero-in-date to NULL, emoji text, short bit"
+
+	# a tinyint(1) that is not 0 or 1 cannot become a boolean: the run fails
+	my_q b_types -e "UPDATE t SET b = 2 WHERE id = 3"
+	local out
+	out=$(psql_q -c "SELECT * FROM ecsync_run_batch()" 2>&1) && fail "a tinyint(1) of 2 was accepted"
+	assert_contains "neither 0 nor 1" "$out" "error names the problem"
+	assert_contains 'column "b"' "$out" "error names the column"
+	assert_eq t "$(psql_q -c "SELECT b FROM ty.types WHERE id = 3")" "target unchanged"
+}
+
+test_one_bad_table_fails_the_whole_run_atomically() {
+	my_q -e "DROP DATABASE IF EXISTS b_atomic; CREATE DATABASE b_atomic"
+	my_q b_atomic -e "CREATE TABLE good (id INT PRIMARY KEY, v VARCHAR(10));
+	                  INSERT INTO good VALUES (1, 'old'), (2, 'old');
+	                  CREATE TABLE bad (id INT PRIMARY KEY, flag TINYINT(1));
+	                  INSERT INTO bad VALUES (1, 1);"
+	pg_db b_atomic b_atomic
+	psql_q -c "SELECT ecsync_register_table('src', 'good'), ecsync_register_table('src', 'bad')" >/dev/null
+	psql_q -c "SELECT * FROM ecsync_run_batch()" >/dev/null
+	my_q b_atomic -e "UPDATE good SET v = 'new'; INSERT INTO good VALUES (3, 'new'); UPDATE bad SET flag = 7"
+	! psql_q -c "SELECT * FROM ecsync_run_batch()" 2>/dev/null || fail "run with a bad value succeeded"
+	# good was synced first in the failed run, and is still as it was
+	assert_eq "1|old,2|old" "$(psql_q -c "SELECT id || '|' || v FROM good ORDER BY id" | paste -sd,)" "good unchanged"
+	assert_contains "neither 0 nor 1" "$(psql_q -c "SELECT error FROM ecsync.runs ORDER BY run_id DESC LIMIT 1")" "error recorded"
+	assert_contains "neither 0 nor 1" "$(psql_q -c "SELECT last_error FROM ecsync.status WHERE table_name = 'public.bad'")" "status shows the error"
+	my_q b_atomic -e "UPDATE bad SET flag = 0"
+	psql_q -c "SELECT * FROM ecsync_run_batch()" >/dev/null
+	assert_eq "1|new,2|new,3|new" "$(psql_q -c "SELECT id || '|' || v FROM good ORDER BY id" | paste -sd,)" "good synced after the fix"
+	assert_eq "" "$(psql_q -c "SELECT last_error FROM ecsync.status WHERE table_name = 'public.bad'")" "status clear after success"
+}
+
+test_hostile_identifiers_on_both_sides() {
+	my_q -e 'DROP DATABASE IF EXISTS `we"ird-db`; CREATE DATABASE `we"ird-db`'
+	my_q 'we"ird-db' -e 'CREATE TABLE `Order Items` (`select` INT PRIMARY KEY, `Mixed Case` VARCHAR(10),
+	                     `quote"col` INT, `back``tick` INT, `updated at` DATETIME(6));
+	                     INSERT INTO `Order Items` VALUES (1, "a", 10, 100, NOW(6)), (2, "b", 20, 200, NOW(6))'
+	pg_db b_ident 'we"ird-db'
+	psql_q -c "SELECT ecsync_register_table('src', 'Order Items', target_schema => 'Weird \"Schema\"',
+	           mode => 'incremental', cursor_column => 'updated at')" >/dev/null
+	psql_q -c "SELECT * FROM ecsync_run_batch()" >/dev/null
+	my_q 'we"ird-db' -e 'UPDATE `Order Items` SET `Mixed Case` = "changed", `updated at` = NOW(6) WHERE `select` = 2'
+	psql_q -c "SELECT * FROM ecsync_run_batch('Weird \"Schema\".Order Items')" >/dev/null
+	assert_eq "1|a|10|100,2|changed|20|200" \
+		"$(psql_q -c 'SELECT concat_ws($$|$$, "select", "Mixed Case", "quote""col", "back`tick") FROM "Weird ""Schema"""."Order Items" ORDER BY 1' | paste -sd,)" \
+		"rows under hostile names"
+}
+
+test_secrets_never_in_errors_history_or_log() {
+	local pw log
+	pw=$(cat "$ECSYNC_MYSQL_PASSWORD_FILE")
+	my_q -e "DROP DATABASE IF EXISTS b_sec; CREATE DATABASE b_sec; CREATE TABLE b_sec.t (id INT PRIMARY KEY)"
+	pg_db b_sec b_sec
+	psql_q -c "ALTER USER MAPPING FOR CURRENT_USER SERVER src OPTIONS (SET password 'wrong-Pa55word')"
+	psql_q -c "SELECT ecsync_register_table('src', 't')" >/dev/null
+	local out
+	out=$(psql_q -c "SELECT * FROM ecsync_run_batch()" 2>&1) && fail "wrong password accepted"
+	assert_contains "Access denied" "$out" "MySQL's refusal is reported"
+	[[ $out != *wrong-Pa55word* ]] || fail "password in the error"
+	[[ "$(psql_q -c "SELECT error FROM ecsync.runs")" != *wrong-Pa55word* ]] || fail "password in ecsync.runs"
+	log=$(readlink -f "$ECSYNC_RUN_DIR/pg")/postgresql.log
+	! grep -q -e wrong-Pa55word -e "$pw" "$log" || fail "a password is in the server log"
+}
+
+# ---- a bigger shop for the tests that interrupt a run ----
+
+big_shop() {
+	if [ "$(my_q -e "SELECT count(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'b_big'")" != 4 ]; then
+		load_shop b_big 0.3 14
+	fi
+	pg_db "$1" b_big
+	psql_q -c "SELECT ecsync_register_table('src', t, target_schema => 'shop') FROM unnest(ARRAY['users','sales','sales_details']) t" >/dev/null
+	psql_q -c "SELECT * FROM ecsync_run_batch()" >/dev/null
+}
+
+target_fingerprint() {
+	psql_q -c "SELECT (SELECT count(*) || ':' || sum(id) FROM shop.users) || '/' ||
+	                  (SELECT count(*) || ':' || sum(id) FROM shop.sales) || '/' ||
+	                  (SELECT count(*) || ':' || sum(id) || ':' || sum(quantity) FROM shop.sales_details)"
+}
+
+no_batch_worker() {
+	[ -z "$(psql_q -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'ecsync batch'")" ]
+}
+
+copying_details() {
+	[ "$(psql_q -c "SELECT coalesce(max(tuples_processed), 0) > 10000 FROM ecsync.progress WHERE copying_into::text = 'shop.sales_details'")" = t ]
+}
+
+test_cancel_mid_run_rolls_back_and_is_prompt() {
+	big_shop b_cancel
+	local before caller_pid t0 t1 out
+	before=$(target_fingerprint)
+	my_q b_big -e "UPDATE sales_details SET quantity = quantity + 1 WHERE id % 7 = 0"
+	psql_q -c "SELECT * FROM ecsync_run_batch()" >"$ECSYNC_RUN_DIR/cancel.out" 2>&1 &
+	local bg=$!
+	wait_for 30 copying_details || fail "the run never showed progress in ecsync.progress"
+	psql_q -c "SELECT activity FROM ecsync.progress"
+	caller_pid=$(psql_q -c "SELECT pid FROM pg_stat_activity WHERE query LIKE 'SELECT * FROM ecsync_run_batch()%' AND backend_type = 'client backend'")
+	t0=$(date +%s%N)
+	psql_q -c "SELECT pg_cancel_backend($caller_pid)" >/dev/null
+	wait $bg || true
+	wait_for 10 no_batch_worker ||
+		fail "the batch worker outlived the cancel"
+	t1=$(date +%s%N)
+	echo "cancel took $(((t1 - t0) / 1000000)) ms"
+	[ $(((t1 - t0) / 1000000)) -lt 3000 ] || fail "cancel took $(((t1 - t0) / 1000000)) ms"
+	assert_contains "canceling statement due to user request" "$(cat "$ECSYNC_RUN_DIR/cancel.out")" "caller's error"
+	assert_eq "failed" "$(psql_q -c "SELECT status FROM ecsync.runs ORDER BY run_id DESC LIMIT 1")" "run recorded as failed"
+	assert_contains "canceling statement" "$(psql_q -c "SELECT error FROM ecsync.runs ORDER BY run_id DESC LIMIT 1")" "cancel recorded"
+	assert_eq "$before" "$(target_fingerprint)" "targets unchanged"
+	psql_q -c "SELECT * FROM ecsync_run_batch()" >/dev/null
+	[ "$before" != "$(target_fingerprint)" ] || fail "the next run did not sync the changes"
+	my_q b_big -e "UPDATE sales_details SET quantity = quantity - 1 WHERE id % 7 = 0"
+}
+
+test_second_concurrent_run_is_refused_with_reason() {
+	big_shop b_conc
+	psql_q -c "SELECT * FROM ecsync_run_batch()" >"$ECSYNC_RUN_DIR/conc.out" 2>&1 &
+	local bg=$! out
+	wait_for 30 copying_details || fail "the first run never showed progress"
+	out=$(psql_q -c "SELECT * FROM ecsync_run_batch('shop.sales_details')" 2>&1) && fail "a second concurrent run was accepted"
+	echo "$out"
+	assert_contains "is being synced by another ecsync run" "$out" "reason"
+	assert_match "It is run [0-9]+ \(worker pid [0-9]+" "$out" "names the other run"
+	wait $bg || fail "the first run failed: $(cat "$ECSYNC_RUN_DIR/conc.out")"
+	assert_eq "succeeded" "$(psql_q -c "SELECT status FROM ecsync.runs WHERE only_table IS NULL ORDER BY run_id DESC LIMIT 1")" "first run"
+}
+
+test_mysql_killed_mid_run_leaves_targets_unchanged() {
+	big_shop b_kill
+	local before out mypid
+	before=$(target_fingerprint)
+	my_q b_big -e "UPDATE users SET age = age WHERE id = 1; DELETE FROM sales_details WHERE id > 1000000"
+	psql_q -c "SELECT * FROM ecsync_run_batch()" >"$ECSYNC_RUN_DIR/kill.out" 2>&1 &
+	local bg=$!
+	wait_for 30 copying_details || fail "the run never showed progress"
+	mypid=$(cat "$(readlink -f "$ECSYNC_RUN_DIR/mysql")/mysqld.pid")
+	kill -9 "$mypid"
+	wait $bg && fail "the run succeeded although MySQL died"
+	out=$(cat "$ECSYNC_RUN_DIR/kill.out")
+	echo "$out"
+	assert_contains "failed" "$out" "caller sees the failure"
+	assert_eq "$before" "$(target_fingerprint)" "targets unchanged"
+	assert_match "MySQL|server" "$(psql_q -c "SELECT error FROM ecsync.runs ORDER BY run_id DESC LIMIT 1")" "error recorded"
+	# bring MariaDB back (only it: the harness starts what is down)
+	"$ECSYNC_TOP/tests/harness/stack.sh" start test >/dev/null
+	psql_q -c "SELECT * FROM ecsync_run_batch()" >/dev/null
+	assert_eq "$(my_q b_big -e "SELECT count(*) FROM sales_details")" "$(psql_q -c "SELECT count(*) FROM shop.sales_details")" "next run syncs"
+	load_shop b_big 0.3 14 >/dev/null 2>&1	# restore the shared big shop
+}
+
+cron_run_succeeded() {
+	[ "$(psql_q -c "SELECT count(*) FROM ecsync.runs WHERE status = 'succeeded'")" -ge 1 ]
+}
+
+cron_job_succeeded() {
+	[ "$(psql_q -c "SELECT status FROM cron.job_run_details ORDER BY runid DESC LIMIT 1")" = succeeded ]
+}
+
+test_pg_cron_runs_the_batch_on_schedule() {
+	# pg_cron runs jobs in cron.database_name (ecsync): use that database
+	export PGDATABASE=ecsync PGTZ=UTC
+	my_q -e "DROP DATABASE IF EXISTS b_cron; CREATE DATABASE b_cron;
+	         CREATE TABLE b_cron.t (id INT PRIMARY KEY, v INT); INSERT INTO b_cron.t VALUES (1, 1), (2, 2)"
+	psql_q -c "DROP EXTENSION IF EXISTS ecsync CASCADE" -c "DROP SCHEMA IF EXISTS cronsync CASCADE" \
+		-c "CREATE EXTENSION ecsync" -c "CREATE EXTENSION IF NOT EXISTS pg_cron"
+	psql_q -c "CREATE SERVER src FOREIGN DATA WRAPPER ecsync_mysql OPTIONS (host '127.0.0.1', port '$ECSYNC_MYSQL_PORT', database 'b_cron')"
+	psql_q -c "CREATE USER MAPPING FOR CURRENT_USER SERVER src OPTIONS (user 'ecsync', password '$(cat "$ECSYNC_MYSQL_PASSWORD_FILE")')"
+	psql_q -c "SELECT ecsync_register_table('src', 't', target_schema => 'cronsync')" >/dev/null
+	psql_q -c "SELECT cron.schedule('ecsync-test', '* * * * *', 'SELECT ecsync_run_batch()')" >/dev/null
+	trap 'psql_q -c "SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname = \$\$ecsync-test\$\$" >/dev/null 2>&1' EXIT
+	# pg_cron 1.4 fires at the start of each minute
+	wait_for 75 cron_run_succeeded ||
+		fail "pg_cron did not run ecsync_run_batch() within 75 s: $(psql_q -c "SELECT status, return_message FROM cron.job_run_details")"
+	assert_eq 2 "$(psql_q -c "SELECT count(*) FROM cronsync.t")" "rows synced by the scheduled run"
+	wait_for 10 cron_job_succeeded ||
+		fail "cron.job_run_details: $(psql_q -c "SELECT status, return_message FROM cron.job_run_details")"
+	psql_q -c "SELECT cron.unschedule('ecsync-test')" >/dev/null
+	psql_q -c "DROP EXTENSION ecsync CASCADE" -c "DROP SCHEMA cronsync CASCADE"
+}
