@@ -5,13 +5,14 @@
 #   make run        the main job: start the local stack and load the sample shop
 #   make stop       stop the stack started by make run
 #   make check      install what is missing, start a test stack, run every test
+#   make bench      benchmarks against their anchors [GROUP=batch] [ROWS=4500000]
 #   make sanitize   ASan+UBSan builds of ecsync-ingest and the C unit tests
 #   make deps       install missing Debian packages and the Kafka broker jars
 
 PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
 export PG_CONFIG
 
-.PHONY: all extension ingester tools install run stop check sanitize deps clean
+.PHONY: all extension ingester tools install run stop check bench sanitize deps clean
 
 all: extension ingester tools
 
@@ -36,6 +37,9 @@ stop:
 
 check:
 	tests/run.sh
+
+bench:
+	tests/bench/run.sh
 
 sanitize:
 	$(MAKE) -C ingester sanitize

@@ -10,7 +10,8 @@
 #   stack.sh env [NAME]               print the export lines of a running stack
 #   stack.sh destroy [NAME]           stop and delete NAME's data
 #
-# NAME is "demo" (make run) or "test" (make check) or anything else; each name
+# NAME is "demo" (make run), "test" (make check), "bench" (make bench) or
+# anything else; each name
 # has its own ports and run directory, so a demo and a test run coexist.
 # Ports can be chosen with ECSYNC_PG_PORT, ECSYNC_MYSQL_PORT, ECSYNC_KAFKA_PORT
 # (the Kafka controller uses ECSYNC_KAFKA_PORT+1).
@@ -48,6 +49,7 @@ done
 case $name in
 	demo) offset=0 ;;
 	test) offset=10000 ;;
+	bench) offset=30000 ;;
 	*) offset=20000 ;;
 esac
 pg_port=${ECSYNC_PG_PORT:-$((15432 + offset))}

@@ -1,0 +1,146 @@
+# Benchmark group "batch": a full sync of sales_details (ECSYNC_BENCH_ROWS
+# rows, DESIGN.md section 5) by ecsync_run_batch(), side by side with a plain
+# COPY of the same rows from a file, pgloader and mysql_fdw INSERT ... SELECT
+# into the same table shape; then an incremental sync after 1 % of the rows
+# changed.  Prints:
+#   BENCH batch_full rows=... ecsync_s=... copy_s=... pgloader_s=... mysql_fdw_s=... ecsync_peak_rss_mb=...
+#   BENCH batch_incremental rows=... changed=... incremental_s=... full_s=...
+set -euo pipefail
+
+rows=$ECSYNC_BENCH_ROWS
+scale=$(awk -v r="$rows" 'BEGIN { printf "%.6g", r / 4500000 }')
+mypw=$(cat "$ECSYNC_MYSQL_PASSWORD_FILE")
+pgpw=$(cut -d: -f5 "$PGPASSFILE")
+export PGDATABASE=bench PGTZ=UTC
+log() { echo "bench: $*" >&2; }
+q() { psql -X -q -A -t -v ON_ERROR_STOP=1 "$@"; }
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+
+log "loading the shop at scale $scale into MariaDB"
+"$ECSYNC_TOP/tests/harness/load-shop.sh" --stack bench --database bench --scale "$scale" --seed 1
+tsv=$ECSYNC_RUN_DIR/shop-$scale-1/sales_details.tsv
+n=$(mariadb -N bench -e "SELECT count(*) FROM sales_details")
+
+q -d ecsync -c "DROP DATABASE IF EXISTS bench" -c "CREATE DATABASE bench"
+# secrets go to psql on stdin, never on a command line
+q <<EOF
+CREATE EXTENSION ecsync;
+CREATE SERVER src FOREIGN DATA WRAPPER ecsync_mysql
+  OPTIONS (host '127.0.0.1', port '$ECSYNC_MYSQL_PORT', database 'bench');
+CREATE USER MAPPING FOR CURRENT_USER SERVER src OPTIONS (user 'ecsync', password '$mypw');
+SELECT ecsync_register_table('src', 'sales_details', target_schema => 'e');
+EOF
+
+# peak_rss FILE: the batch worker's largest private memory (RssAnon, MB) while
+# the run goes, written to FILE.  Shared buffers are not counted: they are
+# the server's, not the worker's.
+peak_rss() {
+	local out=$1 pid="" max=0 v
+	while [ ! -e "$out.stop" ]; do
+		[ -n "$pid" ] && [ -d "/proc/$pid" ] || pid=$(pgrep -f 'ecsync batch for pid' | head -n 1 || true)
+		if [ -n "$pid" ]; then
+			v=$(awk '/^RssAnon:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0)
+			[ "${v:-0}" -gt "$max" ] && max=$v
+		fi
+		sleep 0.05
+	done
+	awk -v k="$max" 'BEGIN { printf "%.1f", k / 1024 }' >"$out"
+}
+
+# timed_run TARGET prints the seconds of one ecsync_run_batch(TARGET) and
+# leaves the worker's peak RSS in $ECSYNC_RUN_DIR/last_rss (it runs in $(...))
+timed_run() {
+	local f=$ECSYNC_RUN_DIR/rss.$$ t0 t1
+	rm -f "$f" "$f.stop"
+	peak_rss "$f" &
+	local sampler=$!
+	t0=$(now)
+	q -c "SELECT * FROM ecsync_run_batch('$1')" >&2
+	t1=$(now)
+	touch "$f.stop"
+	wait $sampler
+	mv "$f" "$ECSYNC_RUN_DIR/last_rss"
+	rm -f "$f.stop"
+	secs "$t0" "$t1"
+}
+
+log "ecsync: first run (creates e.sales_details)"
+q -c "SELECT * FROM ecsync_run_batch('e.sales_details')" >&2
+log "ecsync: timed full run"
+ecsync_s=$(timed_run e.sales_details)
+ecsync_rss=$(cat "$ECSYNC_RUN_DIR/last_rss")
+[ "$(q -c 'SELECT count(*) FROM e.sales_details')" = "$n" ] || { log "ecsync copied the wrong number of rows"; exit 1; }
+
+log "COPY of the same rows from a file into the same table shape"
+q -c "CREATE SCHEMA c" -c "CREATE TABLE c.sales_details (LIKE e.sales_details INCLUDING ALL)"
+t0=$(now)
+q -c "\\copy c.sales_details FROM '$tsv'"
+copy_s=$(secs "$t0" "$(now)")
+
+log "pgloader (4 workers) into the same table shape"
+q -c "CREATE SCHEMA p" -c "CREATE TABLE p.sales_details (LIKE e.sales_details INCLUDING ALL)"
+cmd=$ECSYNC_RUN_DIR/pgloader.load
+( umask 077; cat >"$cmd" <<EOF
+LOAD DATABASE
+  FROM mysql://ecsync:$mypw@127.0.0.1:$ECSYNC_MYSQL_PORT/bench
+  INTO postgresql://postgres:$pgpw@127.0.0.1:$PGPORT/bench
+  WITH create no tables, create no indexes, no foreign keys, reset no sequences,
+       truncate, workers = 4, concurrency = 1
+  INCLUDING ONLY TABLE NAMES MATCHING 'sales_details'
+  ALTER SCHEMA 'bench' RENAME TO 'p';
+EOF
+)
+t0=$(now)
+if pgloader --quiet "$cmd" >"$ECSYNC_RUN_DIR/pgloader.log" 2>&1 &&
+	[ "$(q -c 'SELECT count(*) FROM p.sales_details')" = "$n" ]; then
+	pgloader_s=$(secs "$t0" "$(now)")
+else
+	log "pgloader failed or loaded the wrong row count; see $ECSYNC_RUN_DIR/pgloader.log"
+	tail -n 5 "$ECSYNC_RUN_DIR/pgloader.log" >&2
+	pgloader_s=failed
+fi
+rm -f "$cmd"
+
+log "mysql_fdw INSERT ... SELECT (fetch_size 100000) into the same table shape"
+q <<EOF
+CREATE EXTENSION mysql_fdw;
+CREATE SERVER fdw_src FOREIGN DATA WRAPPER mysql_fdw
+  OPTIONS (host '127.0.0.1', port '$ECSYNC_MYSQL_PORT', fetch_size '100000');
+CREATE USER MAPPING FOR CURRENT_USER SERVER fdw_src OPTIONS (username 'ecsync', password '$mypw');
+CREATE SCHEMA f;
+CREATE TABLE f.sales_details (LIKE e.sales_details INCLUDING ALL);
+CREATE FOREIGN TABLE f.src_details (id numeric(20,0), sale_id numeric(20,0), product_id bigint,
+  quantity integer, unit_price numeric(10,2), updated_at timestamptz)
+  SERVER fdw_src OPTIONS (dbname 'bench', table_name 'sales_details');
+EOF
+t0=$(now)
+if q -c "INSERT INTO f.sales_details SELECT * FROM f.src_details" >/dev/null; then
+	mysql_fdw_s=$(secs "$t0" "$(now)")
+else
+	mysql_fdw_s=failed
+fi
+
+# memory must not grow with the table: the same sync at 1 M rows
+rss_1m=n/a
+if [ "$n" -gt 1000000 ]; then
+	log "ecsync at 1 M rows, for memory"
+	mariadb bench -e "DROP TABLE IF EXISTS sales_details_1m;
+		CREATE TABLE sales_details_1m LIKE sales_details;
+		INSERT INTO sales_details_1m SELECT * FROM sales_details WHERE id <= 1000000"
+	q -c "SELECT ecsync_register_table('src', 'sales_details_1m', target_schema => 'e')" >/dev/null
+	timed_run e.sales_details_1m >/dev/null
+	rss_1m=$(cat "$ECSYNC_RUN_DIR/last_rss")
+fi
+
+log "incremental: 1 % of the rows change"
+q -c "SELECT ecsync_register_table('src', 'sales_details', target_schema => 'i', mode => 'incremental')" >/dev/null
+q -c "SELECT * FROM ecsync_run_batch('i.sales_details')" >&2
+changed=$(mariadb -N bench -e "UPDATE sales_details SET quantity = quantity + 1 WHERE id % 100 = 0; SELECT ROW_COUNT()")
+incremental_s=$(timed_run i.sales_details)
+[ "$(q -c 'SELECT sum(quantity) FROM i.sales_details')" = "$(mariadb -N bench -e 'SELECT sum(quantity) FROM sales_details')" ] ||
+	{ log "incremental result differs from MySQL"; exit 1; }
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else print "n/a" }'; }
+echo "BENCH batch_full rows=$n ecsync_s=$ecsync_s copy_s=$copy_s pgloader_s=$pgloader_s mysql_fdw_s=$mysql_fdw_s ecsync_peak_rss_mb=$ecsync_rss ecsync_peak_rss_mb_1m=$rss_1m ecsync_vs_copy=$(ratio "$ecsync_s" "$copy_s") pgloader_vs_ecsync=$(ratio "$pgloader_s" "$ecsync_s") mysql_fdw_vs_ecsync=$(ratio "$mysql_fdw_s" "$ecsync_s")"
+echo "BENCH batch_incremental rows=$n changed=$changed incremental_s=$incremental_s full_s=$ecsync_s incremental_vs_full=$(ratio "$incremental_s" "$ecsync_s")"

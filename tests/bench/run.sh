@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# run.sh is ecsync's benchmark command (make bench): it starts a "bench"
+# stack of its own (tests/harness), runs the benchmark groups side by side
+# with their anchors and prints "BENCH <name> <key>=<value> ..." lines.
+#
+#   make bench [GROUP=batch] [ROWS=4500000]
+set -euo pipefail
+
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$top"
+groups=${GROUP:-batch}
+export ECSYNC_BENCH_ROWS=${ROWS:-4500000}
+
+[ "${ECSYNC_SKIP_DEPS:-0}" = 1 ] || tests/harness/install-deps.sh
+make -s all >/dev/null
+make -s install >/dev/null
+tests/harness/stack.sh start bench --fresh >/dev/null
+trap 'tests/harness/stack.sh stop bench >/dev/null 2>&1' EXIT
+eval "$(tests/harness/stack.sh env bench)"
+export ECSYNC_TOP=$top
+
+for g in ${groups//,/ }; do
+	[ -f "tests/bench/$g.sh" ] || { echo "no benchmark group '$g' (tests/bench/*.sh)" >&2; exit 2; }
+	echo "== bench $g ==" >&2
+	bash "tests/bench/$g.sh"
+done
