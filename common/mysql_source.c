@@ -314,6 +314,12 @@ ms_fetch(ms_conn *c, char ***values, unsigned long **lengths,
 }
 
 void
+ms_cancel(ms_conn *c)
+{
+	mariadb_cancel(c->mysql);
+}
+
+void
 ms_stream_end(ms_conn *c)
 {
 	if (c->res != NULL)

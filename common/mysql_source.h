@@ -76,6 +76,13 @@ extern bool ms_stream(ms_conn *c, const char *sql, char *err, size_t errlen);
 extern int	ms_fetch(ms_conn *c, char ***values, unsigned long **lengths,
 					 char *err, size_t errlen);
 
+/*
+ * ms_cancel makes every later read and write of the connection fail at
+ * once; another thread may call it to end a read that blocks.  The
+ * connection is unusable afterwards.
+ */
+extern void ms_cancel(ms_conn *c);
+
 /* ms_stream_end frees the current result (reading what is left) */
 extern void ms_stream_end(ms_conn *c);
 

@@ -35,12 +35,7 @@ typedef struct CopySource
 	const tp_conv *conv;		/* per column */
 	const int  *bits;
 	const char *const *colnames;
-	/* private to copy_sink.c */
-	ebuf		buf;
-	size_t		pos;
-	ebuf		scratch;
-	bool		eof;
-	uint64		rows_read;
+	uint64		rows_read;		/* set by ecsync_copy_from_mysql */
 } CopySource;
 
 extern uint64 ecsync_copy_from_mysql(Relation rel, List *attnames,

@@ -15,8 +15,16 @@ pg_db() {
 	psql_q -c "CREATE EXTENSION ecsync"
 	psql_q -c "CREATE SERVER src FOREIGN DATA WRAPPER ecsync_mysql
 	           OPTIONS (host '127.0.0.1', port '$ECSYNC_MYSQL_PORT', database '$mydb')"
-	psql_q -c "CREATE USER MAPPING FOR CURRENT_USER SERVER src
-	           OPTIONS (user 'ecsync', password '$(cat "$ECSYNC_MYSQL_PASSWORD_FILE")')"
+	user_mapping src
+}
+
+# user_mapping SERVER maps the current user to MySQL user ecsync; the
+# password goes to psql on stdin, never on a command line
+user_mapping() {
+	psql_q <<-EOF
+	CREATE USER MAPPING FOR CURRENT_USER SERVER $1
+	  OPTIONS (user 'ecsync', password '$(cat "$ECSYNC_MYSQL_PASSWORD_FILE")')
+	EOF
 }
 
 # Canonical text of each shop table, the same on both sides, row by row.
@@ -334,7 +342,7 @@ test_pg_cron_runs_the_batch_on_schedule() {
 	psql_q -c "DROP EXTENSION IF EXISTS ecsync CASCADE" -c "DROP SCHEMA IF EXISTS cronsync CASCADE" \
 		-c "CREATE EXTENSION ecsync" -c "CREATE EXTENSION IF NOT EXISTS pg_cron"
 	psql_q -c "CREATE SERVER src FOREIGN DATA WRAPPER ecsync_mysql OPTIONS (host '127.0.0.1', port '$ECSYNC_MYSQL_PORT', database 'b_cron')"
-	psql_q -c "CREATE USER MAPPING FOR CURRENT_USER SERVER src OPTIONS (user 'ecsync', password '$(cat "$ECSYNC_MYSQL_PASSWORD_FILE")')"
+	user_mapping src
 	psql_q -c "SELECT ecsync_register_table('src', 't', target_schema => 'cronsync')" >/dev/null
 	psql_q -c "SELECT cron.schedule('ecsync-test', '* * * * *', 'SELECT ecsync_run_batch()')" >/dev/null
 	trap 'psql_q -c "SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname = \$\$ecsync-test\$\$" >/dev/null 2>&1' EXIT
