@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # demo.sh is ecsync's main job (make run): install what is missing, build and
 # install ecsync, start the local "demo" stack, load the sample shop into
-# MariaDB, send page views to Kafka and install the extension in
-# PostgreSQL.  The stack keeps running until "make stop".
+# MariaDB, send page views to Kafka, then sync the shop into PostgreSQL with
+# ecsync_run_batch() and schedule that sync every 10 minutes with pg_cron.
+# The stack keeps running until "make stop".
 #
 #   make run [SCALE=0.05] [EVENTS=20000]
 set -euo pipefail
@@ -36,15 +37,27 @@ tests/gen/pvproduce -t page_views --partitions 4 -n "$events" --scale "$scale" -
 printf 'page_views: %s events in 4 partitions\n' \
 	"$(kcat -b "$ECSYNC_KAFKA_BROKERS" -C -t page_views -o beginning -e -q -f '.' | wc -c)"
 
-say "ecsync in PostgreSQL"
-psql -X -q -c "CREATE EXTENSION IF NOT EXISTS ecsync" -c "CREATE EXTENSION IF NOT EXISTS pg_cron"
-psql -X -c "SELECT ecsync_version()" -c "SELECT * FROM ecsync_library_versions()"
+say "ecsync in PostgreSQL: the shop, synced from MariaDB"
+# the MySQL password reaches psql on stdin, never on a command line
+psql -X -q -v ON_ERROR_STOP=1 <<EOF
+CREATE EXTENSION IF NOT EXISTS ecsync;
+CREATE EXTENSION IF NOT EXISTS pg_cron;
+CREATE SERVER IF NOT EXISTS shop_mysql FOREIGN DATA WRAPPER ecsync_mysql
+  OPTIONS (host '127.0.0.1', port '$ECSYNC_MYSQL_PORT', database 'shop');
+CREATE USER MAPPING IF NOT EXISTS FOR CURRENT_USER SERVER shop_mysql
+  OPTIONS (user 'ecsync', password '$(cat "$ECSYNC_MYSQL_PASSWORD_FILE")');
+SELECT count(*) FROM ecsync_register_shop('shop_mysql', 'shop', 'incremental');
+EOF
+psql -X -c "SELECT * FROM ecsync_run_batch()"
+psql -X -q -c "SELECT cron.schedule('ecsync-shop', '*/10 * * * *', 'SELECT ecsync_run_batch()')" >/dev/null
+psql -X -c "SELECT table_name, last_success, last_rows_written, last_error FROM ecsync.status ORDER BY id"
+echo "pg_cron runs SELECT ecsync_run_batch() every 10 minutes (job 'ecsync-shop')"
 
 cat <<EOT
 
 The demo stack is running.  Connect with:
   eval "\$(tests/harness/stack.sh env demo)"
-  psql                    # PostgreSQL 15, database ecsync (pg_cron + ecsync)
+  psql                    # PostgreSQL 15, database ecsync: shop.* tables, ecsync.status, ecsync.runs
   mariadb                 # MariaDB, database shop
   kcat -b \$ECSYNC_KAFKA_BROKERS -C -t page_views -o beginning -e
 Logs and data: $ECSYNC_RUN_DIR
