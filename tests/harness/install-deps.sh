@@ -18,7 +18,7 @@ packages=(
 	librdkafka-dev libjansson-dev kcat
 	pgloader postgresql-15-mysql-fdw
 	default-jre-headless maven
-	procps iproute2 psmisc clang valgrind
+	procps iproute2 psmisc clang valgrind openssl
 )
 
 as_root() {

@@ -215,6 +215,34 @@ my_init() {
 	touch "$my_dir/.needs-setup"
 }
 
+# tls_init gives MariaDB a certificate for 127.0.0.1 and localhost, signed by
+# a CA of this stack: the CA certificate (public) is in the PostgreSQL
+# directory, where ecsync's workers can read it; the server's key is in
+# MariaDB's.
+tls_init() {
+	[ -f "$my_dir/server-cert.pem" ] && [ -f "$pg_dir/mysql-ca.pem" ] && return 0
+	local t
+	t=$(mktemp -d)
+	(
+		cd "$t"
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
+			-subj "/CN=ecsync test CA" -keyout ca-key.pem -out ca.pem
+		openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+			-subj "/CN=127.0.0.1" -keyout server-key.pem -out server.csr
+		printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >san.ext
+		openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial \
+			-days 3650 -extfile san.ext -out server-cert.pem
+	) >"$run/tls.log" 2>&1 || { cat "$run/tls.log" >&2; rm -rf "$t"; die "could not make TLS certificates"; }
+	install -m 600 "$t/server-key.pem" "$my_dir/server-key.pem"
+	install -m 644 "$t/server-cert.pem" "$t/ca.pem" "$my_dir/"
+	install -m 644 "$t/ca.pem" "$pg_dir/mysql-ca.pem"
+	if [ "$(id -u)" = 0 ]; then
+		chown "$my_user:" "$my_dir/server-key.pem" "$my_dir/server-cert.pem" "$my_dir/ca.pem"
+		chown "$pg_user:" "$pg_dir/mysql-ca.pem"
+	fi
+	rm -rf "$t"
+}
+
 my_start() {
 	# a pid file left by a killed server would look like a dead new one
 	rm -f "$my_pidf"
@@ -227,7 +255,9 @@ my_start() {
 		--default-time-zone=+09:00 --local-infile=1 --max-allowed-packet=256M \
 		--innodb-buffer-pool-size=2G --innodb-log-file-size=1G \
 		--innodb-flush-log-at-trx-commit=2 --innodb-doublewrite=0 \
-		--skip-log-bin --max-connections=200 </dev/null >/dev/null 2>&1 &
+		--skip-log-bin --max-connections=200 \
+		--ssl-ca="$my_dir/ca.pem" --ssl-cert="$my_dir/server-cert.pem" \
+		--ssl-key="$my_dir/server-key.pem" </dev/null >/dev/null 2>&1 &
 	echo $! >"$run/mysql.launch.pid"
 }
 
@@ -424,6 +454,7 @@ write_env() {
 	export ECSYNC_MYSQL_DATABASE=shop
 	export ECSYNC_MYSQL_USER=ecsync
 	export ECSYNC_MYSQL_PASSWORD_FILE=$run/mysql-password
+	export ECSYNC_MYSQL_SSL_CA=$pg_dir/mysql-ca.pem
 	export ECSYNC_KAFKA_BROKERS=127.0.0.1:$kafka_port
 	EOF
 	)
@@ -464,7 +495,7 @@ running_status() {
 
 check_tools() {
 	local missing=() t
-	for t in "$PGBIN/initdb" "$PGBIN/pg_ctl" mariadbd mariadb-install-db mariadb java kcat ss; do
+	for t in "$PGBIN/initdb" "$PGBIN/pg_ctl" mariadbd mariadb-install-db mariadb java kcat ss openssl; do
 		command -v "$t" >/dev/null 2>&1 || missing+=("$t")
 	done
 	[ -f "$PGBIN/../lib/pg_cron.so" ] || missing+=(pg_cron)
@@ -513,6 +544,7 @@ case $cmd in
 		my_init
 		wait $ki || die "Kafka initialisation failed"
 		wait $pi || die "PostgreSQL initialisation failed"
+		tls_init
 		k_lib=$("$here/kafka-jars.sh")
 		t1=$(date +%s.%N)
 		for svc in "${down[@]}"; do

@@ -355,3 +355,45 @@ test_pg_cron_runs_the_batch_on_schedule() {
 	psql_q -c "SELECT cron.unschedule('ecsync-test')" >/dev/null
 	psql_q -c "DROP EXTENSION ecsync CASCADE" -c "DROP SCHEMA cronsync CASCADE"
 }
+
+# tls_server NAME MODE [CA]: a source for MySQL user ecsync_tls, who must use TLS
+tls_server() {
+	psql_q -c "CREATE SERVER $1 FOREIGN DATA WRAPPER ecsync_mysql OPTIONS (host '127.0.0.1',
+	           port '$ECSYNC_MYSQL_PORT', database 'b_tls', ssl_mode '$2' ${3:+, ssl_ca '$3'})"
+	psql_q <<-SQL
+	CREATE USER MAPPING FOR CURRENT_USER SERVER $1 OPTIONS (user 'ecsync_tls', password 'tls-Pa55')
+	SQL
+}
+
+test_tls_when_the_server_options_ask_for_it() {
+	local other
+	my_q -e "DROP DATABASE IF EXISTS b_tls; CREATE DATABASE b_tls;
+	         CREATE TABLE b_tls.t (id INT PRIMARY KEY, v VARCHAR(10)); INSERT INTO b_tls.t VALUES (1, 'secret');
+	         DROP USER IF EXISTS 'ecsync_tls'@'127.0.0.1';
+	         CREATE USER 'ecsync_tls'@'127.0.0.1' IDENTIFIED BY 'tls-Pa55' REQUIRE SSL;
+	         GRANT SELECT ON b_tls.* TO 'ecsync_tls'@'127.0.0.1'"
+	pg_db b_tls b_tls
+	# verified TLS: the CA of the stack, the host name in the certificate
+	tls_server tls_ok verify_identity "$ECSYNC_MYSQL_SSL_CA"
+	psql_q -c "SELECT ecsync_register_table('tls_ok', 't', 't_tls')" >/dev/null
+	psql_q -c "SELECT * FROM ecsync_run_batch('t_tls')" >/dev/null
+	assert_eq "1|secret" "$(psql_q -c "SELECT id || '|' || v FROM t_tls")" "rows over verified TLS"
+	# without TLS the MySQL user is refused
+	tls_server no_tls disabled
+	psql_q -c "SELECT ecsync_register_table('no_tls', 't', 't_plain')" >/dev/null
+	assert_contains "Access denied" "$(psql_q -c "SELECT * FROM ecsync_run_batch('t_plain')" 2>&1 || true)" "plain connection refused"
+	# a certificate from another CA is refused when verification is asked for
+	other=$(mktemp -d /tmp/ecsync-otherca-XXXXXX)
+	chmod 755 "$other"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+		-subj "/CN=someone else" -keyout "$other/key.pem" -out "$other/ca.pem" 2>/dev/null
+	chmod 644 "$other/ca.pem"
+	tls_server wrong_ca verify_ca "$other/ca.pem"
+	psql_q -c "SELECT ecsync_register_table('wrong_ca', 't', 't_wrong')" >/dev/null
+	local out
+	out=$(psql_q -c "SELECT * FROM ecsync_run_batch('t_wrong')" 2>&1 || true)
+	echo "$out"
+	assert_match "could not connect to MySQL server" "$out" "untrusted certificate refused"
+	assert_eq t "$(psql_q -c "SELECT to_regclass('t_wrong') IS NULL")" "nothing created from an unverified server"
+	rm -rf "$other"
+}
