@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "copy_binary.h"
 #include "copy_text.h"
 #include "seterr.h"
 
@@ -43,6 +44,39 @@ struct copy_pipe
 	size_t		pos;
 };
 
+/* encode_row_binary appends one row as binary COPY; false with a message */
+static bool
+encode_row_binary(copy_pipe *p, ebuf *out, char **values,
+				  unsigned long *lengths, uint64_t rowno)
+{
+	char		err[MS_ERRLEN];
+
+	if (!cb_row_start(out, p->spec.ncols))
+		goto oom;
+	for (int i = 0; i < p->spec.ncols; i++)
+	{
+		if (values[i] == NULL)
+		{
+			if (!cb_null(out))
+				goto oom;
+			continue;
+		}
+		if (!cb_value(out, p->spec.conv[i], p->spec.wire[i], p->spec.bits[i],
+					  values[i], lengths[i], err, sizeof(err)))
+		{
+			seterr(p->error, sizeof(p->error),
+				   "could not convert column \"%s\" of MySQL row %llu: %s",
+				   p->spec.colnames[i], (unsigned long long) rowno, err);
+			return false;
+		}
+	}
+	return true;
+oom:
+	seterr(p->error, sizeof(p->error), "out of memory encoding MySQL row %llu",
+		   (unsigned long long) rowno);
+	return false;
+}
+
 /* encode_row appends one row as COPY text; false with a message */
 static bool
 encode_row(copy_pipe *p, ebuf *out, ebuf *scratch, char **values,
@@ -50,6 +84,8 @@ encode_row(copy_pipe *p, ebuf *out, ebuf *scratch, char **values,
 {
 	char		err[MS_ERRLEN];
 
+	if (p->spec.binary)
+		return encode_row_binary(p, out, values, lengths, rowno);
 	for (int i = 0; i < p->spec.ncols; i++)
 	{
 		const char *v;
@@ -113,8 +149,13 @@ reader_main(void *arg)
 	pthread_mutex_lock(&p->lock);
 	slot = (p->head + p->count) % PIPE_CHUNKS;
 	pthread_mutex_unlock(&p->lock);
+	if (p->spec.binary && !cb_header(&p->chunks[slot].data))
+	{
+		seterr(p->error, sizeof(p->error), "out of memory");
+		failed = true;
+	}
 
-	for (;;)
+	for (; !failed;)
 	{
 		ebuf	   *out = &p->chunks[slot].data;
 		char	  **values;
@@ -146,6 +187,11 @@ reader_main(void *arg)
 	}
 	ebuf_free(&scratch);
 
+	if (!failed && !p->stop && p->spec.binary && !cb_trailer(&p->chunks[slot].data))
+	{
+		seterr(p->error, sizeof(p->error), "out of memory");
+		failed = true;
+	}
 	pthread_mutex_lock(&p->lock);
 	/* the last, partly filled chunk */
 	if (!failed && !p->stop && p->chunks[slot].data.len > 0)

@@ -12,6 +12,7 @@
 #ifndef ECSYNC_COPY_PIPE_H
 #define ECSYNC_COPY_PIPE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,8 +30,10 @@ typedef struct copy_pipe_spec
 	ms_conn    *conn;
 	int			ncols;
 	const tp_conv *conv;
+	const tp_wire *wire;		/* used when binary */
 	const int  *bits;
 	const char *const *colnames;
+	bool		binary;			/* binary COPY instead of text */
 } copy_pipe_spec;
 
 /* copy_pipe_start starts the reader thread; NULL with a message on failure */
@@ -42,7 +45,7 @@ extern copy_pipe *copy_pipe_start(const copy_pipe_spec *spec,
 #define PIPE_TIMEOUT (-2)
 
 /*
- * copy_pipe_read copies up to maxlen bytes of COPY text into buf.  Returns
+ * copy_pipe_read copies up to maxlen bytes of COPY data into buf.  Returns
  * the byte count, PIPE_EOF when all rows were delivered, PIPE_ERROR with a
  * message (MySQL failed, or a value cannot be converted) or PIPE_TIMEOUT
  * when nothing arrived within timeout_ms (the caller checks for

@@ -18,12 +18,13 @@ is(const char *a, const char *b)
 
 bool
 tp_map_column(const tp_column *col, char *pgtype, size_t typelen,
-			  tp_conv *conv, int *bits, bool *nullable,
+			  tp_conv *conv, tp_wire *wire, int *bits, bool *nullable,
 			  char *err, size_t errlen)
 {
 	const char *t = col->data_type;
 	bool		is_unsigned = strstr(col->column_type, "unsigned") != NULL;
 
+	*wire = TW_NONE;
 	*conv = TP_NUMBER;
 	*bits = 0;
 	*nullable = col->nullable;
@@ -35,37 +36,67 @@ tp_map_column(const tp_column *col, char *pgtype, size_t typelen,
 		{
 			snprintf(pgtype, typelen, "boolean");
 			*conv = TP_BOOL;
+			*wire = TW_BOOL;
 		}
 		else
+		{
 			snprintf(pgtype, typelen, "smallint");
+			*wire = TW_INT2;
+		}
 	}
 	else if (is(t, "smallint"))
+	{
 		snprintf(pgtype, typelen, is_unsigned ? "integer" : "smallint");
+		*wire = is_unsigned ? TW_INT4 : TW_INT2;
+	}
 	else if (is(t, "mediumint"))
+	{
 		snprintf(pgtype, typelen, "integer");
+		*wire = TW_INT4;
+	}
 	else if (is(t, "int") || is(t, "integer"))
+	{
 		snprintf(pgtype, typelen, is_unsigned ? "bigint" : "integer");
+		*wire = is_unsigned ? TW_INT8 : TW_INT4;
+	}
 	else if (is(t, "bigint"))
+	{
 		snprintf(pgtype, typelen, is_unsigned ? "numeric(20,0)" : "bigint");
+		*wire = is_unsigned ? TW_NUMERIC : TW_INT8;
+	}
 	else if (is(t, "decimal") || is(t, "numeric"))
+	{
 		snprintf(pgtype, typelen, "numeric(%d,%d)", col->precision,
 				 col->scale < 0 ? 0 : col->scale);
+		*wire = TW_NUMERIC;
+	}
 	else if (is(t, "float"))
+	{
 		snprintf(pgtype, typelen, "real");
+		*wire = TW_FLOAT4;
+	}
 	else if (is(t, "double") || is(t, "real"))
+	{
 		snprintf(pgtype, typelen, "double precision");
+		*wire = TW_FLOAT8;
+	}
 	else if (is(t, "bit"))
 	{
 		*bits = col->precision > 0 ? col->precision : 1;
 		snprintf(pgtype, typelen, "bit(%d)", *bits);
 		*conv = TP_BIT;
+		*wire = TW_BIT;
 	}
 	else if (is(t, "year"))
+	{
 		snprintf(pgtype, typelen, "smallint");
+		*wire = TW_INT2;
+	}
 	else if (is(t, "date"))
 	{
 		snprintf(pgtype, typelen, "date");
 		*conv = TP_DATE;
+		*wire = TW_DATE;
 		*nullable = true;
 	}
 	else if (is(t, "datetime"))
@@ -73,6 +104,7 @@ tp_map_column(const tp_column *col, char *pgtype, size_t typelen,
 		snprintf(pgtype, typelen, "timestamp(%d) without time zone",
 				 col->datetime_precision > 0 ? col->datetime_precision : 0);
 		*conv = TP_DATETIME;
+		*wire = TW_TIMESTAMP;
 		*nullable = true;
 	}
 	else if (is(t, "timestamp"))
@@ -80,12 +112,14 @@ tp_map_column(const tp_column *col, char *pgtype, size_t typelen,
 		snprintf(pgtype, typelen, "timestamp(%d) with time zone",
 				 col->datetime_precision > 0 ? col->datetime_precision : 0);
 		*conv = TP_TIMESTAMP;
+		*wire = TW_TIMESTAMP;
 		*nullable = true;
 	}
 	else if (is(t, "time"))
 	{
 		snprintf(pgtype, typelen, "interval");
 		*conv = TP_TIME;
+		*wire = TW_INTERVAL;
 	}
 	else if (is(t, "char") || is(t, "varchar"))
 	{
@@ -95,28 +129,33 @@ tp_map_column(const tp_column *col, char *pgtype, size_t typelen,
 		else
 			snprintf(pgtype, typelen, "text");
 		*conv = TP_TEXT;
+		*wire = TW_TEXT;
 	}
 	else if (is(t, "json") || (col->is_json && strstr(t, "text") != NULL))
 	{
 		snprintf(pgtype, typelen, "jsonb");
 		*conv = TP_JSON;
+		*wire = TW_JSONB;
 	}
 	else if (is(t, "tinytext") || is(t, "text") || is(t, "mediumtext") ||
 			 is(t, "longtext") || is(t, "enum"))
 	{
 		snprintf(pgtype, typelen, "text");
 		*conv = TP_TEXT;
+		*wire = TW_TEXT;
 	}
 	else if (is(t, "set"))
 	{
 		snprintf(pgtype, typelen, "text[]");
 		*conv = TP_SET;
+		*wire = TW_TEXT_ARRAY;
 	}
 	else if (is(t, "binary") || is(t, "varbinary") || is(t, "tinyblob") ||
 			 is(t, "blob") || is(t, "mediumblob") || is(t, "longblob"))
 	{
 		snprintf(pgtype, typelen, "bytea");
 		*conv = TP_BYTEA;
+		*wire = TW_BYTEA;
 	}
 	else if (is(t, "uuid"))
 	{

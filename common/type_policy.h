@@ -28,6 +28,27 @@ typedef enum tp_conv
 	TP_JSON						/* as is, PostgreSQL checks it as jsonb */
 } tp_conv;
 
+/* the PostgreSQL type a column maps to, for binary COPY */
+typedef enum tp_wire
+{
+	TW_NONE,					/* no binary encoding: the table uses text COPY */
+	TW_BOOL,
+	TW_INT2,
+	TW_INT4,
+	TW_INT8,
+	TW_NUMERIC,
+	TW_FLOAT4,
+	TW_FLOAT8,
+	TW_BIT,
+	TW_DATE,
+	TW_TIMESTAMP,				/* without and with time zone alike (UTC) */
+	TW_INTERVAL,
+	TW_TEXT,					/* text, varchar */
+	TW_TEXT_ARRAY,
+	TW_JSONB,
+	TW_BYTEA
+} tp_wire;
+
 /* a MySQL column as information_schema describes it */
 typedef struct tp_column
 {
@@ -44,13 +65,14 @@ typedef struct tp_column
 
 /*
  * tp_map_column writes the PostgreSQL type for col into pgtype and its
- * conversion into *conv (with the width of bit(n) columns in *bits);
+ * conversion into *conv and its binary COPY encoding into *wire (with the
+ * width of bit(n) columns in *bits);
  * *nullable says whether the PostgreSQL column must
  * accept NULL (zero dates become NULL).  False with a message for a type
  * the policy does not cover.
  */
 extern bool tp_map_column(const tp_column *col, char *pgtype, size_t typelen,
-						  tp_conv *conv, int *bits, bool *nullable,
+						  tp_conv *conv, tp_wire *wire, int *bits, bool *nullable,
 						  char *err, size_t errlen);
 
 /*

@@ -339,6 +339,7 @@ typedef struct MappedTable
 	ms_table	mt;
 	char	  **pgtypes;
 	tp_conv    *conv;
+	tp_wire    *wire;
 	int		   *bits;
 	bool	   *nullable;
 	const char **colnames;
@@ -359,6 +360,7 @@ map_table(SyncTable *t, ms_conn *conn, const char *db, MappedTable *m)
 	n = m->mt.ncols;
 	m->pgtypes = palloc(n * sizeof(char *));
 	m->conv = palloc(n * sizeof(tp_conv));
+	m->wire = palloc(n * sizeof(tp_wire));
 	m->bits = palloc(n * sizeof(int));
 	m->nullable = palloc(n * sizeof(bool));
 	m->colnames = palloc(n * sizeof(char *));
@@ -367,7 +369,7 @@ map_table(SyncTable *t, ms_conn *conn, const char *db, MappedTable *m)
 	{
 		m->pgtypes[i] = palloc(64);
 		if (!tp_map_column(&m->mt.cols[i], m->pgtypes[i], 64, &m->conv[i],
-						   &m->bits[i], &m->nullable[i], err, sizeof(err)))
+						   &m->wire[i], &m->bits[i], &m->nullable[i], err, sizeof(err)))
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("MySQL table %s.%s: %s", db, t->source_table, err),
@@ -563,6 +565,44 @@ upsert_from_stage(SyncTable *t, MappedTable *m, const char *stage)
 	return SPI_processed;
 }
 
+/*
+ * use_binary says whether the columns idx[0..n) of target relid can take
+ * binary COPY: each has a binary encoding and exactly the policy's type
+ * (binary data is only read right by the type it was written for).
+ */
+static bool
+use_binary(Oid relid, MappedTable *m, const int *idx, int n)
+{
+	if (ecsync_batch_copy_format == BATCH_COPY_TEXT)
+		return false;
+	for (int k = 0; k < n; k++)
+	{
+		int			i = idx[k];
+		AttrNumber	att = get_attnum(relid, m->colnames[i]);
+		Oid			typid;
+		int32		typmod;
+		Oid			collid;
+
+		if (m->wire[i] == TW_NONE || att == InvalidAttrNumber)
+			return false;
+		get_atttypetypmodcoll(relid, att, &typid, &typmod, &collid);
+		if (strcmp(format_type_with_typemod(typid, typmod), m->pgtypes[i]) != 0)
+			return false;
+	}
+	return true;
+}
+
+/* all_columns returns the indexes 0..ncols) */
+static int *
+all_columns(MappedTable *m)
+{
+	int		   *idx = palloc(m->mt.ncols * sizeof(int));
+
+	for (int i = 0; i < m->mt.ncols; i++)
+		idx[i] = i;
+	return idx;
+}
+
 static List *
 attname_list(MappedTable *m)
 {
@@ -575,12 +615,12 @@ attname_list(MappedTable *m)
 
 /* record_table stores one table's result of the run */
 static void
-record_table(int64 run_id, SyncTable *t, const char *mode, uint64 rows_read,
-			 uint64 rows_written, instr_time start)
+record_table(int64 run_id, SyncTable *t, const char *mode, bool binary,
+			 uint64 rows_read, uint64 rows_written, instr_time start)
 {
 	instr_time	elapsed;
-	Datum		args[7];
-	Oid			types[7] = {INT8OID, INT4OID, TEXTOID, TEXTOID, INT8OID, INT8OID, FLOAT8OID};
+	Datum		args[8];
+	Oid			types[8] = {INT8OID, INT4OID, TEXTOID, TEXTOID, INT8OID, INT8OID, FLOAT8OID, TEXTOID};
 
 	INSTR_TIME_SET_CURRENT(elapsed);
 	INSTR_TIME_SUBTRACT(elapsed, start);
@@ -591,9 +631,11 @@ record_table(int64 run_id, SyncTable *t, const char *mode, uint64 rows_read,
 	args[4] = Int64GetDatum((int64) rows_read);
 	args[5] = Int64GetDatum((int64) rows_written);
 	args[6] = Float8GetDatum(INSTR_TIME_GET_DOUBLE(elapsed));
+	args[7] = CStringGetTextDatum(binary ? "binary" : "text");
 	if (SPI_execute_with_args("INSERT INTO ecsync.run_tables (run_id, sync_table_id, table_name, "
-							  "mode, rows_read, rows_written, seconds) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-							  7, types, args, NULL, false, 0) != SPI_OK_INSERT)
+							  "mode, rows_read, rows_written, seconds, copy_format) "
+							  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+							  8, types, args, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not record table results");
 }
 
@@ -603,12 +645,14 @@ record_table(int64 run_id, SyncTable *t, const char *mode, uint64 rows_read,
  * the rows deleted; *rows_read is the number of MySQL keys.
  */
 static uint64
-reconcile_table(SyncTable *t, MappedTable *m, ms_conn *conn, const char *db,
-				uint64 *rows_read)
+reconcile_table(SyncTable *t, MappedTable *m, Oid relid, ms_conn *conn,
+				const char *db, uint64 *rows_read, bool *binary)
 {
 	int			nkeys = list_length(m->keys);
 	tp_conv    *conv = palloc(nkeys * sizeof(tp_conv));
+	tp_wire    *wire = palloc(nkeys * sizeof(tp_wire));
 	int		   *bits = palloc(nkeys * sizeof(int));
+	int		   *idx = palloc(nkeys * sizeof(int));
 	const char **names = palloc(nkeys * sizeof(char *));
 	List	   *attnames = NIL;
 	StringInfoData sel;
@@ -637,7 +681,9 @@ reconcile_table(SyncTable *t, MappedTable *m, ms_conn *conn, const char *db,
 			if (strcmp(m->colnames[i], key) == 0)
 			{
 				conv[k] = m->conv[i];
+				wire[k] = m->wire[i];
 				bits[k] = m->bits[i];
+				idx[k] = i;
 			}
 		names[k] = key;
 		attnames = lappend(attnames, makeString(pstrdup(key)));
@@ -656,8 +702,10 @@ reconcile_table(SyncTable *t, MappedTable *m, ms_conn *conn, const char *db,
 	src.conn = conn;
 	src.ncols = nkeys;
 	src.conv = conv;
+	src.wire = wire;
 	src.bits = bits;
 	src.colnames = names;
+	src.binary = *binary = use_binary(relid, m, idx, nkeys);
 	stage_rel = table_open(RangeVarGetRelid(makeRangeVar("pg_temp", stage, -1), NoLock, false),
 						   RowExclusiveLock);
 	(void) ecsync_copy_from_mysql(stage_rel, attnames, &src, true);
@@ -706,8 +754,10 @@ sync_table(int64 run_id, SyncTable *t, bool reconcile)
 
 	if (reconcile)
 	{
-		rows_written = reconcile_table(t, &m, sc->conn, db, &rows_read);
-		record_table(run_id, t, "reconcile deletes", rows_read, rows_written, start);
+		bool		binary;
+
+		rows_written = reconcile_table(t, &m, relid, sc->conn, db, &rows_read, &binary);
+		record_table(run_id, t, "reconcile deletes", binary, rows_read, rows_written, start);
 		ms_table_free(&m.mt);
 		return;
 	}
@@ -716,8 +766,10 @@ sync_table(int64 run_id, SyncTable *t, bool reconcile)
 	src.conn = sc->conn;
 	src.ncols = m.mt.ncols;
 	src.conv = m.conv;
+	src.wire = m.wire;
 	src.bits = m.bits;
 	src.colnames = m.colnames;
+	src.binary = use_binary(relid, &m, all_columns(&m), m.mt.ncols);
 
 	if (t->incremental)
 		new_watermark = max_cursor(sc->conn, db, t);
@@ -760,7 +812,7 @@ sync_table(int64 run_id, SyncTable *t, bool reconcile)
 	CommandCounterIncrement();
 
 	record_table(run_id, t, t->incremental ? (incremental_pass ? "incremental" : "incremental (initial full)") : "full",
-				 rows_read, rows_written, start);
+				 src.binary, rows_read, rows_written, start);
 	if (t->incremental && new_watermark != NULL)
 	{
 		Datum		wargs[2] = {Int32GetDatum(t->id), CStringGetTextDatum(new_watermark)};

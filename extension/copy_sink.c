@@ -6,7 +6,9 @@
  *	  table sync does), so that bulk insertion, index maintenance,
  *	  constraints, triggers and pg_stat_progress_copy are PostgreSQL's.
  *
- *	  A reader thread (common/copy_pipe.c) fetches and converts the rows
+ *	  A reader thread (common/copy_pipe.c) fetches and converts the rows,
+ *	  into binary COPY where the target's columns have exactly the policy's
+ *	  types (the backend then skips text parsing), else into COPY text,
  *	  while this process parses and inserts them: the two overlap on two
  *	  cores.  The thread never calls PostgreSQL; this side waits for it in
  *	  short slices so that cancels are served promptly.
@@ -70,12 +72,16 @@ ecsync_copy_from_mysql(Relation rel, List *attnames, CopySource *src, bool freez
 	(void) addRangeTableEntryForRelation(pstate, rel, RowExclusiveLock,
 										 NULL, false, false);
 	if (freeze)
-		options = list_make1(makeDefElem("freeze", (Node *) makeBoolean(true), -1));
+		options = lappend(options, makeDefElem("freeze", (Node *) makeBoolean(true), -1));
+	if (src->binary)
+		options = lappend(options, makeDefElem("format", (Node *) makeString("binary"), -1));
 
 	spec.conn = src->conn;
 	spec.ncols = src->ncols;
 	spec.conv = src->conv;
+	spec.wire = src->wire;
 	spec.bits = src->bits;
+	spec.binary = src->binary;
 	spec.colnames = src->colnames;
 	active_pipe = copy_pipe_start(&spec, err, sizeof(err));
 	if (active_pipe == NULL)

@@ -175,6 +175,7 @@ CREATE TABLE ecsync.run_tables (
     rows_read     bigint NOT NULL,
     rows_written  bigint NOT NULL,
     seconds       double precision NOT NULL,
+    copy_format   text NOT NULL,    -- binary or text (see ecsync.batch_copy_format)
     PRIMARY KEY (run_id, sync_table_id)
 );
 COMMENT ON TABLE ecsync.run_tables IS 'rows per table of each successful run';

@@ -21,6 +21,13 @@ void		_PG_init(void);
 
 char	   *ecsync_database = NULL;
 int			ecsync_launcher_naptime = 10;
+int			ecsync_batch_copy_format = BATCH_COPY_AUTO;
+
+static const struct config_enum_entry batch_copy_formats[] = {
+	{"auto", BATCH_COPY_AUTO, false},
+	{"text", BATCH_COPY_TEXT, false},
+	{NULL, 0, false}
+};
 
 /*
  * _PG_init defines the GUCs and registers the launcher.  The launcher and the
@@ -56,6 +63,16 @@ _PG_init(void)
 							PGC_SIGHUP,
 							GUC_UNIT_S | GUC_SUPERUSER_ONLY,
 							NULL, NULL, NULL);
+
+	DefineCustomEnumVariable("ecsync.batch_copy_format",
+							 "How batch runs feed COPY: auto (binary where every column allows it) or text.",
+							 NULL,
+							 &ecsync_batch_copy_format,
+							 BATCH_COPY_AUTO,
+							 batch_copy_formats,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("ecsync");
 

@@ -20,6 +20,10 @@
 /* GUCs, defined in ecsync.c */
 extern char *ecsync_database;
 extern int	ecsync_launcher_naptime;
+extern int	ecsync_batch_copy_format;
+
+#define BATCH_COPY_AUTO 0		/* binary where every column allows it */
+#define BATCH_COPY_TEXT 1
 
 /* launcher.c */
 extern void ecsync_register_launcher(void);
@@ -33,8 +37,10 @@ typedef struct CopySource
 	ms_conn    *conn;			/* streaming the SELECT */
 	int			ncols;
 	const tp_conv *conv;		/* per column */
+	const tp_wire *wire;
 	const int  *bits;
 	const char *const *colnames;
+	bool		binary;			/* binary COPY (see copy_binary.h) */
 	uint64		rows_read;		/* set by ecsync_copy_from_mysql */
 } CopySource;
 

@@ -74,6 +74,7 @@ shop.sales|full|15000|15000
 shop.sales_details|full|45000|45000" \
 		"$(psql_q -c "SELECT table_name, mode, rows_read, rows_written FROM ecsync_run_batch()")" "first run's summary"
 	assert_shop_equal b_full shop
+	assert_eq binary "$(psql_q -c "SELECT string_agg(DISTINCT copy_format, ',') FROM ecsync.run_tables")" "binary COPY for the shop"
 	# a second run gives the same result; both are in the history
 	psql_q -c "SELECT * FROM ecsync_run_batch()" >/dev/null
 	assert_shop_equal b_full shop
@@ -153,7 +154,12 @@ test_types_follow_the_policy() {
 	INSERT INTO t (id, dt, dtm, tx, bt) VALUES (4, '2026-00-15', '2026-11-00 10:00:00', '🍣🖊️ 日本語 \\\\N', b'101');"
 	pg_db b_types b_types
 	psql_q -c "SELECT ecsync_register_table('src', 't', 'types', target_schema => 'ty')" >/dev/null
+	# both encodings give the same values: binary COPY (the default, every
+	# column here has one) and COPY text
+	for format in binary text; do
+	[ $format = text ] && psql_q -c "DROP SCHEMA ty CASCADE" -c "ALTER DATABASE b_types SET ecsync.batch_copy_format = text"
 	psql_q -c "SELECT * FROM ecsync_run_batch()" >/dev/null
+	assert_eq $format "$(psql_q -c "SELECT copy_format FROM ecsync.run_tables ORDER BY run_id DESC LIMIT 1")" "COPY format used"
 
 	# the type of every column
 	assert_eq "id integer|b boolean|ti smallint|tiu smallint|si integer|mi integer|i integer|iu bigint|bi bigint|biu numeric(20,0)|d numeric(65,30)|f real|db double precision|bt bit(10)|y smallint|dt date|dtm timestamp(6) without time zone|ts timestamp(3) with time zone|tm interval|c character varying(5)|vc character varying(20)|tx text|e text|s text[]|j jsonb|bin bytea|vb bytea|bl bytea" \
@@ -175,6 +181,7 @@ test_types_follow_the_policy() {
 		"$(sed -n 3p <<<"$got")" "maximum values, escapes, JSON, sets, binary"
 	assert_eq "4|∅|∅|∅|∅|∅|∅|∅|∅|∅|∅|∅|∅|0000000101|∅|∅|∅|∅|∅|∅|∅|$(my_q b_types -e 'SELECT MD5(tx) FROM t WHERE id = 4')|∅|∅|∅|∅|∅|∅" \
 		"$(sed -n 4p <<<"$got")" "zero-in-date to NULL, emoji text, short bit"
+	done
 
 	# a tinyint(1) that is not 0 or 1 cannot become a boolean: the run fails
 	my_q b_types -e "UPDATE t SET b = 2 WHERE id = 3"

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "copy_binary.h"
 #include "copy_text.h"
 #include "type_policy.h"
 
@@ -29,10 +30,11 @@ map(const char *data_type, const char *column_type, bool is_json,
 {
 	static char pgtype[64];
 	char		err[256];
+	tp_wire		wire;
 	tp_column	c = {"c", data_type, column_type, false, 20, 10, 2, 6, is_json};
 
-	if (!tp_map_column(&c, pgtype, sizeof(pgtype), conv, bits, nullable, err, sizeof(err)))
-		return err[0] ? "ERROR" : "ERROR";
+	if (!tp_map_column(&c, pgtype, sizeof(pgtype), conv, &wire, bits, nullable, err, sizeof(err)))
+		return "ERROR";
 	return pgtype;
 }
 
@@ -152,12 +154,70 @@ test_copy_escaping(void)
 	}
 }
 
+/* hex of the binary COPY field for a value ("NULL" for a NULL field) */
+static const char *
+binary_hex(tp_wire wire, int bits, const char *v)
+{
+	static char hex[512];
+	ebuf		b;
+	char		err[256];
+	size_t		n = 0;
+
+	ebuf_init(&b);
+	if (!cb_value(&b, TP_NUMBER, wire, bits, v, strlen(v), err, sizeof(err)))
+		snprintf(hex, sizeof(hex), "ERROR");
+	else if (b.len == 4 && memcmp(b.data, "\xff\xff\xff\xff", 4) == 0)
+		snprintf(hex, sizeof(hex), "NULL");
+	else
+		for (size_t i = 4; i < b.len && n + 3 < sizeof(hex); i++)
+			n += (size_t) snprintf(hex + n, sizeof(hex) - n, "%02x", (unsigned char) b.data[i]);
+	ebuf_free(&b);
+	return hex;
+}
+
+static void
+test_binary(void)
+{
+	/* numeric: ndigits, weight, sign, dscale, base-10000 digits (as numeric_send) */
+	CHECK(strcmp(binary_hex(TW_NUMERIC, 0, "0"), "0000000000000000") == 0, "0: %s", binary_hex(TW_NUMERIC, 0, "0"));
+	CHECK(strcmp(binary_hex(TW_NUMERIC, 0, "10000"), "00010001000000000001") == 0, "10000: %s", binary_hex(TW_NUMERIC, 0, "10000"));
+	CHECK(strcmp(binary_hex(TW_NUMERIC, 0, "-0.50"), "0001ffff400000021388") == 0, "-0.50: %s", binary_hex(TW_NUMERIC, 0, "-0.50"));
+	CHECK(strcmp(binary_hex(TW_NUMERIC, 0, "140.00"), "0001000000000002008c") == 0, "140.00: %s",
+		  binary_hex(TW_NUMERIC, 0, "140.00"));
+	CHECK(strcmp(binary_hex(TW_NUMERIC, 0, "18446744073709551615"), "000500040000000007341a5802e103bb064f") == 0,
+		  "bigint unsigned max: %s", binary_hex(TW_NUMERIC, 0, "18446744073709551615"));
+	CHECK(strcmp(binary_hex(TW_NUMERIC, 0, "12a"), "ERROR") == 0, "not a number");
+	/* timestamps: microseconds since 2000-01-01 */
+	CHECK(strcmp(binary_hex(TW_TIMESTAMP, 0, "2000-01-01 00:00:00"), "0000000000000000") == 0, "epoch");
+	CHECK(strcmp(binary_hex(TW_TIMESTAMP, 0, "2000-01-01 00:00:01.5"), "000000000016e360") == 0, "1.5 s: %s",
+		  binary_hex(TW_TIMESTAMP, 0, "2000-01-01 00:00:01.5"));
+	CHECK(strcmp(binary_hex(TW_TIMESTAMP, 0, "1999-12-31 23:59:59"), "fffffffffff0bdc0") == 0, "before 2000: %s",
+		  binary_hex(TW_TIMESTAMP, 0, "1999-12-31 23:59:59"));
+	CHECK(strcmp(binary_hex(TW_TIMESTAMP, 0, "0000-00-00 00:00:00"), "NULL") == 0, "zero timestamp");
+	CHECK(strcmp(binary_hex(TW_DATE, 0, "2000-01-02"), "00000001") == 0, "date");
+	CHECK(strcmp(binary_hex(TW_DATE, 0, "2026-00-10"), "NULL") == 0, "zero month");
+	/* interval from TIME: microseconds, days, months */
+	CHECK(strcmp(binary_hex(TW_INTERVAL, 0, "-00:00:01"), "fffffffffff0bdc00000000000000000") == 0, "negative time: %s",
+		  binary_hex(TW_INTERVAL, 0, "-00:00:01"));
+	/* integers, booleans, bits, sets */
+	CHECK(strcmp(binary_hex(TW_INT2, 0, "-2"), "fffe") == 0, "int2");
+	CHECK(strcmp(binary_hex(TW_INT2, 0, "40000"), "ERROR") == 0, "int2 overflow");
+	CHECK(strcmp(binary_hex(TW_INT8, 0, "9223372036854775807"), "7fffffffffffffff") == 0, "int8 max");
+	CHECK(strcmp(binary_hex(TW_BOOL, 0, "2"), "ERROR") == 0, "bool 2");
+	CHECK(strcmp(binary_hex(TW_BIT, 10, "\x01\x05"), "0000000a4140") == 0, "bit(10) 0100000101: %s",
+		  binary_hex(TW_BIT, 10, "\x01\x05"));
+	CHECK(strcmp(binary_hex(TW_TEXT_ARRAY, 0, ""), "000000000000000000000019") == 0, "empty set");
+	CHECK(strcmp(binary_hex(TW_TEXT_ARRAY, 0, "a,bc"), "0000000100000000000000190000000200000001000000016100000002626" "3") == 0,
+		  "set a,bc: %s", binary_hex(TW_TEXT_ARRAY, 0, "a,bc"));
+}
+
 int
 main(void)
 {
 	test_mapping();
 	test_values();
 	test_copy_escaping();
+	test_binary();
 	printf("test_type_policy: %d checks, %d failed\n", checks, failures);
 	return failures == 0 ? 0 : 1;
 }

@@ -1,0 +1,32 @@
+/*
+ * copy_binary.h
+ *	  Writing rows in PostgreSQL's binary COPY format from MySQL's text
+ *	  values, by the type policy: the parsing that COPY's text input
+ *	  functions would do on the backend happens here instead, on the
+ *	  reader thread.  Plain C, no PostgreSQL header.
+ */
+#ifndef ECSYNC_COPY_BINARY_H
+#define ECSYNC_COPY_BINARY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ebuf.h"
+#include "type_policy.h"
+
+/* cb_header and cb_trailer frame the stream; cb_row_start begins a row */
+extern bool cb_header(ebuf *out);
+extern bool cb_trailer(ebuf *out);
+extern bool cb_row_start(ebuf *out, int ncols);
+extern bool cb_null(ebuf *out);
+
+/*
+ * cb_value appends one non-NULL MySQL value (NUL-terminated, len bytes) as
+ * the binary form of the column's PostgreSQL type, or NULL where the policy
+ * says so (zero dates).  False with a message for a value that cannot be
+ * converted without loss, or when out of memory.
+ */
+extern bool cb_value(ebuf *out, tp_conv conv, tp_wire wire, int bits,
+					 const char *v, size_t len, char *err, size_t errlen);
+
+#endif							/* ECSYNC_COPY_BINARY_H */
