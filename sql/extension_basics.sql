@@ -21,6 +21,17 @@ SET ecsync.databse = 'x';
 -- ecsync.database cannot change in a session
 SET ecsync.database = 'other';
 
+-- the COPY format is a superuser's choice, from a fixed list
+SET ecsync.batch_copy_format = 'csv';
+CREATE ROLE ecsync_regress_user;
+SET ROLE ecsync_regress_user;
+SET ecsync.batch_copy_format = 'text';
+RESET ROLE;
+DROP ROLE ecsync_regress_user;
+SET ecsync.batch_copy_format = 'text';
+SHOW ecsync.batch_copy_format;
+RESET ecsync.batch_copy_format;
+
 -- the library is already loaded by the postmaster: LOAD is a no-op
 LOAD 'ecsync';
 
