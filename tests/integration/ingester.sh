@@ -62,6 +62,10 @@ test_unit_tests_under_asan_and_ubsan() {
 	make -s -C "$ECSYNC_TOP/tests/unit" check
 }
 
+test_unit_tests_under_valgrind() {
+	make -s -C "$ECSYNC_TOP/tests/unit" valgrind
+}
+
 test_ingester_cli_under_asan_and_ubsan() {
 	local dir
 	make -s -C "$ECSYNC_TOP/ingester" sanitize
