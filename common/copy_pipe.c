@@ -44,6 +44,23 @@ struct copy_pipe
 	size_t		pos;
 };
 
+/*
+ * row_failed records why row rowno could not be encoded (a column's value,
+ * or, with column NULL, memory) and returns false
+ */
+static bool
+row_failed(copy_pipe *p, uint64_t rowno, const char *column, const char *why)
+{
+	if (column != NULL)
+		seterr(p->error, sizeof(p->error),
+			   "could not convert column \"%s\" of MySQL row %llu: %s",
+			   column, (unsigned long long) rowno, why);
+	else
+		seterr(p->error, sizeof(p->error), "%s encoding MySQL row %llu",
+			   why, (unsigned long long) rowno);
+	return false;
+}
+
 /* encode_row_binary appends one row as binary COPY; false with a message */
 static bool
 encode_row_binary(copy_pipe *p, ebuf *out, char **values,
@@ -63,18 +80,11 @@ encode_row_binary(copy_pipe *p, ebuf *out, char **values,
 		}
 		if (!cb_value(out, p->spec.conv[i], p->spec.wire[i], p->spec.bits[i],
 					  values[i], lengths[i], err, sizeof(err)))
-		{
-			seterr(p->error, sizeof(p->error),
-				   "could not convert column \"%s\" of MySQL row %llu: %s",
-				   p->spec.colnames[i], (unsigned long long) rowno, err);
-			return false;
-		}
+			return row_failed(p, rowno, p->spec.colnames[i], err);
 	}
 	return true;
 oom:
-	seterr(p->error, sizeof(p->error), "out of memory encoding MySQL row %llu",
-		   (unsigned long long) rowno);
-	return false;
+	return row_failed(p, rowno, NULL, "out of memory");
 }
 
 /* encode_row appends one row as COPY text; false with a message */
@@ -103,12 +113,7 @@ encode_row(copy_pipe *p, ebuf *out, ebuf *scratch, char **values,
 		}
 		if (!tp_convert(p->spec.conv[i], p->spec.bits[i], values[i], lengths[i],
 						scratch, &v, &vlen, &is_null, err, sizeof(err)))
-		{
-			seterr(p->error, sizeof(p->error),
-				   "could not convert column \"%s\" of MySQL row %llu: %s",
-				   p->spec.colnames[i], (unsigned long long) rowno, err);
-			return false;
-		}
+			return row_failed(p, rowno, p->spec.colnames[i], err);
 		ok = is_null ? ct_append_null(out) :
 			ct_append(out, v, vlen, tp_needs_escape(p->spec.conv[i]));
 		if (!ok)
@@ -117,9 +122,7 @@ encode_row(copy_pipe *p, ebuf *out, ebuf *scratch, char **values,
 	if (ebuf_putc(out, '\n'))
 		return true;
 oom:
-	seterr(p->error, sizeof(p->error), "out of memory encoding MySQL row %llu",
-		   (unsigned long long) rowno);
-	return false;
+	return row_failed(p, rowno, NULL, "out of memory");
 }
 
 /* publish hands the filled chunk to the reader; waits while the ring is full */

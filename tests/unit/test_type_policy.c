@@ -6,22 +6,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "check.h"
 #include "copy_binary.h"
 #include "copy_text.h"
 #include "type_policy.h"
 
-static int	failures = 0;
-static int	checks = 0;
-
-#define CHECK(cond, ...) do { \
-	checks++; \
-	if (!(cond)) { \
-		failures++; \
-		fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond); \
-		fprintf(stderr, __VA_ARGS__); \
-		fputc('\n', stderr); \
-	} \
-} while (0)
 
 /* map: the PostgreSQL type of a MySQL column */
 static const char *
