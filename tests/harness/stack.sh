@@ -46,11 +46,14 @@ for a in "$@"; do
 		*) name=$a ;;
 	esac
 done
+# Every port stays below 32768, where Linux's ephemeral ports begin: an
+# outgoing connection may hold any port above that, and a listener cannot
+# bind it then.
 case $name in
 	demo) offset=0 ;;
 	test) offset=10000 ;;
-	bench) offset=30000 ;;
-	*) offset=20000 ;;
+	bench) offset=5000 ;;
+	*) offset=3000 ;;
 esac
 pg_port=${ECSYNC_PG_PORT:-$((15432 + offset))}
 my_port=${ECSYNC_MYSQL_PORT:-$((13306 + offset))}

@@ -4,17 +4,17 @@
 stack=$ECSYNC_TOP/tests/harness/stack.sh
 
 lifecycle_env() {
-	export ECSYNC_PG_PORT=35432 ECSYNC_MYSQL_PORT=33306 ECSYNC_KAFKA_PORT=39092
+	export ECSYNC_PG_PORT=18432 ECSYNC_MYSQL_PORT=16306 ECSYNC_KAFKA_PORT=22092
 	export ECSYNC_RUN_DIR=${1:-$ECSYNC_TOP/.run/lifecycle}
 }
 
 assert_stack_gone() {
 	local p
-	for p in 35432 33306 39092 39093; do
+	for p in 18432 16306 22092 22093; do
 		! port_listening $p || fail "port $p still listening after stop"
 	done
 	! pgrep -f -- "$ECSYNC_RUN_DIR" >/dev/null || fail "processes of $ECSYNC_RUN_DIR left: $(pgrep -af -- "$ECSYNC_RUN_DIR")"
-	! pgrep -u postgres -f -- "-p 35432" >/dev/null || fail "postgres left running"
+	! pgrep -u postgres -f -- "-p 18432" >/dev/null || fail "postgres left running"
 }
 
 test_starts_and_stops_twice_leaving_nothing() {
@@ -28,7 +28,7 @@ test_starts_and_stops_twice_leaving_nothing() {
 		"$stack" status lifecycle
 		(
 			eval "$("$stack" env lifecycle)"
-			assert_eq 35432 "$PGPORT" "exported PGPORT"
+			assert_eq 18432 "$PGPORT" "exported PGPORT"
 			assert_eq 1 "$(psql -XAtc 'SELECT 1')" "PostgreSQL answers with the exported settings"
 			assert_eq 1 "$(mariadb -N -e 'SELECT 1')" "MariaDB answers with the exported settings"
 			kcat -b "$ECSYNC_KAFKA_BROKERS" -L -m 5 | grep -q '1 brokers' || fail "Kafka answers"
