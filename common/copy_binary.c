@@ -20,57 +20,35 @@
 #define USECS_PER_DAY INT64_C(86400000000)
 #define POSTGRES_EPOCH_DAYS 10957	/* 2000-01-01 - 1970-01-01 */
 
-static inline bool
-put16(ebuf *b, uint16_t v)
-{
-	char		c[2] = {(char) (v >> 8), (char) v};
-
-	return ebuf_append(b, c, 2);
-}
-
-static inline bool
-put32(ebuf *b, uint32_t v)
-{
-	char		c[4] = {(char) (v >> 24), (char) (v >> 16), (char) (v >> 8), (char) v};
-
-	return ebuf_append(b, c, 4);
-}
-
-static inline bool
-put64(ebuf *b, uint64_t v)
-{
-	return put32(b, (uint32_t) (v >> 32)) && put32(b, (uint32_t) v);
-}
-
 bool
 cb_header(ebuf *out)
 {
 	static const char sig[11] = "PGCOPY\n\377\r\n\0";
 
-	return ebuf_append(out, sig, 11) && put32(out, 0) && put32(out, 0);
+	return ebuf_append(out, sig, 11) && cb_put32(out, 0) && cb_put32(out, 0);
 }
 
 bool
 cb_trailer(ebuf *out)
 {
-	return put16(out, 0xFFFF);
+	return cb_put16(out, 0xFFFF);
 }
 
 bool
 cb_row_start(ebuf *out, int ncols)
 {
-	return put16(out, (uint16_t) ncols);
+	return cb_put16(out, (uint16_t) ncols);
 }
 
 bool
 cb_null(ebuf *out)
 {
-	return put32(out, 0xFFFFFFFF);
+	return cb_put32(out, 0xFFFFFFFF);
 }
 
-/* days_from_civil: days since 1970-01-01 of a proleptic Gregorian date */
-static int64_t
-days_from_civil(int64_t y, int m, int d)
+/* cb_days_from_civil: days since 1970-01-01 of a proleptic Gregorian date */
+int64_t
+cb_days_from_civil(int64_t y, int m, int d)
 {
 	int64_t		era,
 				yoe,
@@ -136,7 +114,7 @@ static bool
 begin_value(ebuf *out, size_t *at)
 {
 	*at = out->len;
-	return put32(out, 0);
+	return cb_put32(out, 0);
 }
 
 static void
@@ -221,11 +199,11 @@ put_numeric(ebuf *out, const char *v, size_t len, char *err, size_t errlen)
 		weight = 0;
 		neg = false;
 	}
-	if (!put16(out, (uint16_t) (ngroups - first)) || !put16(out, (uint16_t) (int16_t) weight) ||
-		!put16(out, neg ? NUMERIC_NEG : NUMERIC_POS) || !put16(out, (uint16_t) fracdigits))
+	if (!cb_put16(out, (uint16_t) (ngroups - first)) || !cb_put16(out, (uint16_t) (int16_t) weight) ||
+		!cb_put16(out, neg ? NUMERIC_NEG : NUMERIC_POS) || !cb_put16(out, (uint16_t) fracdigits))
 		return false;
 	for (int i = first; i < ngroups; i++)
-		if (!put16(out, groups[i]))
+		if (!cb_put16(out, groups[i]))
 			return false;
 	return true;
 }
@@ -247,7 +225,7 @@ parse_date(const char *v, size_t len, int64_t *days, bool *zero)
 		return false;
 	*zero = y == 0 || m == 0 || d == 0;
 	if (!*zero)
-		*days = days_from_civil(y, (int) m, (int) d) - POSTGRES_EPOCH_DAYS;
+		*days = cb_days_from_civil(y, (int) m, (int) d) - POSTGRES_EPOCH_DAYS;
 	return true;
 }
 
@@ -274,7 +252,7 @@ cb_value(ebuf *out, tp_conv conv, tp_wire wire, int bits,
 		{
 			if (len != 10)
 				return bad(err, errlen, "a date", v, len);
-			ok = put32(out, (uint32_t) (int32_t) days);
+			ok = cb_put32(out, (uint32_t) (int32_t) days);
 		}
 		else
 		{
@@ -291,7 +269,7 @@ cb_value(ebuf *out, tp_conv conv, tp_wire wire, int bits,
 			us = fraction_usecs(v + 19, len - 19);
 			if (h < 0 || mi < 0 || sec < 0 || us < 0)
 				return bad(err, errlen, "a timestamp", v, len);
-			ok = put64(out, (uint64_t) (days * USECS_PER_DAY +
+			ok = cb_put64(out, (uint64_t) (days * USECS_PER_DAY +
 										((h * 60 + mi) * 60 + sec) * INT64_C(1000000) + us));
 		}
 		if (!ok)
@@ -326,9 +304,9 @@ cb_value(ebuf *out, tp_conv conv, tp_wire wire, int bits,
 					(wire == TW_INT2 && (n < INT16_MIN || n > INT16_MAX)) ||
 					(wire == TW_INT4 && (n < INT32_MIN || n > INT32_MAX)))
 					return bad(err, errlen, "an integer of the column's size", v, len);
-				ok = wire == TW_INT2 ? put16(out, (uint16_t) (int16_t) n) :
-					wire == TW_INT4 ? put32(out, (uint32_t) (int32_t) n) :
-					put64(out, (uint64_t) n);
+				ok = wire == TW_INT2 ? cb_put16(out, (uint16_t) (int16_t) n) :
+					wire == TW_INT4 ? cb_put32(out, (uint32_t) (int32_t) n) :
+					cb_put64(out, (uint64_t) n);
 				break;
 			}
 		case TW_FLOAT4:
@@ -342,7 +320,7 @@ cb_value(ebuf *out, tp_conv conv, tp_wire wire, int bits,
 					uint32_t	u;
 
 					memcpy(&u, &f, 4);
-					ok = put32(out, u);
+					ok = cb_put32(out, u);
 				}
 				else
 				{
@@ -350,7 +328,7 @@ cb_value(ebuf *out, tp_conv conv, tp_wire wire, int bits,
 					uint64_t	u;
 
 					memcpy(&u, &d, 8);
-					ok = put64(out, u);
+					ok = cb_put64(out, u);
 				}
 				if (end != v + len || len == 0)
 					return bad(err, errlen, "a floating-point number", v, len);
@@ -365,7 +343,7 @@ cb_value(ebuf *out, tp_conv conv, tp_wire wire, int bits,
 				/* the low 'bits' bits of MySQL's big-endian bytes, left-aligned */
 				int			nbytes = (bits + 7) / 8;
 
-				ok = put32(out, (uint32_t) bits) && ebuf_reserve(out, (size_t) nbytes);
+				ok = cb_put32(out, (uint32_t) bits) && ebuf_reserve(out, (size_t) nbytes);
 				if (!ok)
 					break;
 				memset(out->data + out->len, 0, (size_t) nbytes);
@@ -407,7 +385,7 @@ cb_value(ebuf *out, tp_conv conv, tp_wire wire, int bits,
 				if (h < 0 || mi < 0 || sec < 0 || us < 0)
 					return bad(err, errlen, "a time", v, len);
 				us += ((h * 60 + mi) * 60 + sec) * INT64_C(1000000);
-				ok = put64(out, (uint64_t) (neg ? -us : us)) && put32(out, 0) && put32(out, 0);
+				ok = cb_put64(out, (uint64_t) (neg ? -us : us)) && cb_put32(out, 0) && cb_put32(out, 0);
 				break;
 			}
 		case TW_JSONB:
@@ -420,7 +398,7 @@ cb_value(ebuf *out, tp_conv conv, tp_wire wire, int bits,
 		case TW_TEXT_ARRAY:
 			if (len == 0)
 			{
-				ok = put32(out, 0) && put32(out, 0) && put32(out, TEXTOID_VALUE);
+				ok = cb_put32(out, 0) && cb_put32(out, 0) && cb_put32(out, TEXTOID_VALUE);
 				break;
 			}
 			{
@@ -428,14 +406,14 @@ cb_value(ebuf *out, tp_conv conv, tp_wire wire, int bits,
 
 				for (size_t i = 0; i < len; i++)
 					n += v[i] == ',';
-				ok = put32(out, 1) && put32(out, 0) && put32(out, TEXTOID_VALUE) &&
-					put32(out, n) && put32(out, 1);
+				ok = cb_put32(out, 1) && cb_put32(out, 0) && cb_put32(out, TEXTOID_VALUE) &&
+					cb_put32(out, n) && cb_put32(out, 1);
 				for (size_t i = 0; ok && i <= len;)
 				{
 					const char *comma = memchr(v + i, ',', len - i);
 					size_t		j = comma ? (size_t) (comma - v) : len;
 
-					ok = put32(out, (uint32_t) (j - i)) && ebuf_append(out, v + i, j - i);
+					ok = cb_put32(out, (uint32_t) (j - i)) && ebuf_append(out, v + i, j - i);
 					i = j + 1;
 				}
 			}

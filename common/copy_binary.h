@@ -10,9 +10,36 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ebuf.h"
 #include "type_policy.h"
+
+/* big-endian integers, as every binary COPY field is written */
+static inline bool
+cb_put16(ebuf *b, uint16_t v)
+{
+	char		c[2] = {(char) (v >> 8), (char) v};
+
+	return ebuf_append(b, c, 2);
+}
+
+static inline bool
+cb_put32(ebuf *b, uint32_t v)
+{
+	char		c[4] = {(char) (v >> 24), (char) (v >> 16), (char) (v >> 8), (char) v};
+
+	return ebuf_append(b, c, 4);
+}
+
+static inline bool
+cb_put64(ebuf *b, uint64_t v)
+{
+	return cb_put32(b, (uint32_t) (v >> 32)) && cb_put32(b, (uint32_t) v);
+}
+
+/* days since 1970-01-01 of a proleptic Gregorian date */
+extern int64_t cb_days_from_civil(int64_t y, int m, int d);
 
 /* cb_header and cb_trailer frame the stream; cb_row_start begins a row */
 extern bool cb_header(ebuf *out);

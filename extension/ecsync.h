@@ -15,7 +15,7 @@
 #include "mysql_source.h"
 #include "type_policy.h"
 
-#define ECSYNC_VERSION "0.1"
+#define ECSYNC_VERSION "0.2"
 
 /* GUCs, defined in ecsync.c */
 extern char *ecsync_database;
@@ -58,5 +58,23 @@ typedef struct BatchRequest
 } BatchRequest;
 
 #define ECSYNC_BATCH_WORKER_TYPE "ecsync batch"
+
+/* kafka_options.c */
+typedef struct rd_kafka_conf_s rd_kafka_conf_t;
+extern rd_kafka_conf_t *ecsync_kafka_conf(ForeignServer *server, Oid userid);
+
+/* stream_worker.c: what the launcher asks a stream worker to do (bgw_extra) */
+typedef struct StreamRequest
+{
+	Oid			dboid;
+	Oid			owner;			/* the role the worker runs as */
+	int32		stream_id;		/* ecsync.streams.id */
+	int32		index;			/* 0 .. workers - 1 */
+	int32		config_version; /* of ecsync.streams when started */
+	pid_t		launcher_pid;
+} StreamRequest;
+
+#define ECSYNC_STREAM_WORKER_TYPE "ecsync stream"
+#define ECSYNC_LAUNCHER_TYPE "ecsync launcher"
 
 #endif							/* ECSYNC_H */

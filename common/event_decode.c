@@ -1,0 +1,558 @@
+/*
+ * event_decode.c
+ *	  JSON events into typed values and binary COPY tuples (see
+ *	  event_decode.h).  Checks are strict: a JSON string is not a number, a
+ *	  float is not an integer; what does not fit the column is a reason to
+ *	  dead-letter the message, never a silent change of its value.
+ */
+#include "event_decode.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "copy_binary.h"
+#include "seterr.h"
+
+#define POSTGRES_EPOCH_DAYS 10957	/* 2000-01-01 - 1970-01-01 */
+#define POSTGRES_EPOCH_MS INT64_C(946684800000)
+#define USECS_PER_SEC INT64_C(1000000)
+
+typedef struct ev_value
+{
+	bool		isnull;
+	int64_t		i;				/* integers, timestamps, booleans */
+	double		d;
+	const char *s;				/* text and jsonb: len bytes */
+	size_t		len;
+} ev_value;
+
+struct ev_decoder
+{
+	const ev_spec *spec;
+	json_t	   *root;			/* the last event; strings point into it */
+	ev_value   *values;
+	char	  **owned;			/* per field: malloc'd text (jsonb) */
+};
+
+static const struct
+{
+	const char *name;
+	ev_type		type;
+}			type_names[] = {
+	{"smallint", EV_SMALLINT}, {"int2", EV_SMALLINT},
+	{"integer", EV_INTEGER}, {"int", EV_INTEGER}, {"int4", EV_INTEGER},
+	{"bigint", EV_BIGINT}, {"int8", EV_BIGINT},
+	{"double precision", EV_DOUBLE}, {"float8", EV_DOUBLE},
+	{"boolean", EV_BOOLEAN}, {"bool", EV_BOOLEAN},
+	{"text", EV_TEXT}, {"character varying", EV_TEXT}, {"varchar", EV_TEXT},
+	{"timestamp with time zone", EV_TIMESTAMPTZ}, {"timestamptz", EV_TIMESTAMPTZ},
+	{"jsonb", EV_JSONB},
+	{NULL, 0}
+};
+
+bool
+ev_type_from_name(const char *name, ev_type *type)
+{
+	for (int i = 0; type_names[i].name; i++)
+		if (strcmp(type_names[i].name, name) == 0)
+		{
+			*type = type_names[i].type;
+			return true;
+		}
+	return false;
+}
+
+const char *
+ev_type_name(ev_type type)
+{
+	for (int i = 0; type_names[i].name; i++)
+		if (type_names[i].type == type)
+			return type_names[i].name;
+	return "?";
+}
+
+bool
+ev_source_from_name(const char *name, ev_source *source)
+{
+	static const char *const names[] = {"json", "partition", "offset", "timestamp", "key"};
+
+	for (int i = 0; i < (int) (sizeof(names) / sizeof(names[0])); i++)
+		if (strcmp(names[i], name) == 0)
+		{
+			*source = (ev_source) i;
+			return true;
+		}
+	return false;
+}
+
+const char *
+ev_kind_name(ev_kind kind)
+{
+	static const char *const names[] = {
+		"ok", "empty", "too_large", "invalid_utf8", "not_json", "not_object",
+		"missing_field", "wrong_type", "out_of_range", "bad_timestamp",
+		"rejected_by_target"
+	};
+
+	return (unsigned) kind < sizeof(names) / sizeof(names[0]) ? names[kind] : "?";
+}
+
+ev_decoder *
+ev_decoder_new(const ev_spec *spec)
+{
+	ev_decoder *d = calloc(1, sizeof(*d));
+
+	if (d == NULL)
+		return NULL;
+	d->spec = spec;
+	d->values = calloc(spec->nfields > 0 ? spec->nfields : 1, sizeof(ev_value));
+	d->owned = calloc(spec->nfields > 0 ? spec->nfields : 1, sizeof(char *));
+	if (d->values == NULL || d->owned == NULL)
+	{
+		ev_decoder_free(d);
+		return NULL;
+	}
+	return d;
+}
+
+static void
+release(ev_decoder *d)
+{
+	for (int i = 0; i < d->spec->nfields; i++)
+	{
+		free(d->owned[i]);
+		d->owned[i] = NULL;
+	}
+	if (d->root)
+		json_decref(d->root);
+	d->root = NULL;
+}
+
+void
+ev_decoder_free(ev_decoder *d)
+{
+	if (d == NULL)
+		return;
+	if (d->values && d->owned)
+		release(d);
+	free(d->values);
+	free(d->owned);
+	free(d);
+}
+
+/* utf8_valid: well-formed UTF-8 without NUL (RFC 3629: no surrogates, <= U+10FFFF) */
+static bool
+utf8_valid(const unsigned char *s, size_t len)
+{
+	size_t		i = 0;
+
+	while (i < len)
+	{
+		unsigned char c = s[i];
+		int			n;
+		uint32_t	cp;
+
+		if (c == 0)
+			return false;
+		if (c < 0x80)
+		{
+			i++;
+			continue;
+		}
+		if (c >= 0xC2 && c <= 0xDF)
+			n = 1, cp = c & 0x1F;
+		else if (c >= 0xE0 && c <= 0xEF)
+			n = 2, cp = c & 0x0F;
+		else if (c >= 0xF0 && c <= 0xF4)
+			n = 3, cp = c & 0x07;
+		else
+			return false;
+		if (i + n >= len)
+			return false;
+		for (int k = 1; k <= n; k++)
+		{
+			if ((s[i + k] & 0xC0) != 0x80)
+				return false;
+			cp = (cp << 6) | (s[i + k] & 0x3F);
+		}
+		if ((n == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+			(n == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
+			return false;
+		i += n + 1;
+	}
+	return true;
+}
+
+static const char *
+json_kind(const json_t *v)
+{
+	switch (json_typeof(v))
+	{
+		case JSON_OBJECT:
+			return "an object";
+		case JSON_ARRAY:
+			return "an array";
+		case JSON_STRING:
+			return "a string";
+		case JSON_INTEGER:
+			return "an integer";
+		case JSON_REAL:
+			return "a number with a fraction";
+		case JSON_TRUE:
+		case JSON_FALSE:
+			return "a boolean";
+		case JSON_NULL:
+			return "null";
+	}
+	return "?";
+}
+
+static ev_kind
+wrong_type(const ev_field *f, const char *want, const json_t *v,
+		   char *reason, size_t reasonlen)
+{
+	seterr(reason, reasonlen, "field \"%s\" must be %s, not %s",
+		   f->key, want, json_kind(v));
+	return EV_WRONG_TYPE;
+}
+
+static ev_kind
+decode_json_field(ev_decoder *d, int i, char *reason, size_t reasonlen)
+{
+	const ev_field *f = &d->spec->fields[i];
+	ev_value   *val = &d->values[i];
+	json_t	   *v = json_object_get(d->root, f->key);
+
+	if (v == NULL || json_is_null(v))
+	{
+		if (f->required)
+		{
+			seterr(reason, reasonlen, v ? "required field \"%s\" is null" :
+				   "required field \"%s\" is missing", f->key);
+			return EV_MISSING_FIELD;
+		}
+		val->isnull = true;
+		return EV_OK;
+	}
+	switch (f->type)
+	{
+		case EV_SMALLINT:
+		case EV_INTEGER:
+		case EV_BIGINT:
+			{
+				json_int_t	n;
+				int64_t		lo = f->type == EV_SMALLINT ? INT16_MIN :
+					f->type == EV_INTEGER ? INT32_MIN : INT64_MIN;
+				int64_t		hi = f->type == EV_SMALLINT ? INT16_MAX :
+					f->type == EV_INTEGER ? INT32_MAX : INT64_MAX;
+
+				if (!json_is_integer(v))
+					return wrong_type(f, "an integer", v, reason, reasonlen);
+				n = json_integer_value(v);
+				if (n < lo || n > hi)
+				{
+					seterr(reason, reasonlen, "field \"%s\" = %lld is out of range for %s",
+						   f->key, (long long) n, ev_type_name(f->type));
+					return EV_OUT_OF_RANGE;
+				}
+				val->i = n;
+				break;
+			}
+		case EV_DOUBLE:
+			if (!json_is_number(v))
+				return wrong_type(f, "a number", v, reason, reasonlen);
+			val->d = json_number_value(v);
+			break;
+		case EV_BOOLEAN:
+			if (!json_is_boolean(v))
+				return wrong_type(f, "true or false", v, reason, reasonlen);
+			val->i = json_is_true(v);
+			break;
+		case EV_TEXT:
+			if (!json_is_string(v))
+				return wrong_type(f, "a string", v, reason, reasonlen);
+			val->s = json_string_value(v);
+			val->len = json_string_length(v);
+			break;
+		case EV_TIMESTAMPTZ:
+			if (!json_is_string(v))
+				return wrong_type(f, "a timestamp string", v, reason, reasonlen);
+			if (!ev_parse_timestamptz(json_string_value(v), json_string_length(v), &val->i))
+			{
+				seterr(reason, reasonlen, "field \"%s\" = \"%.64s\" is not an ISO 8601 timestamp",
+					   f->key, json_string_value(v));
+				return EV_BAD_TIMESTAMP;
+			}
+			break;
+		case EV_JSONB:
+			d->owned[i] = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+			if (d->owned[i] == NULL)
+			{
+				seterr(reason, reasonlen, "out of memory encoding field \"%s\"", f->key);
+				return EV_NOT_JSON;
+			}
+			val->s = d->owned[i];
+			val->len = strlen(d->owned[i]);
+			break;
+	}
+	val->isnull = false;
+	return EV_OK;
+}
+
+ev_kind
+ev_decode(ev_decoder *d, const ev_msg *m, char *reason, size_t reasonlen)
+{
+	const ev_spec *spec = d->spec;
+	json_error_t jerr;
+	bool		need_json = false;
+
+	release(d);
+	if (m->payload == NULL)
+	{
+		seterr(reason, reasonlen, "the message has no value");
+		return EV_EMPTY;
+	}
+	if (m->len > spec->max_bytes)
+	{
+		seterr(reason, reasonlen, "the message is %zu bytes, more than the stream's limit of %zu",
+			   m->len, spec->max_bytes);
+		return EV_TOO_LARGE;
+	}
+	for (int i = 0; i < spec->nfields; i++)
+		need_json |= spec->fields[i].source == EV_FROM_JSON;
+
+	if (need_json)
+	{
+		d->root = json_loadb(m->payload, m->len, 0, &jerr);
+		if (d->root == NULL)
+		{
+			switch (json_error_code(&jerr))
+			{
+				case json_error_invalid_utf8:
+					seterr(reason, reasonlen, "not valid UTF-8 at byte %d", jerr.position);
+					return EV_INVALID_UTF8;
+				case json_error_null_character:
+					seterr(reason, reasonlen, "a string holds \\u0000, which PostgreSQL text cannot store");
+					return EV_WRONG_TYPE;
+				case json_error_numeric_overflow:
+					seterr(reason, reasonlen, "a number is out of range at byte %d", jerr.position);
+					return EV_OUT_OF_RANGE;
+				default:
+					/* jansson checks UTF-8 as it goes; say so even after a syntax error */
+					if (!utf8_valid(m->payload, m->len))
+					{
+						seterr(reason, reasonlen, "not valid UTF-8");
+						return EV_INVALID_UTF8;
+					}
+					seterr(reason, reasonlen, "not JSON: %s at byte %d", jerr.text, jerr.position);
+					return EV_NOT_JSON;
+			}
+		}
+		if (!json_is_object(d->root))
+		{
+			seterr(reason, reasonlen, "not a JSON object but %s", json_kind(d->root));
+			return EV_NOT_OBJECT;
+		}
+	}
+
+	for (int i = 0; i < spec->nfields; i++)
+	{
+		const ev_field *f = &spec->fields[i];
+		ev_value   *val = &d->values[i];
+		ev_kind		k;
+
+		val->isnull = false;
+		switch (f->source)
+		{
+			case EV_FROM_JSON:
+				if ((k = decode_json_field(d, i, reason, reasonlen)) != EV_OK)
+					return k;
+				break;
+			case EV_FROM_PARTITION:
+				val->i = m->partition;
+				break;
+			case EV_FROM_OFFSET:
+				val->i = m->offset;
+				break;
+			case EV_FROM_TIMESTAMP:
+				val->isnull = m->timestamp_ms < 0;
+				val->i = (m->timestamp_ms - POSTGRES_EPOCH_MS) * 1000;
+				break;
+			case EV_FROM_KEY:
+				val->isnull = m->key == NULL;
+				if (m->key && !utf8_valid(m->key, m->keylen))
+				{
+					seterr(reason, reasonlen, "the message key is not valid UTF-8 text");
+					return EV_INVALID_UTF8;
+				}
+				val->s = m->key;
+				val->len = m->keylen;
+				break;
+		}
+	}
+	return EV_OK;
+}
+
+bool
+ev_encode_binary(ev_decoder *d, ebuf *out)
+{
+	const ev_spec *spec = d->spec;
+
+	if (!cb_row_start(out, spec->nfields))
+		return false;
+	for (int i = 0; i < spec->nfields; i++)
+	{
+		const ev_value *v = &d->values[i];
+		ev_type		t = spec->fields[i].type;
+		bool		ok;
+
+		if (v->isnull)
+		{
+			if (!cb_null(out))
+				return false;
+			continue;
+		}
+		/* what source gives a type it was not built for: partitions are integers */
+		if (spec->fields[i].source == EV_FROM_PARTITION || spec->fields[i].source == EV_FROM_OFFSET)
+			t = t == EV_SMALLINT ? EV_INTEGER : t;
+		switch (t)
+		{
+			case EV_SMALLINT:
+				ok = cb_put32(out, 2) && cb_put16(out, (uint16_t) (int16_t) v->i);
+				break;
+			case EV_INTEGER:
+				ok = cb_put32(out, 4) && cb_put32(out, (uint32_t) (int32_t) v->i);
+				break;
+			case EV_BIGINT:
+			case EV_TIMESTAMPTZ:
+				ok = cb_put32(out, 8) && cb_put64(out, (uint64_t) v->i);
+				break;
+			case EV_DOUBLE:
+				{
+					uint64_t	bits;
+
+					memcpy(&bits, &v->d, sizeof(bits));
+					ok = cb_put32(out, 8) && cb_put64(out, bits);
+					break;
+				}
+			case EV_BOOLEAN:
+				ok = cb_put32(out, 1) && ebuf_putc(out, v->i ? 1 : 0);
+				break;
+			case EV_TEXT:
+				ok = cb_put32(out, (uint32_t) v->len) && ebuf_append(out, v->s, v->len);
+				break;
+			case EV_JSONB:
+				ok = cb_put32(out, (uint32_t) v->len + 1) && ebuf_putc(out, 1) &&
+					ebuf_append(out, v->s, v->len);
+				break;
+			default:
+				ok = false;
+		}
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+/* num reads exactly n digits at *p and advances; -1 if they are not digits */
+static int
+num(const char **p, const char *end, int n)
+{
+	int			v = 0;
+
+	if (end - *p < n)
+		return -1;
+	for (int i = 0; i < n; i++)
+	{
+		char		c = (*p)[i];
+
+		if (c < '0' || c > '9')
+			return -1;
+		v = v * 10 + (c - '0');
+	}
+	*p += n;
+	return v;
+}
+
+static int
+days_in_month(int y, int m)
+{
+	static const int dim[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	bool		leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+	return m == 2 && leap ? 29 : dim[m - 1];
+}
+
+bool
+ev_parse_timestamptz(const char *s, size_t len, int64_t *usecs)
+{
+	const char *p = s;
+	const char *end = s + len;
+	int			y, mo, d, h, mi, sec = 0;
+	int64_t		frac = 0;
+	int			zone = 0;		/* seconds east of UTC */
+
+	if ((y = num(&p, end, 4)) < 1 || p == end || *p++ != '-' ||
+		(mo = num(&p, end, 2)) < 1 || mo > 12 || p == end || *p++ != '-' ||
+		(d = num(&p, end, 2)) < 1 || d > days_in_month(y, mo))
+		return false;
+	if (p == end || (*p != 'T' && *p != 't' && *p != ' '))
+		return false;
+	p++;
+	if ((h = num(&p, end, 2)) < 0 || h > 23 || p == end || *p++ != ':' ||
+		(mi = num(&p, end, 2)) < 0 || mi > 59)
+		return false;
+	if (p < end && *p == ':')
+	{
+		p++;
+		if ((sec = num(&p, end, 2)) < 0 || sec > 59)
+			return false;
+		if (p < end && *p == '.')
+		{
+			int			digits = 0;
+			bool		round_up = false;
+
+			p++;
+			while (p < end && *p >= '0' && *p <= '9')
+			{
+				if (digits < 6)
+					frac = frac * 10 + (*p - '0');
+				else if (digits == 6)
+					round_up = *p >= '5';
+				digits++;
+				p++;
+			}
+			if (digits == 0)
+				return false;
+			for (int k = digits; k < 6; k++)
+				frac *= 10;
+			frac += round_up;
+		}
+	}
+	if (p < end)
+	{
+		if ((*p == 'Z' || *p == 'z') && p + 1 == end)
+			p++;
+		else if (*p == '+' || *p == '-')
+		{
+			int			sign = *p++ == '-' ? -1 : 1;
+			int			zh, zm = 0;
+
+			if ((zh = num(&p, end, 2)) < 0 || zh > 15)
+				return false;
+			if (p < end && *p == ':')
+				p++;
+			if (p < end && (zm = num(&p, end, 2)) < 0)
+				return false;
+			if (zm > 59)
+				return false;
+			zone = sign * (zh * 3600 + zm * 60);
+		}
+		if (p != end)
+			return false;
+	}
+	*usecs = ((cb_days_from_civil(y, mo, d) - POSTGRES_EPOCH_DAYS) * 86400 +
+			  h * 3600 + mi * 60 + sec - zone) * USECS_PER_SEC + frac;
+	return true;
+}

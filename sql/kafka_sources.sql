@@ -1,0 +1,89 @@
+--
+-- Kafka sources and stream registration: the ecsync_kafka wrapper's
+-- validator, and what ecsync_register_stream accepts and creates
+--
+CREATE EXTENSION ecsync;
+SET client_min_messages = warning;
+
+-- a valid server: librdkafka properties, bootstrap_servers as an alias
+CREATE SERVER kafka FOREIGN DATA WRAPPER ecsync_kafka
+  OPTIONS (bootstrap_servers '127.0.0.1:9092', "client.rack" 'r1',
+           "fetch.wait.max.ms" '100', "security.protocol" 'plaintext');
+-- credentials only in user mappings, and user mappings only for credentials
+CREATE USER MAPPING FOR CURRENT_USER SERVER kafka
+  OPTIONS ("sasl.username" 'shop', "sasl.password" 'secret-pw');
+CREATE SERVER bad1 FOREIGN DATA WRAPPER ecsync_kafka OPTIONS ("sasl.password" 'x');
+CREATE SERVER bad2 FOREIGN DATA WRAPPER ecsync_kafka OPTIONS ("ssl.key.password" 'x');
+CREATE USER MAPPING FOR PUBLIC SERVER kafka OPTIONS ("client.id" 'x');
+
+-- librdkafka checks names and values, and its message names the property
+CREATE SERVER bad3 FOREIGN DATA WRAPPER ecsync_kafka OPTIONS ("no.such.property" 'x');
+CREATE SERVER bad4 FOREIGN DATA WRAPPER ecsync_kafka OPTIONS ("fetch.wait.max.ms" 'soon');
+CREATE SERVER bad5 FOREIGN DATA WRAPPER ecsync_kafka OPTIONS ("security.protocol" 'carrier_pigeon');
+
+-- what exactly-once depends on is ecsync's
+CREATE SERVER bad6 FOREIGN DATA WRAPPER ecsync_kafka OPTIONS ("group.id" 'g');
+CREATE SERVER bad7 FOREIGN DATA WRAPPER ecsync_kafka OPTIONS ("enable.auto.commit" 'true');
+CREATE SERVER bad8 FOREIGN DATA WRAPPER ecsync_kafka
+  OPTIONS ("partition.assignment.strategy" 'cooperative-sticky');
+CREATE FOREIGN DATA WRAPPER bad_fdw VALIDATOR ecsync_kafka_validator OPTIONS ("client.id" 'x');
+
+-- registration checks the server
+SELECT ecsync_register_stream('s1', 'no_such_server');
+CREATE SERVER mysql_src FOREIGN DATA WRAPPER ecsync_mysql OPTIONS (host 'x');
+SELECT ecsync_register_stream('s1', 'mysql_src');
+
+-- the default mapping creates the page-view table, its indexes and the rollup
+SELECT ecsync_register_stream('pv', 'kafka', topic => 'page_views', target_table => 'pv_events');
+\d pv_events
+\d+ pv_events_per_minute
+SELECT name, topic, target_table, consumer_group, batch_size, max_latency, workers,
+       decode_threads, start_from, state, config_version
+  FROM ecsync.streams;
+-- registering again changes the stream, and its version
+SELECT ecsync_register_stream('pv', 'kafka', topic => 'page_views', target_table => 'pv_events',
+                              batch_size => 5000, max_latency => '50 ms');
+SELECT name, batch_size, max_latency, config_version FROM ecsync.streams;
+
+-- custom mappings: every source, and checks of columns and types
+CREATE TABLE custom (p integer, o bigint, ts timestamptz, k text, n double precision,
+                     flag boolean, doc jsonb, label varchar(20), at timestamptz);
+SELECT ecsync_register_stream('custom', 'kafka', topic => 't', target_table => 'custom',
+  mapping => '[{"column": "p", "source": "partition"}, {"column": "o", "source": "offset"},
+               {"column": "ts", "source": "timestamp"}, {"column": "k", "source": "key"},
+               {"column": "n", "key": "amount"}, {"column": "flag", "key": "ok", "required": false},
+               {"column": "doc", "key": "extra", "required": false}, {"column": "label", "key": "label"},
+               {"column": "at", "key": "at"}]') > 0 AS registered;
+SELECT ecsync_register_stream('c2', 'kafka', target_table => 'custom',
+  mapping => '[{"column": "nope", "key": "x"}]');
+SELECT ecsync_register_stream('c2', 'kafka', target_table => 'custom',
+  mapping => '[{"column": "p", "source": "offset"}]');
+SELECT ecsync_register_stream('c2', 'kafka', target_table => 'custom',
+  mapping => '[{"column": "p", "source": "headers"}]');
+SELECT ecsync_register_stream('c2', 'kafka', target_table => 'new_one',
+  mapping => '[{"column": "x", "key": "x", "type": "money"}]');
+SELECT ecsync_register_stream('c2', 'kafka', target_table => 'new_one',
+  mapping => '[{"column": "x", "key": "x", "type": "text"}, {"column": "x", "key": "y", "type": "text"}]');
+SELECT ecsync_register_stream('c2', 'kafka', target_table => 'new_one', mapping => '{"x": 1}');
+SELECT ecsync_register_stream('bad name!', 'kafka');
+SELECT ecsync_register_stream('c3', 'kafka', batch_size => 0, target_table => 'pv_events');
+
+-- start, stop, restart, unregister
+SELECT ecsync_stop_stream('nope');
+SELECT ecsync_start_stream('pv'), ecsync_stop_stream('pv'), ecsync_restart_stream('pv');
+SELECT name, state FROM ecsync.streams ORDER BY name;
+SELECT ecsync_unregister_stream('custom'), ecsync_unregister_stream('custom');
+
+-- nothing is open to PUBLIC
+CREATE ROLE kafka_nobody;
+SET ROLE kafka_nobody;
+SELECT ecsync_register_stream('x', 'kafka');
+SELECT * FROM ecsync.streams;
+SELECT * FROM ecsync.dead_letters;
+RESET ROLE;
+DROP ROLE kafka_nobody;
+
+-- the user mapping keeps the password from everyone else
+SELECT count(*) FROM pg_user_mappings WHERE srvname = 'kafka' AND umoptions::text LIKE '%secret-pw%';
+
+DROP EXTENSION ecsync CASCADE;

@@ -1,0 +1,196 @@
+/*
+ * test_event_decode.c
+ *	  Unit tests of the event decoder (common/event_decode.c): the
+ *	  page-view event into values and binary COPY, every reason to
+ *	  dead-letter, and the timestamp parser against known instants.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "check.h"
+#include "event_decode.h"
+
+static ev_field pv_fields[] = {
+	{"kafka_partition", NULL, EV_INTEGER, EV_FROM_PARTITION, false},
+	{"kafka_offset", NULL, EV_BIGINT, EV_FROM_OFFSET, false},
+	{"user_id", "user_id", EV_BIGINT, EV_FROM_JSON, true},
+	{"age", "age", EV_SMALLINT, EV_FROM_JSON, false},
+	{"gender", "gender", EV_TEXT, EV_FROM_JSON, false},
+	{"page", "page", EV_TEXT, EV_FROM_JSON, true},
+	{"viewed_at", "viewed_at", EV_TIMESTAMPTZ, EV_FROM_JSON, true},
+};
+static ev_spec pv_spec = {7, pv_fields, 200};
+
+static ev_kind
+decode(ev_decoder *d, const char *payload, size_t len, char *reason)
+{
+	ev_msg		m = {payload, len, "k", 1, 3, 42, 1795791600000};
+
+	return ev_decode(d, &m, reason, 256);
+}
+
+#define DECODES_AS(json, kind, reason_part) do { \
+	char r_[256] = ""; \
+	ev_kind k_ = decode(d, json, strlen(json), r_); \
+	CHECK(k_ == (kind), "%s: got %s (%s), want %s", json, ev_kind_name(k_), r_, ev_kind_name(kind)); \
+	CHECK(strstr(r_, reason_part) != NULL, "%s: reason \"%s\" lacks \"%s\"", json, r_, reason_part); \
+} while (0)
+
+static uint64_t
+be(const unsigned char *p, int n)
+{
+	uint64_t	v = 0;
+
+	for (int i = 0; i < n; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static void
+test_page_view(void)
+{
+	ev_decoder *d = ev_decoder_new(&pv_spec);
+	const char *ev = "{\"user_id\":42,\"age\":31,\"gender\":\"female\",\"occupation\":\"会社員\","
+		"\"page\":\"/products/118\",\"viewed_at\":\"2026-11-28T10:15:00.123+09:00\"}";
+	char		reason[256];
+	ebuf		out;
+	const unsigned char *p;
+	int64_t		us;
+
+	CHECK(decode(d, ev, strlen(ev), reason) == EV_OK, "%s", reason);
+	ebuf_init(&out);
+	CHECK(ev_encode_binary(d, &out), "encode");
+	p = (const unsigned char *) out.data;
+	CHECK(be(p, 2) == 7, "field count");
+	p += 2;
+	CHECK(be(p, 4) == 4 && be(p + 4, 4) == 3, "partition");
+	p += 8;
+	CHECK(be(p, 4) == 8 && be(p + 4, 8) == 42, "offset");
+	p += 12;
+	CHECK(be(p, 4) == 8 && be(p + 4, 8) == 42, "user_id");
+	p += 12;
+	CHECK(be(p, 4) == 2 && be(p + 4, 2) == 31, "age");
+	p += 6;
+	CHECK(be(p, 4) == 6 && memcmp(p + 4, "female", 6) == 0, "gender");
+	p += 10;
+	CHECK(be(p, 4) == 13 && memcmp(p + 4, "/products/118", 13) == 0, "page");
+	p += 17;
+	CHECK(ev_parse_timestamptz("2026-11-28T01:15:00.123Z", 24, &us), "parse");
+	CHECK(be(p, 4) == 8 && (int64_t) be(p + 4, 8) == us, "viewed_at");
+	p += 12;
+	CHECK((size_t) (p - (const unsigned char *) out.data) == out.len, "row length %zu", out.len);
+
+	/* optional fields may be absent or null: NULL */
+	ebuf_reset(&out);
+	ev = "{\"user_id\":1,\"age\":null,\"page\":\"/\",\"viewed_at\":\"2026-01-01T00:00:00Z\"}";
+	CHECK(decode(d, ev, strlen(ev), reason) == EV_OK, "%s", reason);
+	CHECK(ev_encode_binary(d, &out), "encode");
+	CHECK(be((const unsigned char *) out.data + 2 + 8 + 12 + 12, 4) == 0xFFFFFFFF, "age is NULL");
+	ebuf_free(&out);
+	ev_decoder_free(d);
+}
+
+static void
+test_dead_letters(void)
+{
+	ev_decoder *d = ev_decoder_new(&pv_spec);
+	char		reason[256];
+	ev_msg		tomb = {NULL, 0, NULL, 0, 0, 1, -1};
+	const char	bad_utf8[] = "{\"user_id\":1,\"page\":\"/\xff\xfe\",\"viewed_at\":\"2026-01-01T00:00:00Z\"}";
+	char		big[400];
+
+	CHECK(ev_decode(d, &tomb, reason, sizeof(reason)) == EV_EMPTY, "tombstone: %s", reason);
+	DECODES_AS("", EV_NOT_JSON, "not JSON");
+	DECODES_AS("{\"user_id\":", EV_NOT_JSON, "not JSON");
+	DECODES_AS("hello", EV_NOT_JSON, "not JSON");
+	DECODES_AS("[1,2]", EV_NOT_OBJECT, "an array");
+	DECODES_AS("42", EV_NOT_JSON, "");
+	CHECK(decode(d, bad_utf8, sizeof(bad_utf8) - 1, reason) == EV_INVALID_UTF8, "bad utf8: %s", reason);
+	DECODES_AS("{\"page\":\"/\",\"viewed_at\":\"2026-01-01T00:00:00Z\"}", EV_MISSING_FIELD, "\"user_id\" is missing");
+	DECODES_AS("{\"user_id\":null,\"page\":\"/\",\"viewed_at\":\"2026-01-01T00:00:00Z\"}", EV_MISSING_FIELD, "is null");
+	DECODES_AS("{\"user_id\":\"42\",\"page\":\"/\",\"viewed_at\":\"2026-01-01T00:00:00Z\"}", EV_WRONG_TYPE, "must be an integer, not a string");
+	DECODES_AS("{\"user_id\":4.5,\"page\":\"/\",\"viewed_at\":\"2026-01-01T00:00:00Z\"}", EV_WRONG_TYPE, "not a number with a fraction");
+	DECODES_AS("{\"user_id\":1,\"page\":7,\"viewed_at\":\"2026-01-01T00:00:00Z\"}", EV_WRONG_TYPE, "\"page\" must be a string");
+	DECODES_AS("{\"user_id\":1,\"age\":70000,\"page\":\"/\",\"viewed_at\":\"2026-01-01T00:00:00Z\"}", EV_OUT_OF_RANGE, "out of range for smallint");
+	DECODES_AS("{\"user_id\":99999999999999999999,\"page\":\"/\",\"viewed_at\":\"2026-01-01T00:00:00Z\"}", EV_OUT_OF_RANGE, "out of range");
+	DECODES_AS("{\"user_id\":1,\"page\":\"/\",\"viewed_at\":\"yesterday\"}", EV_BAD_TIMESTAMP, "not an ISO 8601 timestamp");
+	DECODES_AS("{\"user_id\":1,\"page\":\"/\",\"viewed_at\":\"2026-02-30T00:00:00Z\"}", EV_BAD_TIMESTAMP, "");
+	DECODES_AS("{\"user_id\":1,\"page\":\"/a\\u0000b\",\"viewed_at\":\"2026-01-01T00:00:00Z\"}", EV_WRONG_TYPE, "\\u0000");
+	memset(big, ' ', sizeof(big));
+	memcpy(big, "{\"user_id\":1}", 13);
+	CHECK(decode(d, big, sizeof(big), reason) == EV_TOO_LARGE, "too large: %s", reason);
+	CHECK(strstr(reason, "400 bytes") != NULL, "%s", reason);
+	/* after all that, a good one still decodes */
+	DECODES_AS("{\"user_id\":1,\"page\":\"/\",\"viewed_at\":\"2026-01-01T00:00:00Z\"}", EV_OK, "");
+	ev_decoder_free(d);
+}
+
+static void
+test_timestamps(void)
+{
+	const struct
+	{
+		const char *s;
+		int64_t		us;			/* since 2000-01-01 UTC; INT64_MIN: invalid */
+	}			cases[] = {
+		{"2000-01-01T00:00:00Z", 0},
+		{"2000-01-01 09:00:00+09:00", 0},
+		{"2000-01-01T00:00:00.000001Z", 1},
+		{"2000-01-01T00:00:00.0000005Z", 1},	/* rounded, as PostgreSQL does */
+		{"2000-01-01T00:00:00.0000004Z", 0},
+		{"1999-12-31T23:59:59-00:00", -1000000},
+		{"2000-01-01T00:00", 0},	/* no seconds, no zone: UTC */
+		{"2000-01-01T05:30:00+0530", 0},
+		{"2000-01-01T05:00:00+05", 0},
+		{"2024-02-29T12:00:00Z", INT64_C(762523200000000)},
+		{"2026-11-28T10:15:00.123+09:00", INT64_C(849143700123000)},
+		{"2023-02-29T00:00:00Z", INT64_MIN},
+		{"2026-13-01T00:00:00Z", INT64_MIN},
+		{"2026-11-28T24:00:00Z", INT64_MIN},
+		{"2026-11-28T10:60:00Z", INT64_MIN},
+		{"2026-11-28", INT64_MIN},
+		{"2026-11-28T10:15:00.Z", INT64_MIN},
+		{"2026-11-28T10:15:00+16:00", INT64_MIN},
+		{"2026-11-28T10:15:00 junk", INT64_MIN},
+		{"26-11-28T10:15:00Z", INT64_MIN},
+		{"", INT64_MIN},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	{
+		int64_t		us = 0;
+		bool		ok = ev_parse_timestamptz(cases[i].s, strlen(cases[i].s), &us);
+
+		if (cases[i].us == INT64_MIN)
+			CHECK(!ok, "\"%s\" accepted as %lld", cases[i].s, (long long) us);
+		else
+			CHECK(ok && us == cases[i].us, "\"%s\": %s %lld, want %lld", cases[i].s,
+				  ok ? "got" : "refused", (long long) us, (long long) cases[i].us);
+	}
+}
+
+static void
+test_names(void)
+{
+	ev_type		t;
+	ev_source	s;
+
+	CHECK(ev_type_from_name("timestamp with time zone", &t) && t == EV_TIMESTAMPTZ, "timestamptz");
+	CHECK(ev_type_from_name("character varying", &t) && t == EV_TEXT, "varchar");
+	CHECK(!ev_type_from_name("money", &t), "money");
+	CHECK(ev_source_from_name("offset", &s) && s == EV_FROM_OFFSET, "offset");
+	CHECK(!ev_source_from_name("headers", &s), "headers");
+	CHECK(strcmp(ev_kind_name(EV_REJECTED), "rejected_by_target") == 0, "kind name");
+}
+
+int
+main(void)
+{
+	test_page_view();
+	test_dead_letters();
+	test_timestamps();
+	test_names();
+	printf("test_event_decode: %d checks, %d failed\n", checks, failures);
+	return failures ? 1 : 0;
+}
