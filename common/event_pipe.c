@@ -278,7 +278,7 @@ ep_start(rd_kafka_queue_t *q, const ev_spec *spec, ep_encoder encode,
 	p->spec = spec;
 	p->encode = encode;
 	p->notify_fd = notify_fd;
-	p->max_inflight = 2 * nthreads + 4;
+	p->max_inflight = 2 * nthreads + 6;
 	if (pipe(p->qfd) != 0)
 	{
 		seterr(err, errlen, "could not create a pipe: %s", strerror(errno));

@@ -157,6 +157,35 @@ BEGIN
         RAISE EXCEPTION 'server "%" uses foreign-data wrapper "%", not ecsync_kafka', server, wrapper
               USING ERRCODE = 'wrong_object_type';
     END IF;
+    IF name IS NULL OR name !~ '^[A-Za-z0-9_.-]{1,40}$' THEN
+        RAISE EXCEPTION 'invalid stream name "%"', name
+              USING ERRCODE = 'invalid_parameter_value',
+                    HINT = 'Use 1 to 40 letters, digits, "_", "." or "-".';
+    END IF;
+    IF batch_size IS NULL OR batch_size NOT BETWEEN 1 AND 1000000 THEN
+        RAISE EXCEPTION 'batch_size must be from 1 to 1000000, not %', batch_size
+              USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF max_latency IS NULL OR max_latency NOT BETWEEN '1 ms' AND '1 hour' THEN
+        RAISE EXCEPTION 'max_latency must be from 1 ms to 1 hour, not %', max_latency
+              USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF workers IS NULL OR workers NOT BETWEEN 1 AND 16 THEN
+        RAISE EXCEPTION 'workers must be from 1 to 16, not %', workers
+              USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF decode_threads IS NULL OR decode_threads NOT BETWEEN 1 AND 8 THEN
+        RAISE EXCEPTION 'decode_threads must be from 1 to 8, not %', decode_threads
+              USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF start_from IS NULL OR start_from NOT IN ('earliest', 'latest') THEN
+        RAISE EXCEPTION 'start_from must be ''earliest'' or ''latest'', not %', start_from
+              USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF max_message_bytes IS NULL OR max_message_bytes < 1 THEN
+        RAISE EXCEPTION 'max_message_bytes must be positive, not %', max_message_bytes
+              USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     mapping := coalesce(mapping, @extschema@.ecsync_page_view_mapping());
     IF jsonb_typeof(mapping) IS DISTINCT FROM 'array' OR jsonb_array_length(mapping) = 0 THEN
         RAISE EXCEPTION 'mapping must be a non-empty JSON array of {"column": ..., "key": ..., "type": ...}'
@@ -207,7 +236,7 @@ BEGIN
         IF src = 'partition' AND typ NOT IN ('integer', 'bigint') OR src = 'offset' AND typ <> 'bigint'
            OR src IN ('timestamp', 'ingest_time') AND typ <> 'timestamp with time zone'
            OR src = 'key' AND typ <> 'text' THEN
-            RAISE EXCEPTION 'mapping of column "%": source % cannot fill a % column', col, src, typ
+            RAISE EXCEPTION 'mapping of column "%": source % cannot fill a column of type %', col, src, typ
                   USING ERRCODE = 'datatype_mismatch';
         END IF;
         cols := cols || format('%I %s%s', col, typ,

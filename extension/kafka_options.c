@@ -200,7 +200,14 @@ ecsync_kafka_conf(ForeignServer *server, Oid userid)
 		{"auto.offset.reset", "earliest"},
 		{"session.timeout.ms", "10000"},
 		{"heartbeat.interval.ms", "2000"},
-		{"queued.max.messages.kbytes", "16384"},
+		/*
+		 * librdkafka 2.0 stops fetching when its queue passes either bound
+		 * and looks again only about a second later: the bytes bound must
+		 * hold more than a second of events, and the count bound must not
+		 * come first (memory stays bounded by the bytes)
+		 */
+		{"queued.max.messages.kbytes", "32768"},
+		{"queued.min.messages", "10000000"},
 		{"partition.assignment.strategy", "range,roundrobin"},
 		{"log.connection.close", "false"},
 		{NULL, NULL}

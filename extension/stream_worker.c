@@ -59,6 +59,7 @@
 #include "storage/lock.h"
 #include "tcop/tcopprot.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -544,12 +545,14 @@ assign(rd_kafka_topic_partition_list_t *list)
 		char	   *next;
 		PartState  *ps = part(tp->partition);
 
+		/* no row lock: the previous owner may still hold one */
 		SPI_execute_with_args(
-							  "INSERT INTO ecsync.stream_offsets AS o (stream_id, kafka_partition, worker_pid, updated_at) "
-							  "VALUES ($1, $2, $3, now()) "
-							  "ON CONFLICT (stream_id, kafka_partition) DO UPDATE SET worker_pid = $3 "
-							  "RETURNING o.next_offset",
+							  "INSERT INTO ecsync.stream_offsets (stream_id, kafka_partition, worker_pid, updated_at) "
+							  "VALUES ($1, $2, $3, now()) ON CONFLICT (stream_id, kafka_partition) DO NOTHING",
 							  3, types, values, NULL, false, 0);
+		SPI_execute_with_args(
+							  "SELECT next_offset FROM ecsync.stream_offsets WHERE stream_id = $1 AND kafka_partition = $2",
+							  2, types, values, NULL, false, 0);
 		if (SPI_processed != 1)
 			elog(ERROR, "could not read the stored offset of partition %d", tp->partition);
 		next = spi_text(0, 1);
@@ -638,8 +641,9 @@ serve_consumer_queue(void)
 							   *str;
 					int			level;
 
+					/* FAIL lines repeat what the error events say */
 					if (rd_kafka_event_log(ev, &fac, &str, &level) == 0)
-						ereport(log_level(level),
+						ereport(strcmp(fac, "FAIL") == 0 ? DEBUG1 : log_level(level),
 								(errmsg("ecsync stream \"%s\": librdkafka %s: %s", cfg.name, fac, str)));
 					break;
 				}
@@ -702,12 +706,18 @@ batch_should_close(Batch *b)
 }
 
 /* wait_for_events sleeps until a chunk, a consumer event, a signal or timeout_ms */
+/* where a batch's time went, for DEBUG1 */
+static int64 batch_wait_us;
+
 static void
 wait_for_events(long timeout_ms)
 {
 	WaitEvent	events[4];
+	TimestampTz w0 = GetCurrentTimestamp();
 
 	(void) WaitEventSetWait(wes, timeout_ms, events, 4, PG_WAIT_EXTENSION);
+	if (feed.b)
+		batch_wait_us += GetCurrentTimestamp() - w0;
 	ResetLatch(MyLatch);
 	drain_fd(notify_fd[0]);
 	CHECK_FOR_INTERRUPTS();
@@ -1031,6 +1041,53 @@ reset_batch_marks(void)
 }
 
 /*
+ * check_positions checks that the stored offsets of every owned partition
+ * are still where this worker started from: if another worker moved one
+ * on, the partition is no longer this worker's and the batch is dropped
+ * before any work.  It takes no lock (a worker frozen mid-batch must not
+ * hold up the one that took its partitions): the conditional update in
+ * write_offsets is the fence; this only fails early.
+ */
+static void
+check_positions(void)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * Max(nparts, 1));
+	int			n = 0;
+	Oid			types[2] = {INT4OID, INT4ARRAYOID};
+	Datum		values[2];
+
+	for (int32 p = 0; p < nparts; p++)
+		if (parts[p].owned)
+			elems[n++] = Int32GetDatum(p);
+	if (n == 0)
+		return;
+	values[0] = Int32GetDatum(req.stream_id);
+	values[1] = PointerGetDatum(construct_array(elems, n, INT4OID, 4, true, TYPALIGN_INT));
+	if (SPI_execute_with_args("SELECT kafka_partition, coalesce(next_offset, -1) FROM ecsync.stream_offsets "
+							  "WHERE stream_id = $1 AND kafka_partition = ANY ($2) "
+							  "ORDER BY kafka_partition",
+							  2, types, values, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the stored offsets");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		int32		p = atoi(spi_text(i, 1));
+		int64		stored = strtoll(spi_text(i, 2), NULL, 10);
+
+		if (stored != part(p)->next)
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("stream \"%s\": partition %d was moved on by another worker; this batch is dropped",
+							cfg.name, p),
+					 errdetail("The stored offset is " INT64_FORMAT ", not " INT64_FORMAT " where this worker started.",
+							   stored, part(p)->next)));
+	}
+	if (SPI_processed != (uint64) n)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("stream \"%s\": the stored offsets were reset; this batch is dropped", cfg.name)));
+}
+
+/*
  * ingest runs one batch in one transaction: COPY of its rows, its dead
  * letters, its offsets.
  */
@@ -1039,9 +1096,13 @@ ingest(Batch *b, bool isolated)
 {
 	Oid			relid;
 	Relation	rel;
+	TimestampTz t0 = GetCurrentTimestamp(),
+				t1;
 
+	batch_wait_us = 0;
 	reset_batch_marks();
 	begin_tx();
+	check_positions();
 	relid = RangeVarGetRelid(makeRangeVar(cfg.schema, cfg.table, -1), RowExclusiveLock, false);
 	if (pg_class_aclcheck(relid, GetUserId(), ACL_INSERT) != ACLCHECK_OK)
 		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, cfg.table);
@@ -1053,10 +1114,16 @@ ingest(Batch *b, bool isolated)
 		feed_begin(b, NULL, 0);
 		(void) copy_into(rel);
 	}
+	feed.b = NULL;
 	table_close(rel, NoLock);
 	write_dead_letters(b);
+	t1 = GetCurrentTimestamp();
 	write_offsets(b);
 	commit_tx();
+	elog(DEBUG1, "ecsync stream \"%s\": batch of %lld rows and %lld dead letters: "
+		 "copy %.1f ms (%.1f ms waiting for events), offsets and commit %.1f ms",
+		 cfg.name, (long long) b->rows, (long long) b->dead, (t1 - t0) / 1000.0,
+		 batch_wait_us / 1000.0, (GetCurrentTimestamp() - t1) / 1000.0);
 }
 
 static bool
@@ -1115,12 +1182,17 @@ after_commit(Batch *b)
 	reset_batch_marks();
 }
 
+/* the batch being written: freed on error, as librdkafka waits for its messages */
+static Batch *inflight_batch;
+
 static void
 run_batch(ep_chunk *first)
 {
-	Batch		b = {0};
+	static Batch b;
 	MemoryContext cxt = CurrentMemoryContext;
 
+	memset(&b, 0, sizeof(b));
+	inflight_batch = &b;
 	batch_add(&b, first);
 	feed.deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), cfg.max_latency_ms);
 	pgstat_report_activity(STATE_RUNNING, psprintf("ingesting a batch into %s.%s",
@@ -1148,6 +1220,7 @@ run_batch(ep_chunk *first)
 	PG_END_TRY();
 	after_commit(&b);
 	batch_free(&b);
+	inflight_batch = NULL;
 	report_idle();
 }
 
@@ -1363,6 +1436,9 @@ ecsync_stream_main(Datum main_arg)
 		AbortOutOfAnyTransaction();
 		RESUME_INTERRUPTS();
 		record_error(-1, e->message);
+		if (inflight_batch)
+			batch_free(inflight_batch);
+		inflight_batch = NULL;
 		shutdown_consumer();
 		proc_exit(1);
 	}

@@ -4,6 +4,7 @@
 --
 CREATE EXTENSION ecsync;
 SET client_min_messages = warning;
+\set SHOW_CONTEXT never
 
 -- a valid server: librdkafka properties, bootstrap_servers as an alias
 CREATE SERVER kafka FOREIGN DATA WRAPPER ecsync_kafka
@@ -67,6 +68,9 @@ SELECT ecsync_register_stream('c2', 'kafka', target_table => 'new_one',
 SELECT ecsync_register_stream('c2', 'kafka', target_table => 'new_one', mapping => '{"x": 1}');
 SELECT ecsync_register_stream('bad name!', 'kafka');
 SELECT ecsync_register_stream('c3', 'kafka', batch_size => 0, target_table => 'pv_events');
+SELECT ecsync_register_stream('c3', 'kafka', max_latency => '2 hours', target_table => 'pv_events');
+SELECT ecsync_register_stream('c3', 'kafka', workers => 17, target_table => 'pv_events');
+SELECT ecsync_register_stream('c3', 'kafka', start_from => 'middle', target_table => 'pv_events');
 
 -- start, stop, restart, unregister
 SELECT ecsync_stop_stream('nope');
@@ -80,10 +84,17 @@ SET ROLE kafka_nobody;
 SELECT ecsync_register_stream('x', 'kafka');
 SELECT * FROM ecsync.streams;
 SELECT * FROM ecsync.dead_letters;
+-- the user mapping keeps the password from everyone else
+SELECT count(*) FROM pg_user_mappings WHERE srvname = 'kafka' AND umoptions::text LIKE '%secret-pw%';
 RESET ROLE;
 DROP ROLE kafka_nobody;
 
--- the user mapping keeps the password from everyone else
-SELECT count(*) FROM pg_user_mappings WHERE srvname = 'kafka' AND umoptions::text LIKE '%secret-pw%';
-
 DROP EXTENSION ecsync CASCADE;
+
+-- an installation of 0.1 updates in place
+CREATE EXTENSION ecsync VERSION '0.1';
+SELECT to_regclass('ecsync.streams') IS NULL AS no_streams_in_0_1;
+ALTER EXTENSION ecsync UPDATE;
+SELECT extversion, to_regclass('ecsync.streams') IS NOT NULL AS streams
+  FROM pg_extension WHERE extname = 'ecsync';
+DROP EXTENSION ecsync;

@@ -12,10 +12,7 @@ scale=$(awk -v r="$rows" 'BEGIN { printf "%.6g", r / 4500000 }')
 mypw=$(cat "$ECSYNC_MYSQL_PASSWORD_FILE")
 pgpw=$(cut -d: -f5 "$PGPASSFILE")
 export PGDATABASE=bench PGTZ=UTC
-log() { echo "bench: $*" >&2; }
-q() { psql -X -q -A -t -v ON_ERROR_STOP=1 "$@"; }
-now() { date +%s.%N; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+. "$ECSYNC_TOP/tests/bench/lib.sh"
 
 log "loading the shop at scale $scale into MariaDB"
 "$ECSYNC_TOP/tests/harness/load-shop.sh" --stack bench --database bench --scale "$scale" --seed 1
@@ -32,38 +29,12 @@ CREATE USER MAPPING FOR CURRENT_USER SERVER src OPTIONS (user 'ecsync', password
 SELECT ecsync_register_table('src', 'sales_details', target_schema => 'e');
 EOF
 
-# peak_rss FILE: the batch worker's largest private memory (RssAnon, MB) while
-# the run goes, written to FILE.  Shared buffers are not counted: they are
-# the server's, not the worker's.
-peak_rss() {
-	local out=$1 pid="" max=0 v
-	while [ ! -e "$out.stop" ]; do
-		[ -n "$pid" ] && [ -d "/proc/$pid" ] || pid=$(pgrep -f 'ecsync batch for pid' | head -n 1 || true)
-		if [ -n "$pid" ]; then
-			v=$(awk '/^RssAnon:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0)
-			[ "${v:-0}" -gt "$max" ] && max=$v
-		fi
-		sleep 0.05
-	done
-	awk -v k="$max" 'BEGIN { printf "%.1f", k / 1024 }' >"$out"
-}
-
-# quiesce: no checkpoint or autovacuum of an earlier load may land on the
-# next measurement (every candidate gets the same treatment)
-quiesce() {
-	q -c "CHECKPOINT" >/dev/null
-	sleep 1
-}
-
-# best TIME... prints the smallest of the times
-best() { printf '%s\n' "$@" | sort -g | head -n 1; }
-
 # timed_run TARGET prints the seconds of one ecsync_run_batch(TARGET) and
 # leaves the worker's peak RSS in $ECSYNC_RUN_DIR/last_rss (it runs in $(...))
 timed_run() {
 	local f=$ECSYNC_RUN_DIR/rss.$$ t0 t1
 	rm -f "$f" "$f.stop"
-	peak_rss "$f" &
+	peak_rss "$f" "ecsync batch for pid" &
 	local sampler=$!
 	quiesce
 	t0=$(now)

@@ -1,0 +1,349 @@
+# Kafka page views into PostgreSQL through the stream workers, against the
+# real broker.  Workers run in the database named by ecsync.database
+# ("ecsync"), so every test works there, with a topic, a stream and a table
+# of its own, and unregisters its stream at the end.
+
+pvproduce=$ECSYNC_TOP/tests/gen/pvproduce
+PGBIN=/usr/lib/postgresql/15/bin
+
+setup() {
+	export PGDATABASE=ecsync PGTZ=UTC
+	psql_q -c "CREATE EXTENSION IF NOT EXISTS ecsync"
+	psql_q -c "CREATE SERVER IF NOT EXISTS kafka FOREIGN DATA WRAPPER ecsync_kafka
+	           OPTIONS (bootstrap_servers '$ECSYNC_KAFKA_BROKERS')" 2>/dev/null
+}
+
+# start_stream NAME [more ecsync_register_stream arguments]: topic and table NAME
+start_stream() {
+	local name=$1
+	shift
+	psql_q -c "SELECT ecsync_register_stream('$name', 'kafka', topic => '$name', target_table => '$name' $*)" >/dev/null
+	psql_q -c "SELECT ecsync_start_stream('$name')" >/dev/null
+}
+
+rows() { psql_q -c "SELECT count(*) FROM $1"; }
+dead() { psql_q -c "SELECT count(*) FROM ecsync.dead_letters WHERE stream = '$1'"; }
+# arrived NAME N: rows and dead letters of stream NAME add up to at least N
+arrived() {
+	local r d
+	r=$(rows "$1" 2>/dev/null) && d=$(dead "$1" 2>/dev/null) && [ $((r + d)) -ge "$2" ]
+}
+worker_pids() {
+	psql_q -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'ecsync stream $1' ORDER BY pid"
+}
+workers_running() { [ "$(worker_pids "$1" | grep -c .)" = "$2" ]; }
+
+# assert_exactly_once NAME PRODUCED: every offset of every partition is in
+# the table or the dead letters once, none twice, none missing, and the
+# stored offsets are where the stream resumes
+assert_exactly_once() {
+	local t=$1 n=$2 all
+	all="SELECT kafka_partition p, kafka_offset o FROM $t
+	     UNION ALL SELECT kafka_partition, kafka_offset FROM ecsync.dead_letters WHERE stream = '$t'"
+	assert_eq "$n" "$(psql_q -c "SELECT count(*) FROM ($all) a")" "rows + dead letters = events produced"
+	assert_eq "$n" "$(psql_q -c "SELECT count(DISTINCT (p, o)) FROM ($all) a")" "distinct (partition, offset)"
+	assert_eq "" "$(psql_q -c "SELECT p FROM ($all) a GROUP BY p HAVING min(o) <> 0 OR max(o) + 1 <> count(*)")" \
+		"partitions with a gap"
+	assert_eq "" "$(psql_q -c "SELECT o.kafka_partition FROM ecsync.stream_offsets o
+		JOIN ecsync.streams s ON s.id = o.stream_id AND s.name = '$t'
+		LEFT JOIN (SELECT p, max(o) + 1 AS next FROM ($all) a GROUP BY p) m ON m.p = o.kafka_partition
+		WHERE o.next_offset IS DISTINCT FROM m.next")" "partitions whose stored offset is not after their last event"
+	echo "$n events exactly once in $t"
+}
+
+cleanup() {	# cleanup NAME
+	psql_q -c "SELECT ecsync_unregister_stream('$1')" >/dev/null
+}
+
+pg_log() { cat "$ECSYNC_RUN_DIR/pg/postgresql.log"; }
+
+test_stream_ingests_every_event_exactly_once() {
+	setup
+	local t=st_basic dir
+	dir=$(mktemp -d)
+	"$pvproduce" -t $t --partitions 4 -n 20000 --scale 0.01 --echo "$dir/sent" -q
+	start_stream $t
+	wait_for 60 arrived $t 20000 || fail "only $(rows $t) of 20000 events arrived"
+	assert_exactly_once $t 20000
+	assert_eq 0 "$(dead $t)" "dead letters"
+	# the rows are the events, value for value
+	cut -f2 "$dir/sent" >"$dir/sent.json"
+	psql_q -c "CREATE TEMP TABLE sent (j text)" \
+		-c "\\copy sent FROM '$dir/sent.json' WITH (FORMAT csv, DELIMITER E'\\x01', QUOTE E'\\x02')" \
+		-c "SELECT count(*) FROM (
+		      SELECT (j::jsonb->>'user_id')::bigint, (j::jsonb->>'age')::smallint, j::jsonb->>'gender',
+		             j::jsonb->>'occupation', j::jsonb->>'page', (j::jsonb->>'viewed_at')::timestamptz FROM sent
+		      EXCEPT ALL SELECT user_id, age, gender, occupation, page, viewed_at FROM $t) d" >"$dir/diff"
+	assert_eq 0 "$(tail -n 1 "$dir/diff")" "events missing or different in the table"
+	# lag, watermarks and what the worker is doing are visible in SQL
+	wait_for 10 lag_is_zero $t || fail "lag not 0: $(psql_q -c "SELECT * FROM ecsync.stream_partitions WHERE stream = '$t'")"
+	assert_eq 20000 "$(psql_q -c "SELECT sum(high_watermark) FROM ecsync.stream_partitions WHERE stream = '$t'")" "high watermarks"
+	assert_eq "$t|started|1|1|20000|0" "$(psql_q -c "SELECT stream, state, workers_wanted, workers_running, rows_total, dead_total FROM ecsync.stream_status WHERE stream = '$t'")" "stream status"
+	assert_match "waiting for events of $t, partitions 0,1,2,3" \
+		"$(psql_q -c "SELECT query FROM pg_stat_activity WHERE application_name = 'ecsync stream $t'")" "pg_stat_activity"
+	# the rollup adds up, per minute and page
+	assert_eq 20000 "$(psql_q -c "SELECT sum(views) FROM ${t}_per_minute")" "views in the rollup"
+	cleanup $t
+	wait_for 10 workers_running $t 0 || fail "worker still running after unregistering"
+	rm -rf "$dir"
+}
+
+lag_is_zero() {
+	[ "$(psql_q -c "SELECT sum(lag) FROM ecsync.stream_partitions WHERE stream = '$1'")" = 0 ]
+}
+
+visible() { [ "$(rows "$1")" -ge "$2" ]; }
+
+test_low_rate_events_are_visible_within_the_latency_bound() {
+	setup
+	local t=st_latency i t0 t1 worst=0
+	"$pvproduce" -t $t --partitions 2 -n 1 -q
+	start_stream $t ", max_latency => '100 ms'"
+	wait_for 30 visible $t 1 || fail "the first event never arrived"
+	for i in 2 3 4 5 6; do
+		t0=$(date +%s%N)
+		"$pvproduce" -t $t -n 1 -q
+		wait_for 5 visible $t $i || fail "event $i not visible within 5 s"
+		t1=$(date +%s%N)
+		(((t1 - t0) / 1000000 > worst)) && worst=$(((t1 - t0) / 1000000))
+	done
+	echo "worst produce-to-visible time: $worst ms (including pvproduce start-up)"
+	[ "$worst" -lt 1500 ] || fail "a single event took $worst ms to become visible"
+	cleanup $t
+}
+
+# poison sends lines to partition 0 of TOPIC as messages
+poison() {
+	kcat -b "$ECSYNC_KAFKA_BROKERS" -P -t "$1" -p 0
+}
+
+# tombstone sends a message with a key and no value (NULL)
+tombstone() {
+	echo "k|" | kcat -b "$ECSYNC_KAFKA_BROKERS" -P -t "$1" -p 0 -K '|' -Z
+}
+
+kinds() {
+	psql_q -c "SELECT kind || ':' || count(*) FROM ecsync.dead_letters WHERE stream = '$1' GROUP BY kind ORDER BY kind" | tr '\n' ' '
+}
+
+test_poison_messages_go_to_dead_letters_and_the_stream_goes_on() {
+	setup
+	local t=st_poison big
+	"$pvproduce" -t $t --partitions 1 -n 100 -q
+	start_stream $t ", max_message_bytes => 1000"
+	psql_q -c "ALTER TABLE $t ADD CONSTRAINT age_not_negative CHECK (age >= 0)"
+	big=$(printf '{"user_id":1,"page":"/%01200d","viewed_at":"2026-01-01T00:00:00Z"}' 0)
+	tombstone $t
+	{
+		echo "$big"
+		printf '{"user_id":1,"page":"/\xff\xfe","viewed_at":"2026-01-01T00:00:00Z"}\n'
+		echo '{"user_id":1,"page":"/",'
+		echo 'GET /index.html HTTP/1.1'
+		echo '[1,2,3]'
+		echo '{"user_id":1,"viewed_at":"2026-01-01T00:00:00Z"}'
+		echo '{"user_id":"abc","page":"/","viewed_at":"2026-01-01T00:00:00Z"}'
+		echo '{"user_id":1,"page":"/a\u0000b","viewed_at":"2026-01-01T00:00:00Z"}'
+		echo '{"user_id":1,"age":99999,"page":"/","viewed_at":"2026-01-01T00:00:00Z"}'
+		echo '{"user_id":1,"page":"/","viewed_at":"last tuesday"}'
+		echo '{"user_id":1,"age":-5,"page":"/","viewed_at":"2026-01-01T00:00:00Z"}'
+	} | poison $t
+	"$pvproduce" -t $t -n 100 -q
+	wait_for 60 arrived $t 212 || fail "only $(rows $t) rows and $(dead $t) dead letters of 212 events"
+	assert_eq "bad_timestamp:1 empty:1 invalid_utf8:1 missing_field:1 not_json:2 not_object:1 out_of_range:1 rejected_by_target:1 too_large:1 wrong_type:2 " \
+		"$(kinds $t)" "dead letters by kind"
+	assert_eq 200 "$(rows $t)" "good events ingested around the poison"
+	assert_exactly_once $t 212
+	# raw bytes are kept byte for byte, with the reason and where they came from
+	assert_eq "7b22757365725f6964223a312c2270616765223a222fff" \
+		"$(psql_q -c "SELECT left(encode(payload, 'hex'), 46) FROM ecsync.dead_letters WHERE stream = '$t' AND kind = 'invalid_utf8'")" \
+		"raw bytes of the invalid UTF-8 message"
+	assert_eq "1259|st_poison|0" "$(psql_q -c "SELECT length(payload), topic, kafka_partition FROM ecsync.dead_letters WHERE stream = '$t' AND kind = 'too_large'")" "the too-large message, whole"
+	assert_eq "t" "$(psql_q -c "SELECT payload IS NULL FROM ecsync.dead_letters WHERE stream = '$t' AND kind = 'empty'")" "the tombstone"
+	assert_contains 'age_not_negative' "$(psql_q -c "SELECT reason FROM ecsync.dead_letters WHERE stream = '$t' AND kind = 'rejected_by_target'")" "PostgreSQL's reason"
+	assert_contains '"user_id" must be an integer, not a string' "$(psql_q -c "SELECT string_agg(reason, ';') FROM ecsync.dead_letters WHERE stream = '$t'")" "reasons name the field"
+	cleanup $t
+}
+
+# produce_bg TOPIC N RATE: produce in the background; sets producer
+produce_bg() {
+	"$pvproduce" -t "$1" -n "$2" -r "$3" -q &
+	producer=$!
+}
+
+test_worker_killed_mid_stream_loses_and_duplicates_nothing() {
+	setup
+	local t=st_kill9 pid producer
+	"$pvproduce" -t $t --partitions 4 -n 1 -q
+	start_stream $t ", batch_size => 2000"
+	produce_bg $t 59999 15000
+	wait_for 60 arrived $t 15000 || fail "the stream never got going"
+	pid=$(worker_pids $t)
+	echo "kill -9 worker $pid at $(rows $t) rows"
+	kill -9 "$pid"
+	wait $producer
+	wait_for 120 arrived $t 60000 || fail "only $(rows $t) of 60000 after the crash"
+	sleep 1
+	assert_exactly_once $t 60000
+	assert_contains "was terminated by signal 9" "$(pg_log)" "PostgreSQL saw the worker die"
+	cleanup $t
+}
+
+test_postgres_immediate_restart_mid_stream() {
+	setup
+	local t=st_pgrestart producer
+	"$pvproduce" -t $t --partitions 4 -n 1 -q
+	start_stream $t
+	produce_bg $t 59999 15000
+	wait_for 60 arrived $t 15000 || fail "the stream never got going"
+	echo "immediate stop at $(rows $t) rows"
+	runuser -u postgres -- "$PGBIN/pg_ctl" -D "$ECSYNC_RUN_DIR/pg/data" -m immediate -w stop
+	sleep 2
+	"$ECSYNC_TOP/tests/harness/stack.sh" start test >/dev/null
+	wait $producer
+	# the started stream comes back by itself
+	wait_for 120 arrived $t 60000 || fail "only $(rows $t) of 60000 after the restart"
+	sleep 1
+	assert_exactly_once $t 60000
+	cleanup $t
+}
+
+kafka_down() { ! port_listening "${ECSYNC_KAFKA_BROKERS##*:}"; }
+
+test_broker_stopped_and_started_mid_stream() {
+	setup
+	local t=st_broker
+	"$pvproduce" -t $t --partitions 4 -n 40000 -q
+	start_stream $t ", batch_size => 1000"
+	wait_for 60 arrived $t 2000 || fail "the stream never got going"
+	echo "stopping the broker at $(rows $t) rows"
+	kill -TERM "$(cat "$ECSYNC_RUN_DIR/kafka/kafka.pid")"
+	wait_for 60 kafka_down || fail "the broker did not stop"
+	sleep 3
+	assert_match "Kafka" "$(psql_q -c "SELECT last_error FROM ecsync.stream_status WHERE stream = '$t'")" "the outage is visible"
+	"$ECSYNC_TOP/tests/harness/stack.sh" start test >/dev/null
+	"$pvproduce" -t $t -n 20000 -q
+	wait_for 120 arrived $t 60000 || fail "only $(rows $t) of 60000 after the broker came back"
+	sleep 1
+	assert_exactly_once $t 60000
+	cleanup $t
+}
+
+owners() {
+	psql_q -c "SELECT count(DISTINCT worker_pid) FROM ecsync.stream_partitions WHERE stream = '$1'"
+}
+# owned_only_by NAME PID: every partition's last writer or assignee is PID
+owned_only_by() {
+	[ "$(psql_q -c "SELECT string_agg(DISTINCT worker_pid::text, ',') FROM ecsync.stream_partitions WHERE stream = '$1'")" = "$2" ]
+}
+
+test_rebalance_two_workers_four_partitions_one_frozen() {
+	setup
+	local t=st_rebalance producer a b before
+	"$pvproduce" -t $t --partitions 4 -n 1 -q
+	start_stream $t ", workers => 2, batch_size => 2000"
+	wait_for 30 workers_running $t 2 || fail "two workers did not start"
+	produce_bg $t 79999 10000
+	wait_for 60 arrived $t 10000 || fail "the stream never got going"
+	wait_for 30 has_two_owners $t || fail "partitions not spread over both workers: $(psql_q -c "SELECT kafka_partition, worker_pid FROM ecsync.stream_partitions WHERE stream = '$t'")"
+	read -r a b <<<"$(worker_pids $t | tr '\n' ' ')"
+	# freeze one worker: its session times out and the other takes its partitions
+	echo "freezing worker $a at $(rows $t) rows; $b should take over"
+	kill -STOP "$a"
+	wait_for 40 owned_only_by $t "$b" || { kill -CONT "$a"; fail "worker $b did not take over: $(psql_q -c "SELECT kafka_partition, worker_pid FROM ecsync.stream_partitions WHERE stream = '$t'")"; }
+	before=$(rows $t)
+	sleep 3
+	[ "$(rows $t)" -gt "$before" ] || { kill -CONT "$a"; fail "no progress with one worker frozen"; }
+	# thawed, the old owner must not commit what it held
+	kill -CONT "$a"
+	wait $producer
+	wait_for 120 arrived $t 80000 || fail "only $(rows $t) of 80000"
+	sleep 2
+	assert_exactly_once $t 80000
+	cleanup $t
+}
+
+has_two_owners() { [ "$(owners "$1")" = 2 ]; }
+
+test_stop_start_and_restart_keep_the_stream_state() {
+	setup
+	local t=st_state n
+	"$pvproduce" -t $t --partitions 2 -n 1000 -q
+	start_stream $t
+	wait_for 30 arrived $t 1000 || fail "first events"
+	psql_q -c "SELECT ecsync_stop_stream('$t')" >/dev/null
+	wait_for 15 workers_running $t 0 || fail "worker still running after stop"
+	assert_contains "ecsync stream \"$t\" worker 0 stopped" "$(pg_log)" "a clean stop"
+	"$pvproduce" -t $t -n 500 -q
+	sleep 2
+	assert_eq 1000 "$(rows $t)" "nothing ingested while stopped"
+	# a stopped stream stays stopped across a restart
+	runuser -u postgres -- "$PGBIN/pg_ctl" -D "$ECSYNC_RUN_DIR/pg/data" -m fast -w stop >/dev/null
+	"$ECSYNC_TOP/tests/harness/stack.sh" start test >/dev/null
+	sleep 3
+	workers_running $t 0 || fail "a stopped stream came back after a restart"
+	psql_q -c "SELECT ecsync_start_stream('$t')" >/dev/null
+	wait_for 30 arrived $t 1500 || fail "after start: $(rows $t) of 1500"
+	# pg_terminate_backend (SIGTERM) stops a worker cleanly; the launcher starts another
+	n=$(worker_pids $t)
+	psql_q -c "SELECT pg_terminate_backend($n)" >/dev/null
+	wait_for 30 new_worker $t "$n" || fail "no new worker after SIGTERM"
+	"$pvproduce" -t $t -n 500 -q
+	wait_for 30 arrived $t 2000 || fail "after SIGTERM: $(rows $t) of 2000"
+	assert_exactly_once $t 2000
+	cleanup $t
+}
+
+new_worker() {
+	local p
+	p=$(worker_pids "$1")
+	[ -n "$p" ] && [ "$p" != "$2" ]
+}
+
+test_configuration_changes_take_effect_without_a_restart() {
+	setup
+	local t=st_config old
+	"$pvproduce" -t $t --partitions 2 -n 500 -q
+	start_stream $t
+	wait_for 30 arrived $t 500 || fail "first events"
+	old=$(worker_pids $t)
+	# a new column and a mapping that fills it from the Kafka key and timestamp
+	psql_q -c "ALTER TABLE $t ADD COLUMN user_key text, ADD COLUMN produced_at timestamptz"
+	psql_q -c "SELECT ecsync_register_stream('$t', 'kafka', topic => '$t', target_table => '$t',
+	             batch_size => 100, mapping => ecsync_page_view_mapping()
+	               || '[{\"column\": \"user_key\", \"source\": \"key\"},
+	                    {\"column\": \"produced_at\", \"source\": \"timestamp\"}]')" >/dev/null
+	wait_for 30 new_worker $t "$old" || fail "the worker was not restarted with the new configuration"
+	assert_eq "100" "$(psql_q -c "SELECT batch_size FROM ecsync.streams WHERE name = '$t'")" "new batch size stored"
+	"$pvproduce" -t $t -n 500 -q
+	wait_for 30 arrived $t 1000 || fail "after the change: $(rows $t) of 1000"
+	assert_eq "500|500" "$(psql_q -c "SELECT count(*) FILTER (WHERE user_key = user_id::text),
+	                                         count(*) FILTER (WHERE produced_at > now() - interval '5 minutes')
+	                                    FROM $t WHERE user_key IS NOT NULL")" "new events fill the new columns"
+	assert_exactly_once $t 1000
+	cleanup $t
+}
+
+test_kafka_credentials_stay_out_of_logs_and_views() {
+	setup
+	local t=st_secret secret=ecsync-kafka-secret-$RANDOM$RANDOM
+	psql_q -c "CREATE SERVER kafka_sasl FOREIGN DATA WRAPPER ecsync_kafka
+	           OPTIONS (bootstrap_servers '$ECSYNC_KAFKA_BROKERS', \"security.protocol\" 'sasl_plaintext',
+	                    \"sasl.mechanisms\" 'PLAIN')"
+	psql_q <<-EOF
+	CREATE USER MAPPING FOR CURRENT_USER SERVER kafka_sasl
+	  OPTIONS ("sasl.username" 'shop', "sasl.password" '$secret')
+	EOF
+	psql_q -c "SELECT ecsync_register_stream('$t', 'kafka_sasl', topic => '$t', target_table => '$t')" >/dev/null
+	psql_q -c "SELECT ecsync_start_stream('$t')" >/dev/null
+	wait_for 30 has_error $t || fail "the failing SASL handshake left no error"
+	psql_q -c "SELECT last_error FROM ecsync.stream_status WHERE stream = '$t'"
+	! pg_log | grep -F -- "$secret" || fail "the password is in the server log"
+	! psql_q -c "SELECT * FROM ecsync.streams; SELECT * FROM ecsync.stream_status; SELECT * FROM pg_stat_activity" | grep -F -- "$secret" ||
+		fail "the password is in a view"
+	cleanup $t
+	psql_q -c "DROP SERVER kafka_sasl CASCADE"
+}
+
+has_error() {
+	[ -n "$(psql_q -c "SELECT last_error FROM ecsync.stream_status WHERE stream = '$1'")" ]
+}
