@@ -2,7 +2,8 @@
 # demo.sh is ecsync's main job (make run): install what is missing, build and
 # install ecsync, start the local "demo" stack, load the sample shop into
 # MariaDB, send page views to Kafka, then sync the shop into PostgreSQL with
-# ecsync_run_batch() and schedule that sync every 10 minutes with pg_cron.
+# ecsync_run_batch(), schedule that sync every 10 minutes with pg_cron, and
+# start a stream worker that ingests the page views and keeps ingesting.
 # The stack keeps running until "make stop".
 #
 #   make run [SCALE=0.05] [EVENTS=20000]
@@ -34,13 +35,14 @@ tests/harness/load-shop.sh --stack demo --scale "$scale"
 
 say "page views into Kafka"
 tests/gen/pvproduce -t page_views --partitions 4 -n "$events" --scale "$scale" -q
-printf 'page_views: %s events in 4 partitions\n' \
-	"$(kcat -b "$ECSYNC_KAFKA_BROKERS" -C -t page_views -o beginning -e -q -f '.' | wc -c)"
+in_topic=$(kcat -b "$ECSYNC_KAFKA_BROKERS" -C -t page_views -o beginning -e -q -f '.' | wc -c)
+printf 'page_views: %s events in 4 partitions\n' "$in_topic"
 
 say "ecsync in PostgreSQL: the shop, synced from MariaDB"
 # the MySQL password reaches psql on stdin, never on a command line
 psql -X -q -v ON_ERROR_STOP=1 <<EOF
 CREATE EXTENSION IF NOT EXISTS ecsync;
+ALTER EXTENSION ecsync UPDATE;
 CREATE EXTENSION IF NOT EXISTS pg_cron;
 CREATE SERVER IF NOT EXISTS shop_mysql FOREIGN DATA WRAPPER ecsync_mysql
   OPTIONS (host '127.0.0.1', port '$ECSYNC_MYSQL_PORT', database 'shop');
@@ -53,11 +55,30 @@ psql -X -q -c "SELECT cron.schedule('ecsync-shop', '*/10 * * * *', 'SELECT ecsyn
 psql -X -c "SELECT table_name, last_success, last_rows_written, last_error FROM ecsync.status ORDER BY id"
 echo "pg_cron runs SELECT ecsync_run_batch() every 10 minutes (job 'ecsync-shop')"
 
+say "ecsync in PostgreSQL: page views, streamed from Kafka"
+psql -X -q -v ON_ERROR_STOP=1 <<EOF
+CREATE SERVER IF NOT EXISTS shop_kafka FOREIGN DATA WRAPPER ecsync_kafka
+  OPTIONS (bootstrap_servers '$ECSYNC_KAFKA_BROKERS');
+SELECT ecsync_register_stream('page_views', 'shop_kafka', topic => 'page_views',
+                              target_table => 'page_views', target_schema => 'shop');
+SELECT ecsync_start_stream('page_views');
+EOF
+# the stream worker joins the consumer group, then catches up
+for _ in $(seq 1 300); do
+	n=$(psql -X -A -t -c "SELECT coalesce(sum(rows_total + dead_total), 0) FROM ecsync.stream_partitions WHERE stream = 'page_views'")
+	[ "$n" -ge "$in_topic" ] && break
+	sleep 0.1
+done
+psql -X -c "SELECT stream, state, workers_running, rows_total, dead_total, lag, last_error FROM ecsync.stream_status"
+psql -X -c "SELECT minute, page, views, users FROM shop.page_views_per_minute ORDER BY views DESC, minute, page LIMIT 5"
+echo "the stream worker keeps ingesting page_views: new events show within a second"
+
 cat <<EOT
 
 The demo stack is running.  Connect with:
   eval "\$(tests/harness/stack.sh env demo)"
-  psql                    # PostgreSQL 15, database ecsync: shop.* tables, ecsync.status, ecsync.runs
+  psql                    # PostgreSQL 15, database ecsync: shop.* tables (page_views too),
+                          # ecsync.status, ecsync.runs, ecsync.stream_status, ecsync.stream_partitions
   mariadb                 # MariaDB, database shop
   kcat -b \$ECSYNC_KAFKA_BROKERS -C -t page_views -o beginning -e
 Logs and data: $ECSYNC_RUN_DIR
