@@ -36,7 +36,8 @@ log "kcat to /dev/null: $kcat_s s"
 # ecsync: the time from the stream's first batch to the last event visible
 # (the group join before the first batch is reported apart, as join_s)
 q -c "SELECT ecsync_unregister_stream('bench')" -c "DROP TABLE IF EXISTS bench_pv CASCADE" >/dev/null
-q -c "SELECT ecsync_register_stream('bench', 'kafka', topic => '$topic', target_table => 'bench_pv', decode_threads => ${ECSYNC_BENCH_DECODE_THREADS:-1})" >/dev/null
+q -c "SELECT ecsync_register_stream('bench', 'kafka', topic => '$topic', target_table => 'bench_pv', decode_threads => ${ECSYNC_BENCH_DECODE_THREADS:-1})" \
+	-c "ALTER TABLE bench_pv SET (autovacuum_enabled = false)" >/dev/null
 quiesce
 f=$ECSYNC_RUN_DIR/stream-rss
 rm -f "$f" "$f.stop"
@@ -67,7 +68,7 @@ file=$ECSYNC_RUN_DIR/bench_pv.copy
 q -c "\\copy (SELECT $cols FROM bench_pv) TO '$file'"
 copy_once() {
 	local t0 t1
-	q -c "DROP TABLE IF EXISTS copy_pv" -c "CREATE TABLE copy_pv (LIKE bench_pv INCLUDING ALL)"
+	q -c "DROP TABLE IF EXISTS copy_pv" -c "CREATE TABLE copy_pv (LIKE bench_pv INCLUDING ALL) WITH (autovacuum_enabled = false)"
 	quiesce
 	t0=$(now)
 	q -c "\\copy copy_pv ($cols) FROM '$file'"
