@@ -69,6 +69,7 @@ typedef struct Exit
 } Exit;
 
 static Slot slots[MAX_SLOTS];
+static int	workers_running;	/* as of the last reconcile */
 static Exit exits[MAX_SLOTS];
 
 PGDLLEXPORT void ecsync_launcher_main(Datum main_arg);
@@ -316,8 +317,7 @@ reconcile(Wanted *w, int nw)
 				running++;
 		}
 
-	pgstat_report_activity(STATE_IDLE, psprintf("managing %d stream worker%s", running,
-												 running == 1 ? "" : "s"));
+	workers_running = running;
 	return next_ms;
 }
 
@@ -377,6 +377,9 @@ ecsync_launcher_main(Datum main_arg)
 
 			if (due >= 0)
 				timeout = Min(timeout, due);
+			pgstat_report_activity(STATE_IDLE,
+								   psprintf("managing %d stream worker%s", workers_running,
+											workers_running == 1 ? "" : "s"));
 		}
 		MemoryContextSwitchTo(old_context);
 		MemoryContextReset(loop_context);

@@ -24,7 +24,7 @@ test_launcher_notices_create_extension() {
 		fail "launcher does not report the missing extension: $(launcher_rows)"
 	psql_q -c "CREATE EXTENSION ecsync"
 	psql_q -c "SELECT pg_reload_conf()" >/dev/null
-	wait_for 15 launcher_says "waiting for streams" ||
+	wait_for 15 launcher_says "managing 0 stream workers" ||
 		fail "launcher did not notice CREATE EXTENSION: $(launcher_rows)"
 	psql_q -c "DROP EXTENSION ecsync"
 }

@@ -252,7 +252,16 @@ test_rebalance_two_workers_four_partitions_one_frozen() {
 	wait_for 40 owned_only_by $t "$b" || { kill -CONT "$a"; fail "worker $b did not take over: $(psql_q -c "SELECT kafka_partition, worker_pid FROM ecsync.stream_partitions WHERE stream = '$t'")"; }
 	before=$(rows $t)
 	sleep 3
-	[ "$(rows $t)" -gt "$before" ] || { kill -CONT "$a"; fail "no progress with one worker frozen"; }
+	# progress, unless the freeze caught the worker between its offset update
+	# and its commit: then its successor must wait for that transaction
+	if [ "$(rows $t)" -le "$before" ]; then
+		if [[ " $(psql_q -c "SELECT array_to_string(pg_blocking_pids($b), ' ')") " == *" $a "* ]]; then
+			echo "worker $b waits for the frozen worker's open transaction, as it must"
+		else
+			kill -CONT "$a"
+			fail "no progress with one worker frozen"
+		fi
+	fi
 	# thawed, the old owner must not commit what it held
 	kill -CONT "$a"
 	wait $producer
