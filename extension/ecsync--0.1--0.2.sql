@@ -111,6 +111,27 @@ AS $$
         WHEN 'jsonb' THEN 'jsonb' END
 $$;
 
+-- stream workers run only in ecsync.database: say so where it matters
+CREATE FUNCTION ecsync_check_stream_database()
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    workers_db text;
+BEGIN
+    BEGIN
+        workers_db := current_setting('ecsync.database');
+    EXCEPTION WHEN insufficient_privilege THEN
+        RETURN;
+    END;
+    IF workers_db IS DISTINCT FROM current_database() THEN
+        RAISE WARNING 'stream workers run in database "%", not "%": streams registered here do not run', workers_db, current_database()
+              USING HINT = 'Register streams in the database named by ecsync.database, or set it to this one and restart PostgreSQL.';
+    END IF;
+END
+$$;
+
 CREATE FUNCTION ecsync_register_stream(
     name              text,
     server            name,
@@ -287,6 +308,7 @@ BEGIN
     IF old_source IS DISTINCT FROM ARRAY[topic, coalesce(consumer_group, 'ecsync_' || name)] THEN
         DELETE FROM ecsync.stream_offsets o WHERE o.stream_id = new_id;
     END IF;
+    PERFORM @extschema@.ecsync_check_stream_database();
     PERFORM @extschema@.ecsync_wake_launcher();
     RETURN new_id;
 END
@@ -312,6 +334,7 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'stream "%" does not exist', name USING ERRCODE = 'undefined_object';
     END IF;
+    PERFORM @extschema@.ecsync_check_stream_database();
     PERFORM @extschema@.ecsync_wake_launcher();
     RETURN true;
 END
@@ -399,6 +422,7 @@ COMMENT ON VIEW ecsync.stream_status IS 'per stream: state, workers, totals, lag
 REVOKE ALL ON FUNCTION ecsync_kafka_validator(text[], oid),
                        ecsync_register_stream(text, name, text, name, name, text, jsonb, integer, interval, integer, text, integer, integer),
                        ecsync_wake_launcher(),
+                       ecsync_check_stream_database(),
                        ecsync_start_stream(text),
                        ecsync_stop_stream(text),
                        ecsync_restart_stream(text),
