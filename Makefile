@@ -53,3 +53,4 @@ clean:
 	$(MAKE) -C ingester clean
 	$(MAKE) -C tests/gen clean
 	$(MAKE) -C tests/unit clean
+	$(MAKE) -C tests/fuzz clean
