@@ -202,9 +202,13 @@ top_strdup(const char *s)
 
 /* ------------------------------------------------------------ transactions */
 
+/* the context begin_tx was called in, where commit_tx returns */
+static MemoryContext tx_caller_cxt;
+
 static void
 begin_tx(void)
 {
+	tx_caller_cxt = CurrentMemoryContext;
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -218,6 +222,7 @@ commit_tx(void)
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	MemoryContextSwitchTo(tx_caller_cxt);
 }
 
 static char *
@@ -259,10 +264,13 @@ record_error(int32 partition, const char *msg)
 	}
 	PG_CATCH();
 	{
+		MemoryContext cxt = tx_caller_cxt;
+
 		/* the log has it; never let reporting an error become the error */
 		EmitErrorReport();
 		FlushErrorState();
 		AbortCurrentTransaction();
+		MemoryContextSwitchTo(cxt);
 	}
 	PG_END_TRY();
 }
@@ -1210,6 +1218,7 @@ run_batch(ep_chunk *first)
 		e = CopyErrorData();
 		FlushErrorState();
 		AbortCurrentTransaction();
+		MemoryContextSwitchTo(cxt);
 		if (!is_data_error(e->sqlerrcode) || b.rows == 0)
 			ReThrowError(e);
 		ereport(LOG,
@@ -1355,11 +1364,17 @@ static void
 stream_loop(void)
 {
 	TimestampTz last_launcher_check = GetCurrentTimestamp();
+	/* what one round allocates outside transactions dies with the round */
+	MemoryContext loop_cxt = AllocSetContextCreate(TopMemoryContext,
+												   "ecsync stream loop",
+												   ALLOCSET_DEFAULT_SIZES);
 
 	for (;;)
 	{
 		ep_chunk   *c;
 
+		MemoryContextSwitchTo(loop_cxt);
+		MemoryContextReset(loop_cxt);
 		CHECK_FOR_INTERRUPTS();
 		if (got_sigterm)
 			return;

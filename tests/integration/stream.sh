@@ -362,3 +362,40 @@ test_kafka_credentials_stay_out_of_logs_and_views() {
 has_error() {
 	[ -n "$(psql_q -c "SELECT last_error FROM ecsync.stream_status WHERE stream = '$1'")" ]
 }
+
+# memory_total PID: the grand total of a backend's memory contexts, as
+# pg_log_backend_memory_contexts() logs it
+memory_total() {
+	local from i line
+	from=$(($(pg_log | wc -l) + 1))
+	psql_q -c "SELECT pg_log_backend_memory_contexts($1)" >/dev/null
+	for ((i = 0; i < 50; i++)); do
+		line=$(pg_log | tail -n +"$from" | grep "\[$1\] LOG:  Grand total: " | tail -n 1)
+		[ -n "$line" ] && break
+		sleep 0.2
+	done
+	[[ $line =~ Grand\ total:\ ([0-9]+)\ bytes ]] || return 1
+	echo "${BASH_REMATCH[1]}"
+}
+
+test_worker_memory_stays_flat_over_hundreds_of_batches() {
+	setup
+	local t=st_memory pid a b batches
+	"$pvproduce" -t $t --partitions 2 -n 1 -q
+	start_stream $t ", batch_size => 1"
+	wait_for 30 arrived $t 1 || fail "first event"
+	"$pvproduce" -t $t -n 1000 -r 1000 -q
+	wait_for 60 arrived $t 1001 || fail "first 1001 events"
+	pid=$(worker_pids $t)
+	a=$(memory_total "$pid") || fail "no memory report from worker $pid"
+	"$pvproduce" -t $t -n 3000 -r 1000 -q
+	wait_for 120 arrived $t 4001 || fail "only $(rows $t) of 4001"
+	b=$(memory_total "$pid") || fail "no memory report from worker $pid"
+	batches=$(psql_q -c "SELECT count(DISTINCT ingested_at) FROM $t WHERE kafka_offset > 0 AND ingested_at > (SELECT min(ingested_at) FROM $t) + interval '0 s'")
+	echo "worker $pid: $a bytes of memory contexts, then $b; $batches batches in all"
+	# a leak of even 30 bytes a batch would pass a block boundary
+	[ "$batches" -ge 500 ] || fail "only $batches batches: the test needs hundreds"
+	[ $((b - a)) -lt 16384 ] || fail "the worker's memory grew by $((b - a)) bytes"
+	assert_exactly_once $t 4001
+	cleanup $t
+}
