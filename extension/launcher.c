@@ -103,6 +103,7 @@ static bool
 ExtensionInstalled(void)
 {
 	bool		installed;
+	MemoryContext outer = CurrentMemoryContext;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -110,6 +111,7 @@ ExtensionInstalled(void)
 	installed = OidIsValid(get_extension_oid("ecsync", true));
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	MemoryContextSwitchTo(outer);
 	return installed;
 }
 
@@ -148,6 +150,7 @@ wanted_streams(int *n)
 	}
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	MemoryContextSwitchTo(outer);	/* not TopMemoryContext, where commit leaves us */
 	return w;
 }
 
@@ -155,6 +158,7 @@ static bool
 streams_table_exists(void)
 {
 	bool		exists;
+	MemoryContext outer = CurrentMemoryContext;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -166,6 +170,7 @@ streams_table_exists(void)
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	MemoryContextSwitchTo(outer);
 	return exists;
 }
 
