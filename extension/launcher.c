@@ -199,6 +199,8 @@ start_worker(const Wanted *w, int32 index, Slot *slot)
 {
 	BackgroundWorker worker;
 	StreamRequest req;
+	MemoryContext old;
+	bool		registered;
 
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
@@ -219,7 +221,11 @@ start_worker(const Wanted *w, int32 index, Slot *slot)
 	StaticAssertStmt(sizeof(req) <= BGW_EXTRALEN, "StreamRequest too large for bgw_extra");
 	memcpy(worker.bgw_extra, &req, sizeof(req));
 
-	if (!RegisterDynamicBackgroundWorker(&worker, &slot->handle))
+	/* the handle outlives this round's memory */
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	registered = RegisterDynamicBackgroundWorker(&worker, &slot->handle);
+	MemoryContextSwitchTo(old);
+	if (!registered)
 	{
 		ereport(WARNING,
 				(errmsg("ecsync launcher: no background worker slot for stream \"%s\"", w->name),
