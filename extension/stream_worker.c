@@ -1282,9 +1282,19 @@ refresh_stats(void)
 
 /* ------------------------------------------------------------ lifecycle */
 
+/*
+ * shutdown_consumer leaves the group and destroys the consumer, within a
+ * bounded time: librdkafka's own close in rd_kafka_destroy waits for the
+ * group coordinator without limit (with the broker down, for ever).  If
+ * the close does not finish in time, the consumer is destroyed without it;
+ * the group moves the partitions after session.timeout.ms, and nothing is
+ * lost, as the offsets are PostgreSQL's.
+ */
 static void
 shutdown_consumer(void)
 {
+	bool		closed = false;
+
 	if (rk == NULL)
 		return;
 	if (pipe_)
@@ -1292,20 +1302,31 @@ shutdown_consumer(void)
 	if (consumer_q)
 	{
 		rd_kafka_error_t *error = rd_kafka_consumer_close_queue(rk, consumer_q);
-		TimestampTz give_up = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 10000);
+		TimestampTz give_up = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 5000);
 
 		if (error)
 			rd_kafka_error_destroy(error);
 		else
-			while (!rd_kafka_consumer_closed(rk) && GetCurrentTimestamp() < give_up)
+			while (!(closed = rd_kafka_consumer_closed(rk)) && GetCurrentTimestamp() < give_up)
 			{
-				rd_kafka_event_t *ev = rd_kafka_queue_poll(consumer_q, 100);
+				rd_kafka_event_t *ev = rd_kafka_queue_poll(consumer_q, 50);
+				rd_kafka_message_t *msgs[256];
+				ssize_t		n;
 
 				if (ev && rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
 					rd_kafka_assign(rk, NULL);
 				if (ev)
 					rd_kafka_event_destroy(ev);
+				/* messages fetched meanwhile must not hold the close up */
+				while (fetch_q && (n = rd_kafka_consume_batch_queue(fetch_q, 0, msgs, 256)) > 0)
+					for (ssize_t i = 0; i < n; i++)
+						rd_kafka_message_destroy(msgs[i]);
 			}
+		if (!closed)
+			ereport(LOG,
+					(errmsg("ecsync stream \"%s\" worker %d: could not leave the consumer group within 5 s; "
+							"its partitions move after session.timeout.ms",
+							cfg.name, req.index)));
 	}
 	if (pipe_)
 		ep_stop(pipe_);
@@ -1315,7 +1336,7 @@ shutdown_consumer(void)
 	if (consumer_q)
 		rd_kafka_queue_destroy(consumer_q);
 	fetch_q = consumer_q = NULL;
-	rd_kafka_destroy(rk);
+	rd_kafka_destroy_flags(rk, closed ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
 	rk = NULL;
 }
 

@@ -466,12 +466,13 @@ write_env() {
 # stop_all stops whatever this stack started, then anything still running
 # from its run directory (a crashed start can leave such processes).
 stop_all() {
-	kafka_stop &
-	local kp=$!
-	pg_stop &
-	local pp=$!
-	my_stop
-	wait $kp $pp 2>/dev/null || true
+	# PostgreSQL before Kafka: stream workers leave their groups while the
+	# broker is still there
+	my_stop &
+	local mp=$!
+	pg_stop
+	kafka_stop
+	wait $mp 2>/dev/null || true
 	local d
 	for d in "$run" "$(readlink "$run/pg" 2>/dev/null || true)" "$(readlink "$run/mysql" 2>/dev/null || true)"; do
 		[ -n "$d" ] || continue

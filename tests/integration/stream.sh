@@ -220,7 +220,11 @@ test_broker_stopped_and_started_mid_stream() {
 	wait_for 60 kafka_down || fail "the broker did not stop"
 	sleep 3
 	assert_match "Kafka" "$(psql_q -c "SELECT last_error FROM ecsync.stream_status WHERE stream = '$t'")" "the outage is visible"
+	# a stop while the broker is down ends within the bounded close
+	psql_q -c "SELECT ecsync_stop_stream('$t')" >/dev/null
+	wait_for 15 workers_running $t 0 || fail "the worker did not stop while the broker was down"
 	"$ECSYNC_TOP/tests/harness/stack.sh" start test >/dev/null
+	psql_q -c "SELECT ecsync_start_stream('$t')" >/dev/null
 	"$pvproduce" -t $t -n 20000 -q
 	wait_for 120 arrived $t 60000 || fail "only $(rows $t) of 60000 after the broker came back"
 	sleep 1
