@@ -322,57 +322,49 @@ RETURNS boolean
 LANGUAGE C STRICT VOLATILE
 AS 'MODULE_PATHNAME', 'ecsync_wake_launcher';
 
-CREATE FUNCTION ecsync_start_stream(name text)
+-- ecsync_change_stream: set a stream's state and/or bump its version, then
+-- wake the launcher (the functions below are its faces)
+CREATE FUNCTION ecsync_change_stream(name text, new_state text, restart boolean)
 RETURNS boolean
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_variable
 BEGIN
-    UPDATE ecsync.streams s SET state = 'started', last_error = NULL, last_error_at = NULL
+    UPDATE ecsync.streams s
+       SET state = coalesce(new_state, s.state),
+           config_version = s.config_version + CASE WHEN restart THEN 1 ELSE 0 END,
+           -- a start is a fresh chance: the last error belongs to the past
+           last_error = CASE WHEN new_state = 'started' THEN NULL ELSE s.last_error END,
+           last_error_at = CASE WHEN new_state = 'started' THEN NULL ELSE s.last_error_at END
      WHERE s.name = name;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'stream "%" does not exist', name USING ERRCODE = 'undefined_object';
     END IF;
-    PERFORM @extschema@.ecsync_check_stream_database();
+    IF new_state = 'started' THEN
+        PERFORM @extschema@.ecsync_check_stream_database();
+    END IF;
     PERFORM @extschema@.ecsync_wake_launcher();
     RETURN true;
 END
 $$;
+
+CREATE FUNCTION ecsync_start_stream(name text)
+RETURNS boolean
+LANGUAGE sql
+AS $$ SELECT @extschema@.ecsync_change_stream(name, 'started', false) $$;
 COMMENT ON FUNCTION ecsync_start_stream(text) IS 'start a stream''s workers; it stays started across restarts';
 
 CREATE FUNCTION ecsync_stop_stream(name text)
 RETURNS boolean
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-#variable_conflict use_variable
-BEGIN
-    UPDATE ecsync.streams s SET state = 'stopped' WHERE s.name = name;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'stream "%" does not exist', name USING ERRCODE = 'undefined_object';
-    END IF;
-    PERFORM @extschema@.ecsync_wake_launcher();
-    RETURN true;
-END
-$$;
+LANGUAGE sql
+AS $$ SELECT @extschema@.ecsync_change_stream(name, 'stopped', false) $$;
 COMMENT ON FUNCTION ecsync_stop_stream(text) IS 'stop a stream''s workers (each commits its batch first)';
 
 CREATE FUNCTION ecsync_restart_stream(name text)
 RETURNS boolean
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-#variable_conflict use_variable
-BEGIN
-    UPDATE ecsync.streams s SET config_version = s.config_version + 1 WHERE s.name = name;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'stream "%" does not exist', name USING ERRCODE = 'undefined_object';
-    END IF;
-    PERFORM @extschema@.ecsync_wake_launcher();
-    RETURN true;
-END
-$$;
+LANGUAGE sql
+AS $$ SELECT @extschema@.ecsync_change_stream(name, NULL, true) $$;
 COMMENT ON FUNCTION ecsync_restart_stream(text) IS
   'restart a stream''s workers, e.g. after ALTER SERVER or ALTER USER MAPPING';
 
@@ -423,6 +415,7 @@ REVOKE ALL ON FUNCTION ecsync_kafka_validator(text[], oid),
                        ecsync_register_stream(text, name, text, name, name, text, jsonb, integer, interval, integer, text, integer, integer),
                        ecsync_wake_launcher(),
                        ecsync_check_stream_database(),
+                       ecsync_change_stream(text, text, boolean),
                        ecsync_start_stream(text),
                        ecsync_stop_stream(text),
                        ecsync_restart_stream(text),
