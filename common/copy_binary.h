@@ -40,6 +40,7 @@ cb_put64(ebuf *b, uint64_t v)
 
 /* days since 1970-01-01 of a proleptic Gregorian date */
 extern int64_t cb_days_from_civil(int64_t y, int m, int d);
+extern void cb_civil_from_days(int64_t days, int64_t *y, int *m, int *d);
 
 /* cb_header and cb_trailer frame the stream; cb_row_start begins a row */
 extern bool cb_header(ebuf *out);

@@ -14,6 +14,7 @@
 
 #include "copy_binary.h"
 #include "copy_text.h"
+#include "csv_write.h"
 #include "seterr.h"
 
 typedef struct chunk
@@ -87,14 +88,15 @@ oom:
 	return row_failed(p, rowno, NULL, "out of memory");
 }
 
-/* encode_row appends one row as COPY text; false with a message */
+/* encode_row appends one row as COPY text or CSV; false with a message */
 static bool
 encode_row(copy_pipe *p, ebuf *out, ebuf *scratch, char **values,
 		   unsigned long *lengths, uint64_t rowno)
 {
 	char		err[MS_ERRLEN];
+	bool		csv = p->spec.format == CP_CSV;
 
-	if (p->spec.binary)
+	if (p->spec.format == CP_BINARY)
 		return encode_row_binary(p, out, values, lengths, rowno);
 	for (int i = 0; i < p->spec.ncols; i++)
 	{
@@ -103,19 +105,24 @@ encode_row(copy_pipe *p, ebuf *out, ebuf *scratch, char **values,
 		bool		is_null;
 		bool		ok;
 
-		if (i > 0 && !ebuf_putc(out, '\t'))
+		if (i > 0 && !ebuf_putc(out, csv ? ',' : '\t'))
 			goto oom;
 		if (values[i] == NULL)
 		{
-			if (!ct_append_null(out))
+			/* CSV: NULL is an empty field */
+			if (!csv && !ct_append_null(out))
 				goto oom;
 			continue;
 		}
 		if (!tp_convert(p->spec.conv[i], p->spec.bits[i], values[i], lengths[i],
 						scratch, &v, &vlen, &is_null, err, sizeof(err)))
 			return row_failed(p, rowno, p->spec.colnames[i], err);
-		ok = is_null ? ct_append_null(out) :
-			ct_append(out, v, vlen, tp_needs_escape(p->spec.conv[i]));
+		if (csv)
+			ok = is_null || (tp_needs_escape(p->spec.conv[i]) ?
+							 csv_append(out, v, vlen) : ebuf_append(out, v, vlen));
+		else
+			ok = is_null ? ct_append_null(out) :
+				ct_append(out, v, vlen, tp_needs_escape(p->spec.conv[i]));
 		if (!ok)
 			goto oom;
 	}
@@ -152,11 +159,20 @@ reader_main(void *arg)
 	pthread_mutex_lock(&p->lock);
 	slot = (p->head + p->count) % PIPE_CHUNKS;
 	pthread_mutex_unlock(&p->lock);
-	if (p->spec.binary && !cb_header(&p->chunks[slot].data))
+	if (p->spec.format == CP_BINARY && !cb_header(&p->chunks[slot].data))
 	{
 		seterr(p->error, sizeof(p->error), "out of memory");
 		failed = true;
 	}
+	for (int i = 0; p->spec.format == CP_CSV && i < p->spec.ncols; i++)
+		if ((i > 0 && !ebuf_putc(&p->chunks[slot].data, ',')) ||
+			!csv_append(&p->chunks[slot].data, p->spec.colnames[i], strlen(p->spec.colnames[i])) ||
+			(i == p->spec.ncols - 1 && !ebuf_putc(&p->chunks[slot].data, '\n')))
+		{
+			seterr(p->error, sizeof(p->error), "out of memory");
+			failed = true;
+			break;
+		}
 
 	for (; !failed;)
 	{
@@ -190,7 +206,7 @@ reader_main(void *arg)
 	}
 	ebuf_free(&scratch);
 
-	if (!failed && !p->stop && p->spec.binary && !cb_trailer(&p->chunks[slot].data))
+	if (!failed && !p->stop && p->spec.format == CP_BINARY && !cb_trailer(&p->chunks[slot].data))
 	{
 		seterr(p->error, sizeof(p->error), "out of memory");
 		failed = true;

@@ -1,8 +1,9 @@
 /*
  * copy_pipe.h
  *	  A reader thread that streams a MySQL result, converts every value by
- *	  the type policy and writes COPY text into a bounded ring of chunks,
- *	  so that reading MySQL overlaps with PostgreSQL inserting.
+ *	  the type policy and writes COPY text, binary COPY or CSV into a
+ *	  bounded ring of chunks, so that reading MySQL overlaps with
+ *	  PostgreSQL inserting (or ecsync-ingest writing its archive).
  *
  *	  The thread calls no PostgreSQL function (it is plain C with malloc)
  *	  and blocks every signal, so signal handlers run on the main thread.
@@ -24,6 +25,13 @@
 
 typedef struct copy_pipe copy_pipe;
 
+typedef enum cp_format
+{
+	CP_TEXT,					/* COPY text */
+	CP_BINARY,					/* binary COPY, with header and trailer */
+	CP_CSV						/* RFC 4180 CSV with a header record */
+} cp_format;
+
 /* what to read: conn must already be streaming (ms_stream) the SELECT */
 typedef struct copy_pipe_spec
 {
@@ -33,7 +41,7 @@ typedef struct copy_pipe_spec
 	const tp_wire *wire;		/* used when binary */
 	const int  *bits;
 	const char *const *colnames;
-	bool		binary;			/* binary COPY instead of text */
+	cp_format	format;
 } copy_pipe_spec;
 
 /* copy_pipe_start starts the reader thread; NULL with a message on failure */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "copy_binary.h"
+#include "csv_write.h"
 #include "seterr.h"
 
 #define POSTGRES_EPOCH_DAYS 10957	/* 2000-01-01 - 1970-01-01 */
@@ -453,6 +454,109 @@ ev_encode_binary(ev_decoder *d, ebuf *out)
 			return false;
 	}
 	return true;
+}
+
+size_t
+ev_format_timestamptz(int64_t usecs, char *buf)
+{
+	int64_t		days = usecs / (86400 * USECS_PER_SEC);
+	int64_t		rest = usecs % (86400 * USECS_PER_SEC);
+	int64_t		y;
+	int			m,
+				d,
+				n;
+
+	if (rest < 0)
+	{
+		rest += 86400 * USECS_PER_SEC;
+		days--;
+	}
+	cb_civil_from_days(days + POSTGRES_EPOCH_DAYS, &y, &m, &d);
+	n = snprintf(buf, EV_TIMESTAMP_LEN, "%04lld-%02d-%02d %02d:%02d:%02d",
+				 (long long) (y > 0 ? y : 1 - y), m, d,
+				 (int) (rest / (3600 * USECS_PER_SEC)),
+				 (int) (rest / (60 * USECS_PER_SEC) % 60),
+				 (int) (rest / USECS_PER_SEC % 60));
+	if (rest % USECS_PER_SEC)
+	{
+		int			frac = (int) (rest % USECS_PER_SEC);
+		int			digits = 6;
+
+		while (frac % 10 == 0)
+		{
+			frac /= 10;
+			digits--;
+		}
+		n += snprintf(buf + n, EV_TIMESTAMP_LEN - n, ".%0*d", digits, frac);
+	}
+	n += snprintf(buf + n, EV_TIMESTAMP_LEN - n, "+00%s", y > 0 ? "" : " BC");
+	return (size_t) n;
+}
+
+bool
+ev_value_int(ev_decoder *d, int field, int64_t *value)
+{
+	if (field < 0 || field >= d->spec->nfields || d->values[field].isnull)
+		return false;
+	*value = d->values[field].i;
+	return true;
+}
+
+bool
+ev_csv_header(const ev_spec *spec, ebuf *out)
+{
+	for (int i = 0; i < spec->nfields; i++)
+		if ((i > 0 && !ebuf_putc(out, ',')) ||
+			!csv_append(out, spec->fields[i].column, strlen(spec->fields[i].column)))
+			return false;
+	return ebuf_putc(out, '\n');
+}
+
+bool
+ev_encode_csv(ev_decoder *d, ebuf *out)
+{
+	const ev_spec *spec = d->spec;
+
+	for (int i = 0; i < spec->nfields; i++)
+	{
+		const ev_value *v = &d->values[i];
+		char		num[EV_TIMESTAMP_LEN];
+		int			n;
+		bool		ok;
+
+		if (i > 0 && !ebuf_putc(out, ','))
+			return false;
+		if (v->isnull)
+			continue;			/* NULL: an empty unquoted field */
+		switch (spec->fields[i].type)
+		{
+			case EV_SMALLINT:
+			case EV_INTEGER:
+			case EV_BIGINT:
+				n = snprintf(num, sizeof(num), "%lld", (long long) v->i);
+				ok = ebuf_append(out, num, (size_t) n);
+				break;
+			case EV_DOUBLE:
+				n = snprintf(num, sizeof(num), "%.17g", v->d);
+				ok = ebuf_append(out, num, (size_t) n);
+				break;
+			case EV_BOOLEAN:
+				ok = ebuf_putc(out, v->i ? 't' : 'f');
+				break;
+			case EV_TIMESTAMPTZ:
+				ok = ebuf_append(out, num, ev_format_timestamptz(v->i, num));
+				break;
+			case EV_TEXT:
+			case EV_JSONB:
+				ok = csv_append(out, v->s, v->len);
+				break;
+			default:
+				ok = false;
+		}
+		if (!ok)
+			return false;
+	}
+	return ebuf_putc(out, '\n');
 }
 
 /* num reads exactly n digits at *p and advances; -1 if they are not digits */

@@ -110,6 +110,27 @@ extern ev_kind ev_decode(ev_decoder *d, const ev_msg *m,
 extern bool ev_encode_binary(ev_decoder *d, ebuf *out);
 
 /*
+ * ev_encode_csv appends the decoded row as one CSV record (csv_write.h),
+ * ended by LF: timestamps as "YYYY-MM-DD HH:MM:SS[.ffffff]+00", booleans
+ * as t and f, doubles with 17 significant digits, jsonb as its JSON text.
+ */
+extern bool ev_encode_csv(ev_decoder *d, ebuf *out);
+
+/* ev_csv_header appends the spec's column names as a CSV header record */
+extern bool ev_csv_header(const ev_spec *spec, ebuf *out);
+
+/* ev_value_int: a decoded integer or timestamp field; false when NULL */
+extern bool ev_value_int(ev_decoder *d, int field, int64_t *value);
+
+/*
+ * ev_format_timestamptz writes usecs (since 2000-01-01 UTC) as PostgreSQL
+ * prints a timestamptz in UTC; buf needs EV_TIMESTAMP_LEN bytes.  Returns
+ * the length.
+ */
+#define EV_TIMESTAMP_LEN 48
+extern size_t ev_format_timestamptz(int64_t usecs, char *buf);
+
+/*
  * ev_parse_timestamptz reads an ISO 8601 / RFC 3339 timestamp,
  * "YYYY-MM-DD[T ]HH:MM[:SS[.fraction]][Z|+HH[:MM]|-HH[:MM]]", into
  * microseconds since 2000-01-01 00:00 UTC (PostgreSQL's epoch).  No zone

@@ -81,7 +81,7 @@ ecsync_copy_from_mysql(Relation rel, List *attnames, CopySource *src, bool freez
 	spec.conv = src->conv;
 	spec.wire = src->wire;
 	spec.bits = src->bits;
-	spec.binary = src->binary;
+	spec.format = src->binary ? CP_BINARY : CP_TEXT;
 	spec.colnames = src->colnames;
 	active_pipe = copy_pipe_start(&spec, err, sizeof(err));
 	if (active_pipe == NULL)

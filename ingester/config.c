@@ -16,7 +16,9 @@
 
 /* keys ecsync-ingest itself understands; kafka.* goes to librdkafka */
 static const char *const own_keys[] = {
-	"topic", "archive.dir",
+	"topic", "archive.dir", "group", "start", "compression",
+	"roll.bytes", "roll.seconds", "decode.threads", "max.message.bytes",
+	"tables",
 	"mysql.host", "mysql.port", "mysql.socket", "mysql.database",
 	"mysql.user", "mysql.password", "mysql.ssl-mode", "mysql.ssl-ca",
 	NULL

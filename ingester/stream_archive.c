@@ -1,0 +1,1023 @@
+/*
+ * stream_archive.c
+ *	  Stream mode: page views from Kafka into the archive, exactly once.
+ *
+ *	  Every owned Kafka partition has at most one open roll: the offsets
+ *	  first..last read since its last commit, written as CSV into one
+ *	  temporary file per (event date and hour) bucket, plus one for dead
+ *	  letters.  A roll is committed when it is big enough or old enough
+ *	  (roll.bytes, roll.seconds), when its partition is revoked, and at
+ *	  shutdown:
+ *
+ *	    1. each file is flushed and fsynced, then renamed within .tmp to a
+ *	       name derived from its final path ("sealed"); .tmp is fsynced;
+ *	    2. a block naming the files, their rows, sizes and CRCs and the
+ *	       offset range is appended to the partition's manifest and
+ *	       fsynced: this is the commit;
+ *	    3. the sealed files are renamed into place (directories fsynced);
+ *	    4. the Kafka offset last+1 is committed, for monitoring only.
+ *
+ *	  The manifest, not Kafka, says where to resume: on start the last
+ *	  block of each manifest is redone (step 3) and .tmp is emptied, so a
+ *	  crash anywhere leaves each offset in exactly one committed file.
+ *	  File names hold the partition and the roll's offset range.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <dirent.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "archive_file.h"
+#include "csv_write.h"
+#include "event_decode.h"
+#include "event_pipe.h"
+#include "ingest.h"
+#include "manifest.h"
+#include "seterr.h"
+
+#define USECS_PER_HOUR INT64_C(3600000000)
+#define PG_EPOCH_UNIX_USECS INT64_C(946684800000000)
+#define MAX_PARTITIONS 4096
+#define DEAD_HEADER "kafka_partition,kafka_offset,kafka_timestamp,kind,reason,message_key,payload\n"
+
+typedef struct bucket
+{
+	int64_t		hour;			/* hours since 1970-01-01 UTC */
+	bool		dead;
+	af_file		f;
+	char	   *rel;			/* final path, relative to the archive */
+} bucket;
+
+typedef struct roll
+{
+	bool		open;
+	int64_t		first;
+	int64_t		last;
+	int			nb;
+	int			capb;
+	bucket	   *b;
+	double		opened_at;
+	uint64_t	rows;			/* events and dead letters */
+	uint64_t	bytes;
+} roll;
+
+typedef struct part
+{
+	bool		owned;
+	bool		known;			/* next was read from the manifest */
+	int64_t		next;			/* next offset to archive, -1: none yet */
+	int64_t		high;			/* high watermark when assigned (--once) */
+	roll		r;
+} part;
+
+static const ingest_opts *opt;
+static const char *topic;
+static char tmp_dir[4096];
+static char manifest_dir[4096];
+static long roll_bytes;
+static long roll_seconds;
+static bool start_latest;
+static part parts[MAX_PARTITIONS];
+static rd_kafka_t *rk;
+static rd_kafka_queue_t *consumer_q;
+static rd_kafka_queue_t *fetch_q;
+static ep_pipe *pipe_;
+static int	cq_fd[2] = {-1, -1};
+static int	notify_fd[2] = {-1, -1};
+static bool assigned_once;
+static char err[AF_ERRLEN];
+static uint64_t total_events;
+static uint64_t total_dead;
+static uint64_t total_files;
+
+/* the archived columns: the extension's page_views, without ingested_at */
+static ev_field fields[] = {
+	{"kafka_partition", NULL, EV_INTEGER, EV_FROM_PARTITION, false},
+	{"kafka_offset", NULL, EV_BIGINT, EV_FROM_OFFSET, false},
+	{"user_id", "user_id", EV_BIGINT, EV_FROM_JSON, true},
+	{"age", "age", EV_SMALLINT, EV_FROM_JSON, false},
+	{"gender", "gender", EV_TEXT, EV_FROM_JSON, false},
+	{"occupation", "occupation", EV_TEXT, EV_FROM_JSON, false},
+	{"page", "page", EV_TEXT, EV_FROM_JSON, true},
+	{"viewed_at", "viewed_at", EV_TIMESTAMPTZ, EV_FROM_JSON, true},
+};
+#define BUCKET_FIELD 7			/* viewed_at decides the dt/hour partition */
+static ev_spec spec = {sizeof(fields) / sizeof(fields[0]), fields, 1048576};
+
+/*
+ * encode_row: the decoders' output for one event, the bucket's hour (8
+ * bytes, native order) followed by the CSV record
+ */
+static bool
+encode_row(ev_decoder *d, ebuf *out)
+{
+	int64_t		us = 0;
+	int64_t		hour;
+
+	(void) ev_value_int(d, BUCKET_FIELD, &us);	/* required: never NULL */
+	us += PG_EPOCH_UNIX_USECS;
+	hour = us >= 0 ? us / USECS_PER_HOUR : -((-us - 1) / USECS_PER_HOUR) - 1;
+	return ebuf_append(out, &hour, sizeof(hour)) && ev_encode_csv(d, out);
+}
+
+/* ------------------------------------------------------------ paths */
+
+static void
+hour_dir(int64_t hour, char *buf, size_t len)
+{
+	char		ts[EV_TIMESTAMP_LEN];
+
+	/* "YYYY-MM-DD HH:..." of the hour's start */
+	ev_format_timestamptz(hour * USECS_PER_HOUR - PG_EPOCH_UNIX_USECS, ts);
+	snprintf(buf, len, "dt=%.10s/hour=%.2s", ts, ts + 11);
+}
+
+static char *
+final_rel(int32_t p, const roll *r, const bucket *b)
+{
+	char		dir[64];
+	char	   *rel;
+
+	hour_dir(b->hour, dir, sizeof(dir));
+	if (asprintf(&rel, "%s%s/%s/p%" PRId32 "-%019" PRId64 "-%019" PRId64 ".csv%s",
+				 topic, b->dead ? "_dead_letters" : "", dir, p, r->first, r->last,
+				 opt->gzip ? ".gz" : "") < 0)
+		return NULL;
+	return rel;
+}
+
+/* sealed: the temporary name of a committed-to-be file, from its final path */
+static void
+sealed_path(const char *rel, char *buf, size_t len)
+{
+	size_t		n = (size_t) snprintf(buf, len, "%s/", tmp_dir);
+
+	for (const char *s = rel; *s && n + 1 < len; s++)
+		buf[n++] = *s == '/' ? '%' : *s;
+	buf[n] = '\0';
+}
+
+static void
+manifest_path(int32_t p, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/partition=%" PRId32 ".csv", manifest_dir, p);
+}
+
+/* ------------------------------------------------------------ recovery */
+
+typedef struct last_block
+{
+	mf_block	b;
+	bool		any;
+} last_block;
+
+static bool
+keep_last(const mf_block *b, void *arg)
+{
+	last_block *lb = arg;
+
+	for (int i = 0; i < lb->b.nfiles; i++)
+		free(lb->b.files[i].file);
+	free(lb->b.files);
+	lb->b = *b;
+	lb->b.files = malloc(sizeof(mf_entry) * (b->nfiles ? b->nfiles : 1));
+	if (lb->b.files == NULL)
+		return false;
+	for (int i = 0; i < b->nfiles; i++)
+	{
+		lb->b.files[i] = b->files[i];
+		lb->b.files[i].file = strdup(b->files[i].file);
+	}
+	lb->any = true;
+	return true;
+}
+
+/*
+ * recover_partition reads p's manifest: cuts a torn tail, finishes the
+ * renames of its last block, and sets where to resume
+ */
+static bool
+recover_partition(int32_t p)
+{
+	char		path[4200];
+	last_block	lb = {{0}, false};
+	off_t		valid_end,
+				size;
+	bool		ok = true;
+
+	manifest_path(p, path, sizeof(path));
+	if (!mf_read(path, keep_last, &lb, &valid_end, &size, err, sizeof(err)))
+		return false;
+	if (valid_end != size)
+	{
+		ingest_log("partition %d: cutting an unfinished manifest block (%lld bytes) off \"%s\"",
+				   p, (long long) (size - valid_end), path);
+		if (!mf_truncate(path, valid_end, err, sizeof(err)))
+			ok = false;
+	}
+	for (int i = 0; ok && i < lb.b.nfiles; i++)
+	{
+		char		final[4200],
+					sealed[4200];
+		struct stat st;
+
+		snprintf(final, sizeof(final), "%s/%s", opt->dir, lb.b.files[i].file);
+		if (stat(final, &st) == 0)
+			continue;
+		sealed_path(lb.b.files[i].file, sealed, sizeof(sealed));
+		if (stat(sealed, &st) != 0)
+		{
+			seterr(err, sizeof(err), "the archive is damaged: \"%s\" is committed in \"%s\" "
+				   "but neither it nor its temporary file exists", final, path);
+			ok = false;
+		}
+		else
+			ok = af_publish(sealed, final, err, sizeof(err));
+	}
+	parts[p].next = lb.any ? lb.b.last + 1 : -1;
+	parts[p].known = ok;
+	for (int i = 0; i < lb.b.nfiles; i++)
+		free(lb.b.files[i].file);
+	free(lb.b.files);
+	return ok;
+}
+
+/* recover_all recovers every partition with a manifest, then empties .tmp */
+static bool
+recover_all(void)
+{
+	DIR		   *d = opendir(manifest_dir);
+	struct dirent *e;
+	bool		ok = true;
+
+	if (d != NULL)
+	{
+		while (ok && (e = readdir(d)) != NULL)
+		{
+			int			p;
+			char		tail[8];
+
+			if (sscanf(e->d_name, "partition=%d.cs%1s", &p, tail) == 2 &&
+				p >= 0 && p < MAX_PARTITIONS)
+				ok = recover_partition(p);
+		}
+		closedir(d);
+	}
+	else if (errno != ENOENT)
+	{
+		seterr(err, sizeof(err), "could not open \"%s\": %s", manifest_dir, strerror(errno));
+		return false;
+	}
+	return ok && af_clear_dir(tmp_dir, err, sizeof(err));
+}
+
+/* ------------------------------------------------------------ rolls */
+
+static void
+roll_discard(roll *r)
+{
+	for (int i = 0; i < r->nb; i++)
+	{
+		af_discard(&r->b[i].f);
+		free(r->b[i].rel);
+	}
+	free(r->b);
+	memset(r, 0, sizeof(*r));
+}
+
+static bucket *
+roll_bucket(int32_t p, roll *r, int64_t hour, bool dead)
+{
+	char		tmp[4200];
+	bucket	   *b;
+	ebuf		header;
+	bool		ok;
+
+	for (int i = r->nb - 1; i >= 0; i--)
+		if (r->b[i].hour == hour && r->b[i].dead == dead)
+			return &r->b[i];
+	if (r->nb == r->capb)
+	{
+		bucket	   *grown = realloc(r->b, sizeof(bucket) * (r->capb ? 2 * r->capb : 4));
+
+		if (grown == NULL)
+		{
+			seterr(err, sizeof(err), "out of memory");
+			return NULL;
+		}
+		r->b = grown;
+		r->capb = r->capb ? 2 * r->capb : 4;
+	}
+	b = &r->b[r->nb];
+	memset(b, 0, sizeof(*b));
+	b->hour = hour;
+	b->dead = dead;
+	snprintf(tmp, sizeof(tmp), "%s/open-p%" PRId32 "-%" PRId64 "-%" PRId64 "%s",
+			 tmp_dir, p, r->first, hour, dead ? "-dead" : "");
+	ebuf_init(&header);
+	ok = dead ? ebuf_puts(&header, DEAD_HEADER) : ev_csv_header(&spec, &header);
+	ok = ok && af_open(&b->f, tmp, opt->gzip, header.data, header.len, err, sizeof(err));
+	ebuf_free(&header);
+	if (!ok)
+		return NULL;
+	r->nb++;
+	return b;
+}
+
+/* roll_commit commits p's open roll (see the file comment) */
+static bool
+roll_commit(int32_t p)
+{
+	roll	   *r = &parts[p].r;
+	mf_block	block = {0};
+	char		path[4200],
+				sealed[4200];
+	bool		ok = true;
+
+	if (!r->open)
+		return true;
+	block.files = calloc(r->nb, sizeof(mf_entry));
+	if (block.files == NULL)
+	{
+		seterr(err, sizeof(err), "out of memory");
+		roll_discard(r);
+		return false;
+	}
+	block.first = r->first;
+	block.last = r->last;
+	for (int i = 0; ok && i < r->nb; i++)
+	{
+		bucket	   *b = &r->b[i];
+
+		ok = af_finish(&b->f, err, sizeof(err));
+		if (ok && (b->rel = final_rel(p, r, b)) == NULL)
+		{
+			seterr(err, sizeof(err), "out of memory");
+			ok = false;
+		}
+		if (!ok)
+			break;
+		sealed_path(b->rel, sealed, sizeof(sealed));
+		if (rename(b->f.tmp_path, sealed) != 0)
+		{
+			seterr(err, sizeof(err), "could not rename \"%s\": %s", b->f.tmp_path, strerror(errno));
+			ok = false;
+			break;
+		}
+		free(b->f.tmp_path);
+		b->f.tmp_path = strdup(sealed);
+		block.files[block.nfiles++] = (mf_entry) {b->rel, b->f.rows, b->f.bytes, b->f.crc};
+		block.rows += b->f.rows;
+	}
+	ok = ok && af_fsync_dir(tmp_dir, err, sizeof(err));
+	manifest_path(p, path, sizeof(path));
+	ok = ok && mf_append(path, &block, err, sizeof(err));
+	if (!ok)
+	{
+		/* not committed: the temporary files go, the offsets are read again */
+		free(block.files);
+		roll_discard(r);
+		return false;
+	}
+	for (int i = 0; ok && i < r->nb; i++)
+	{
+		char		final[4200];
+
+		snprintf(final, sizeof(final), "%s/%s", opt->dir, r->b[i].rel);
+		ok = af_publish(r->b[i].f.tmp_path, final, err, sizeof(err));
+	}
+	free(block.files);
+	if (!ok)
+	{
+		/* committed: the next start finishes the renames */
+		roll_discard(r);
+		return false;
+	}
+	total_files += r->nb;
+	for (int i = 0; i < r->nb; i++)
+	{
+		free(r->b[i].f.tmp_path);	/* renamed: nothing to remove */
+		r->b[i].f.tmp_path = NULL;
+	}
+	parts[p].next = r->last + 1;
+	roll_discard(r);
+
+	/* Kafka's committed offset follows the archive, for lag monitoring */
+	{
+		rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+
+		rd_kafka_topic_partition_list_add(l, topic, p)->offset = parts[p].next;
+		(void) rd_kafka_commit(rk, l, 1);
+		rd_kafka_topic_partition_list_destroy(l);
+	}
+	return true;
+}
+
+static bool
+commit_all(void)
+{
+	for (int32_t p = 0; p < MAX_PARTITIONS; p++)
+		if (parts[p].r.open && !roll_commit(p))
+			return false;
+	return true;
+}
+
+/* ------------------------------------------------------------ events */
+
+static int64_t
+hour_of_ms(int64_t ms)
+{
+	return ms >= 0 ? ms / 3600000 : -((-ms - 1) / 3600000) - 1;
+}
+
+static bool
+add_dead(int32_t p, roll *r, const ep_item *it)
+{
+	rd_kafka_message_t *m = it->msg;
+	rd_kafka_timestamp_type_t tstype;
+	int64_t		ts = rd_kafka_message_timestamp(m, &tstype);
+	bucket	   *b;
+	ebuf		row;
+	char		num[EV_TIMESTAMP_LEN + 64];
+	bool		ok;
+
+	if (ts < 0)
+		ts = (int64_t) time(NULL) * 1000;
+	if ((b = roll_bucket(p, r, hour_of_ms(ts), true)) == NULL)
+		return false;
+	ebuf_init(&row);
+	snprintf(num, sizeof(num), "%" PRId32 ",%" PRId64 ",", p, m->offset);
+	ok = ebuf_puts(&row, num);
+	ev_format_timestamptz((ts * 1000) - PG_EPOCH_UNIX_USECS, num);
+	ok = ok && ebuf_puts(&row, num) && ebuf_putc(&row, ',') &&
+		ebuf_puts(&row, ev_kind_name(it->kind)) && ebuf_putc(&row, ',') &&
+		csv_append(&row, it->reason ? it->reason : "", it->reason ? strlen(it->reason) : 0) &&
+		ebuf_putc(&row, ',') &&
+		(m->key == NULL || csv_append_hex(&row, m->key, m->key_len)) &&
+		ebuf_putc(&row, ',') &&
+		(m->payload == NULL || csv_append_hex(&row, m->payload, m->len)) &&
+		ebuf_putc(&row, '\n');
+	if (!ok)
+		seterr(err, sizeof(err), "out of memory");
+	ok = ok && af_buffer(&b->f, row.data, row.len, 1) &&
+		af_flush(&b->f, false, err, sizeof(err));
+	r->bytes += row.len;
+	ebuf_free(&row);
+	total_dead++;
+	return ok;
+}
+
+/* take_chunk writes a decoded chunk into the rolls; false on a disk error */
+static bool
+take_chunk(ep_chunk *c)
+{
+	for (int i = 0; i < c->nitems; i++)
+	{
+		ep_item    *it = &c->items[i];
+		rd_kafka_message_t *m = it->msg;
+		int32_t		p;
+		part	   *pt;
+		roll	   *r;
+
+		if (it->is_error)
+		{
+			ingest_log("Kafka: %s", it->reason ? it->reason : "error");
+			continue;
+		}
+		p = m->partition;
+		if (p < 0 || p >= MAX_PARTITIONS)
+			continue;
+		pt = &parts[p];
+		r = &pt->r;
+		/* not ours any more, or already archived (a stale copy) */
+		if (!pt->owned || m->offset < (r->open ? r->last + 1 : pt->next))
+			continue;
+		if (!r->open)
+		{
+			r->open = true;
+			r->first = m->offset;
+			r->opened_at = ingest_now();
+		}
+		r->last = m->offset;
+		r->rows++;
+		if (it->kind == EV_OK)
+		{
+			int64_t		hour;
+			bucket	   *b;
+			size_t		len = it->row_end - it->row_start - sizeof(int64_t);
+
+			memcpy(&hour, c->data.data + it->row_start, sizeof(hour));
+			if ((b = roll_bucket(p, r, hour, false)) == NULL ||
+				!af_buffer(&b->f, c->data.data + it->row_start + sizeof(hour), len, 1) ||
+				!af_flush(&b->f, false, err, sizeof(err)))
+			{
+				if (err[0] == '\0')
+					seterr(err, sizeof(err), "out of memory");
+				return false;
+			}
+			r->bytes += len;
+			total_events++;
+		}
+		else if (!add_dead(p, r, it))
+			return false;
+	}
+	return true;
+}
+
+/* ------------------------------------------------------------ Kafka */
+
+static void
+assign(rd_kafka_topic_partition_list_t *list)
+{
+	char		line[1024];
+	size_t		n = 0;
+
+	for (int i = 0; i < list->cnt; i++)
+	{
+		rd_kafka_topic_partition_t *tp = &list->elems[i];
+		part	   *pt;
+		int64_t		lo,
+					hi;
+
+		if (tp->partition < 0 || tp->partition >= MAX_PARTITIONS)
+			continue;
+		pt = &parts[tp->partition];
+		pt->owned = true;
+		tp->offset = pt->next >= 0 ? pt->next :
+			start_latest ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
+		(void) ep_set_position(pipe_, tp->partition, pt->next >= 0 ? pt->next : EP_ANY_OFFSET);
+		pt->high = -1;
+		if (rd_kafka_query_watermark_offsets(rk, topic, tp->partition, &lo, &hi, 10000) ==
+			RD_KAFKA_RESP_ERR_NO_ERROR)
+		{
+			pt->high = hi;
+			/* nothing to read: an empty partition starts at its low mark */
+			if (pt->next < 0 && (lo == hi || start_latest))
+				pt->next = start_latest ? hi : lo;
+		}
+		if (n < sizeof(line) - 64)
+			n += (size_t) snprintf(line + n, sizeof(line) - n, "%s%d@%s", i ? ", " : "",
+								   tp->partition, pt->next >= 0 ? "" :
+								   start_latest ? "latest" : "earliest");
+		if (pt->next >= 0 && n < sizeof(line) - 64)
+			n += (size_t) snprintf(line + n, sizeof(line) - n, "%" PRId64, pt->next);
+	}
+	for (int i = 0; i < list->cnt; i++)
+	{
+		rd_kafka_queue_t *pq = rd_kafka_queue_get_partition(rk, list->elems[i].topic,
+															list->elems[i].partition);
+
+		if (pq != NULL)
+		{
+			rd_kafka_queue_forward(pq, fetch_q);
+			rd_kafka_queue_destroy(pq);
+		}
+	}
+	ingest_log("assigned partitions %s of topic \"%s\"", list->cnt ? line : "(none)", topic);
+	rd_kafka_assign(rk, list);
+	assigned_once = true;
+}
+
+/* handle_rebalance: revoked partitions' rolls are committed first */
+static bool
+handle_rebalance(rd_kafka_event_t *ev)
+{
+	rd_kafka_resp_err_t e = rd_kafka_event_error(ev);
+	bool		ok = true;
+
+	ep_pause(pipe_);
+	/* chunks not yet taken were dropped: what the rolls hold is complete */
+	ok = commit_all();
+	ep_disown_all(pipe_);
+	for (int32_t p = 0; p < MAX_PARTITIONS; p++)
+		parts[p].owned = false;
+	if (ok && e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
+		assign(rd_kafka_event_topic_partition_list(ev));
+	else
+	{
+		if (ok)
+			ingest_log("partitions revoked (%s)", rd_kafka_err2str(e));
+		rd_kafka_assign(rk, NULL);
+	}
+	ep_resume(pipe_);
+	return ok;
+}
+
+static void
+drain_fd(int fd)
+{
+	char		buf[256];
+
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+}
+
+/* serve_consumer_queue: rebalances, errors, logs; false on a fatal error */
+static bool
+serve_consumer_queue(void)
+{
+	rd_kafka_event_t *ev;
+	bool		ok = true;
+
+	drain_fd(cq_fd[0]);
+	while (ok && (ev = rd_kafka_queue_poll(consumer_q, 0)) != NULL)
+	{
+		switch (rd_kafka_event_type(ev))
+		{
+			case RD_KAFKA_EVENT_REBALANCE:
+				ok = handle_rebalance(ev);
+				break;
+			case RD_KAFKA_EVENT_LOG:
+				{
+					const char *fac,
+							   *str;
+					int			level;
+
+					if (rd_kafka_event_log(ev, &fac, &str, &level) == 0 && level <= 4 &&
+						strcmp(fac, "FAIL") != 0)
+						ingest_log("librdkafka %s: %s", fac, str);
+					break;
+				}
+			case RD_KAFKA_EVENT_ERROR:
+				if (rd_kafka_event_error_is_fatal(ev))
+				{
+					char		fatal[512];
+
+					rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
+					seterr(err, sizeof(err), "fatal Kafka error: %s", fatal);
+					ok = false;
+				}
+				else
+					ingest_log("Kafka: %s", rd_kafka_event_error_string(ev));
+				break;
+			default:
+				break;
+		}
+		rd_kafka_event_destroy(ev);
+	}
+	return ok;
+}
+
+static const char *const reserved[] = {
+	"kafka.group.id", "kafka.enable.auto.commit", "kafka.enable.auto.offset.store",
+	"kafka.enable.partition.eof", "kafka.group.instance.id", NULL
+};
+
+static rd_kafka_conf_t *
+make_conf(void)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	char		errstr[512];
+	static const char *const defaults[][2] = {
+		{"enable.auto.commit", "false"},
+		{"enable.auto.offset.store", "false"},
+		{"auto.offset.reset", "earliest"},
+		{"session.timeout.ms", "10000"},
+		{"heartbeat.interval.ms", "2000"},
+		{"queued.max.messages.kbytes", "32768"},
+		{"queued.min.messages", "10000000"},
+		{"partition.assignment.strategy", "range,roundrobin"},
+		{"log.connection.close", "false"},
+		{"client.id", "ecsync-ingest"},
+		{NULL, NULL}
+	};
+
+	for (int i = 0; defaults[i][0]; i++)
+		(void) rd_kafka_conf_set(conf, defaults[i][0], defaults[i][1], errstr, sizeof(errstr));
+	for (size_t i = 0; i < opt->cfg->nentries; i++)
+	{
+		const config_entry *e = &opt->cfg->entries[i];
+
+		if (strncmp(e->key, "kafka.", 6) != 0)
+			continue;
+		for (int k = 0; reserved[k]; k++)
+			if (strcmp(reserved[k], e->key) == 0)
+			{
+				seterr(err, sizeof(err), "%s (%s) cannot be set: ecsync-ingest manages it "
+					   "for exactly-once archiving (the consumer group is the \"group\" setting)",
+					   e->key, e->origin);
+				rd_kafka_conf_destroy(conf);
+				return NULL;
+			}
+		if (rd_kafka_conf_set(conf, e->key + 6, e->value, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK)
+		{
+			seterr(err, sizeof(err), "%s (%s): %s", e->key, e->origin, errstr);
+			rd_kafka_conf_destroy(conf);
+			return NULL;
+		}
+	}
+	if (rd_kafka_conf_set(conf, "group.id", ingest_get(opt, "group", "ecsync-ingest"),
+						  errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK ||
+		rd_kafka_conf_set(conf, "log.queue", "true", errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK)
+	{
+		seterr(err, sizeof(err), "%s", errstr);
+		rd_kafka_conf_destroy(conf);
+		return NULL;
+	}
+	if (start_latest)
+		(void) rd_kafka_conf_set(conf, "auto.offset.reset", "latest", errstr, sizeof(errstr));
+	rd_kafka_conf_set_events(conf, RD_KAFKA_EVENT_REBALANCE | RD_KAFKA_EVENT_ERROR |
+							 RD_KAFKA_EVENT_LOG);
+	return conf;
+}
+
+static bool
+start_consumer(int threads)
+{
+	rd_kafka_conf_t *conf = make_conf();
+	rd_kafka_topic_partition_list_t *topics;
+	char		errstr[512];
+	sigset_t	all,
+				old;
+	rd_kafka_resp_err_t e;
+
+	if (conf == NULL)
+		return false;
+	if (pipe(cq_fd) != 0 || pipe(notify_fd) != 0)
+	{
+		seterr(err, sizeof(err), "could not create a pipe: %s", strerror(errno));
+		rd_kafka_conf_destroy(conf);
+		return false;
+	}
+	for (int i = 0; i < 2; i++)
+	{
+		fcntl(cq_fd[i], F_SETFL, O_NONBLOCK);
+		fcntl(notify_fd[i], F_SETFL, O_NONBLOCK);
+	}
+	/* librdkafka's and the decoders' threads never take a signal */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+	if (rk == NULL)
+	{
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		rd_kafka_conf_destroy(conf);
+		seterr(err, sizeof(err), "could not create a Kafka consumer: %s", errstr);
+		return false;
+	}
+	rd_kafka_poll_set_consumer(rk);
+	rd_kafka_set_log_queue(rk, NULL);
+	consumer_q = rd_kafka_queue_get_consumer(rk);
+	fetch_q = rd_kafka_queue_new(rk);
+	rd_kafka_queue_io_event_enable(consumer_q, cq_fd[1], "e", 1);
+	pipe_ = ep_start(fetch_q, &spec, encode_row, threads, notify_fd[1], errstr, sizeof(errstr));
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (pipe_ == NULL)
+	{
+		seterr(err, sizeof(err), "%s", errstr);
+		return false;
+	}
+	topics = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(topics, topic, RD_KAFKA_PARTITION_UA);
+	e = rd_kafka_subscribe(rk, topics);
+	rd_kafka_topic_partition_list_destroy(topics);
+	if (e)
+	{
+		seterr(err, sizeof(err), "could not subscribe to topic \"%s\": %s", topic, rd_kafka_err2str(e));
+		return false;
+	}
+	return true;
+}
+
+/* shutdown_consumer leaves the group within a bounded time (5 s) */
+static void
+shutdown_consumer(void)
+{
+	bool		closed = false;
+
+	if (rk == NULL)
+		return;
+	if (pipe_)
+		ep_pause(pipe_);
+	if (consumer_q)
+	{
+		rd_kafka_error_t *error = rd_kafka_consumer_close_queue(rk, consumer_q);
+		double		give_up = ingest_now() + 5;
+
+		if (error)
+			rd_kafka_error_destroy(error);
+		else
+			while (!(closed = rd_kafka_consumer_closed(rk)) && ingest_now() < give_up)
+			{
+				rd_kafka_event_t *ev = rd_kafka_queue_poll(consumer_q, 50);
+				rd_kafka_message_t *msgs[256];
+				ssize_t		n;
+
+				if (ev && rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
+					rd_kafka_assign(rk, NULL);
+				if (ev)
+					rd_kafka_event_destroy(ev);
+				while ((n = rd_kafka_consume_batch_queue(fetch_q, 0, msgs, 256)) > 0)
+					for (ssize_t i = 0; i < n; i++)
+						rd_kafka_message_destroy(msgs[i]);
+			}
+	}
+	if (pipe_)
+		ep_stop(pipe_);
+	pipe_ = NULL;
+	if (fetch_q)
+		rd_kafka_queue_destroy(fetch_q);
+	if (consumer_q)
+		rd_kafka_queue_destroy(consumer_q);
+	fetch_q = consumer_q = NULL;
+	rd_kafka_destroy_flags(rk, closed ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+	rk = NULL;
+	for (int i = 0; i < 2; i++)
+	{
+		close(cq_fd[i]);
+		close(notify_fd[i]);
+	}
+}
+
+/* drained: --once is done when every owned partition reached its high mark */
+static bool
+drained(void)
+{
+	bool		any = false;
+
+	if (!assigned_once)
+		return false;
+	for (int32_t p = 0; p < MAX_PARTITIONS; p++)
+	{
+		part	   *pt = &parts[p];
+		int64_t		next;
+
+		if (!pt->owned)
+			continue;
+		any = true;
+		next = pt->r.open ? pt->r.last + 1 : pt->next;
+		if (pt->high < 0 || next < pt->high)
+			return false;
+	}
+	return any || assigned_once;
+}
+
+static void
+report(double started, uint64_t *last_events, double *last_at, bool final)
+{
+	double		now = ingest_now();
+	int64_t		lag = 0;
+
+	if (opt->quiet && !final)
+		return;
+	for (int32_t p = 0; p < MAX_PARTITIONS; p++)
+	{
+		int64_t		lo,
+					hi;
+
+		if (parts[p].owned &&
+			rd_kafka_get_watermark_offsets(rk, topic, p, &lo, &hi) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+			hi > 0)
+		{
+			int64_t		next = parts[p].r.open ? parts[p].r.last + 1 : parts[p].next;
+
+			lag += next >= 0 && hi > next ? hi - next : 0;
+		}
+	}
+	if (final)
+		ingest_log("stream: %" PRIu64 " events and %" PRIu64 " dead letters archived in %.1f s "
+				   "(%.0f events/s), %" PRIu64 " files committed",
+				   total_events, total_dead, now - started,
+				   now > started ? (total_events + total_dead) / (now - started) : 0, total_files);
+	else
+		ingest_log("stream: %" PRIu64 " events, %.0f/s, %" PRIu64 " dead letters, %" PRIu64
+				   " files committed, lag %" PRId64,
+				   total_events, (total_events + total_dead - *last_events) / (now - *last_at),
+				   total_dead, total_files, lag);
+	*last_events = total_events + total_dead;
+	*last_at = now;
+}
+
+int
+stream_archive_run(const ingest_opts *o)
+{
+	long		threads;
+	int			lock_fd;
+	char		base[4096];
+	double		started,
+				last_report;
+	uint64_t	last_events = 0;
+	bool		ok = true;
+	int			rc = EXIT_OK;
+	const char *start;
+
+	opt = o;
+	topic = ingest_get(o, "topic", "page_views");
+	start = ingest_get(o, "start", "earliest");
+	if (strcmp(start, "earliest") != 0 && strcmp(start, "latest") != 0)
+	{
+		ingest_log("start must be earliest or latest, not \"%s\"", start);
+		return EXIT_USAGE;
+	}
+	start_latest = strcmp(start, "latest") == 0;
+	if (!ingest_get_long(o, "roll.bytes", 64L << 20, 1024, 1L << 40, &roll_bytes) ||
+		!ingest_get_long(o, "roll.seconds", 300, 1, 86400 * 7, &roll_seconds) ||
+		!ingest_get_long(o, "decode.threads", sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 2 : 1, 1, 8, &threads))
+		return EXIT_USAGE;
+	{
+		long		max_bytes;
+
+		if (!ingest_get_long(o, "max.message.bytes", 1048576, 1, 1L << 30, &max_bytes))
+			return EXIT_USAGE;
+		spec.max_bytes = (size_t) max_bytes;
+	}
+	for (const char *s = topic; *s; s++)
+		if (!(*s == '.' || *s == '_' || *s == '-' || (*s >= 'a' && *s <= 'z') ||
+			  (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9')))
+		{
+			ingest_log("\"%s\" is not a valid Kafka topic name", topic);
+			return EXIT_USAGE;
+		}
+
+	snprintf(base, sizeof(base), "%s/.tmp", o->dir);
+	snprintf(tmp_dir, sizeof(tmp_dir), "%s/.tmp/stream-%s", o->dir, topic);
+	snprintf(manifest_dir, sizeof(manifest_dir), "%s/%s/_manifest", o->dir, topic);
+	if (!af_mkdirs(tmp_dir, err, sizeof(err)) || !af_mkdirs(manifest_dir, err, sizeof(err)))
+	{
+		ingest_log("%s", err);
+		return EXIT_RUNTIME;
+	}
+	snprintf(base, sizeof(base), "stream-%s", topic);
+	if ((lock_fd = ingest_lock(o->dir, base)) < 0)
+		return EXIT_RUNTIME;
+	for (int32_t p = 0; p < MAX_PARTITIONS; p++)
+		parts[p].next = -1;
+	if (!recover_all())
+	{
+		ingest_log("%s", err);
+		close(lock_fd);
+		return EXIT_RUNTIME;
+	}
+	if (!start_consumer((int) threads))
+	{
+		ingest_log("%s", err);
+		shutdown_consumer();
+		close(lock_fd);
+		return EXIT_RUNTIME;
+	}
+	ingest_log("archiving topic \"%s\" into %s (group %s, %ld decoding threads, roll at %ld bytes or %ld s%s)",
+			   topic, o->dir, ingest_get(o, "group", "ecsync-ingest"), threads, roll_bytes,
+			   roll_seconds, o->gzip ? ", gzip" : "");
+
+	started = last_report = ingest_now();
+	while (ok && !ingest_stop)
+	{
+		struct pollfd fds[3] = {
+			{cq_fd[0], POLLIN, 0}, {notify_fd[0], POLLIN, 0}, {o->wake_fd, POLLIN, 0}
+		};
+		ep_chunk   *c;
+		double		now;
+
+		ok = serve_consumer_queue();
+		drain_fd(notify_fd[0]);
+		while (ok && (c = ep_take(pipe_)) != NULL)
+		{
+			ok = take_chunk(c);
+			ep_chunk_free(c);
+		}
+		now = ingest_now();
+		for (int32_t p = 0; ok && p < MAX_PARTITIONS; p++)
+		{
+			roll	   *r = &parts[p].r;
+
+			if (r->open && ((long) r->bytes >= roll_bytes || now - r->opened_at >= roll_seconds))
+				ok = roll_commit(p);
+		}
+		if (!ok)
+			break;
+		if (now - last_report >= 2)
+			report(started, &last_events, &last_report, false);
+		if (o->once && drained())
+			break;
+		(void) poll(fds, 3, 200);
+	}
+	if (ok)
+		ok = commit_all();
+	else
+	{
+		/* a failed roll is not committed: its offsets are read again next time */
+		for (int32_t p = 0; p < MAX_PARTITIONS; p++)
+			roll_discard(&parts[p].r);
+	}
+	if (!ok)
+	{
+		ingest_log("%s", err);
+		rc = EXIT_RUNTIME;
+	}
+	if (ingest_stop)
+		ingest_log("stopping on a signal: everything read so far is committed");
+	report(started, &last_events, &last_report, true);
+	shutdown_consumer();
+	close(lock_fd);
+	return rc;
+}
