@@ -32,6 +32,8 @@ ebuf_reserve(ebuf *b, size_t n)
 static inline bool
 ebuf_append(ebuf *b, const void *p, size_t n)
 {
+	if (n == 0)
+		return true;
 	if (!ebuf_reserve(b, n))
 		return false;
 	memcpy(b->data + b->len, p, n);

@@ -99,6 +99,12 @@ extern ev_decoder *ev_decoder_new(const ev_spec *spec);
 extern void ev_decoder_free(ev_decoder *d);
 
 /*
+ * ev_decoder_jansson_only turns the fast path off (for tests, which check
+ * that both paths agree)
+ */
+extern void ev_decoder_jansson_only(ev_decoder *d);
+
+/*
  * ev_decode decodes m.  EV_OK leaves the values in the decoder until the
  * next call; anything else writes the reason (which names the field) into
  * reason.

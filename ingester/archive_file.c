@@ -114,7 +114,7 @@ af_open(af_file *f, const char *tmp_path, bool gzip, const char *header,
 	f->tmp_path = strdup(tmp_path);
 	f->gzip = gzip;
 	f->crc = (uint32_t) crc32(0L, Z_NULL, 0);
-	if (f->tmp_path == NULL || !ebuf_reserve(&f->buf, AF_BUFFER + 64 * 1024))
+	if (f->tmp_path == NULL)
 	{
 		seterr(err, errlen, "out of memory");
 		af_free(f);

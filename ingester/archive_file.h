@@ -19,7 +19,7 @@
 #include "ebuf.h"
 
 #define AF_ERRLEN 1024
-#define AF_BUFFER (1024 * 1024)
+#define AF_BUFFER (256 * 1024)
 
 typedef struct af_file
 {

@@ -277,7 +277,7 @@ for_each_manifest(const char *dir, void (*fn) (const char *path, void *arg), voi
 		while ((f = readdir(m)) != NULL)
 		{
 			size_t		n = strlen(f->d_name);
-			char		path[4400];
+			char		path[4500];
 
 			if (f->d_name[0] == '.' || n < 5 || strcmp(f->d_name + n - 4, ".csv") != 0)
 				continue;

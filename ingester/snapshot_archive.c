@@ -90,7 +90,7 @@ recover(void)
 	err[0] = '\0';
 	while ((e = readdir(d)) != NULL)
 	{
-		char		path[4200];
+		char		path[4400];
 		off_t		valid_end,
 					size;
 		size_t		n = strlen(e->d_name);
@@ -405,10 +405,10 @@ snapshot_archive_run(const ingest_opts *o)
 		}
 		if (!archive_table(conn, p.database, tables[t], tf->rel, tf, &ddl, &rows))
 		{
-			char		why[AF_ERRLEN];
+			char		why[AF_ERRLEN + 600];
 
 			snprintf(why, sizeof(why), "table %s: %s", tables[t], err);
-			memcpy(err, why, sizeof(err));
+			seterr(err, sizeof(err), "%s", why);
 			goto fail;
 		}
 		entries[t] = (mf_entry) {tf->rel, rows, tf->f.bytes, tf->f.crc};

@@ -21,6 +21,13 @@
  *	  block of each manifest is redone (step 3) and .tmp is emptied, so a
  *	  crash anywhere leaves each offset in exactly one committed file.
  *	  File names hold the partition and the roll's offset range.
+ *
+ *	  One process archives a topic into an archive (a lock file says so),
+ *	  so it assigns itself every partition rather than joining the group:
+ *	  no rebalance, and no wait for a crashed member's session to expire.
+ *	  The group (the "group" setting) receives the committed offsets, so
+ *	  that Kafka's tools show the archive's lag.  New partitions are picked
+ *	  up within 30 s.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -48,6 +55,7 @@
 #define USECS_PER_HOUR INT64_C(3600000000)
 #define PG_EPOCH_UNIX_USECS INT64_C(946684800000000)
 #define MAX_PARTITIONS 4096
+#define MAX_BUCKETS 32			/* open files per roll: more rolls it early */
 #define DEAD_HEADER "kafka_partition,kafka_offset,kafka_timestamp,kind,reason,message_key,payload\n"
 
 typedef struct bucket
@@ -77,6 +85,7 @@ typedef struct part
 	bool		known;			/* next was read from the manifest */
 	int64_t		next;			/* next offset to archive, -1: none yet */
 	int64_t		high;			/* high watermark when assigned (--once) */
+	bool		to_commit;		/* next is durable, not yet sent to Kafka */
 	roll		r;
 } part;
 
@@ -91,10 +100,13 @@ static part parts[MAX_PARTITIONS];
 static rd_kafka_t *rk;
 static rd_kafka_queue_t *consumer_q;
 static rd_kafka_queue_t *fetch_q;
+static rd_kafka_queue_t *commit_q;	/* results of offset commits */
 static ep_pipe *pipe_;
 static int	cq_fd[2] = {-1, -1};
 static int	notify_fd[2] = {-1, -1};
-static bool assigned_once;
+static int	nparts;
+static int	commits_pending;	/* Kafka offset commits not yet answered */
+static bool commit_warned;
 static char err[AF_ERRLEN];
 static uint64_t total_events;
 static uint64_t total_dead;
@@ -412,14 +424,7 @@ roll_commit(int32_t p)
 	parts[p].next = r->last + 1;
 	roll_discard(r);
 
-	/* Kafka's committed offset follows the archive, for lag monitoring */
-	{
-		rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-
-		rd_kafka_topic_partition_list_add(l, topic, p)->offset = parts[p].next;
-		(void) rd_kafka_commit(rk, l, 1);
-		rd_kafka_topic_partition_list_destroy(l);
-	}
+	parts[p].to_commit = true;
 	return true;
 }
 
@@ -502,6 +507,9 @@ take_chunk(ep_chunk *c)
 		/* not ours any more, or already archived (a stale copy) */
 		if (!pt->owned || m->offset < (r->open ? r->last + 1 : pt->next))
 			continue;
+		/* events from many hours: bound the open files by rolling early */
+		if (r->open && r->nb >= MAX_BUCKETS && !roll_commit(p))
+			return false;
 		if (!r->open)
 		{
 			r->open = true;
@@ -530,87 +538,127 @@ take_chunk(ep_chunk *c)
 		}
 		else if (!add_dead(p, r, it))
 			return false;
+		if ((long) r->bytes >= roll_bytes && !roll_commit(p))
+			return false;
 	}
 	return true;
 }
 
 /* ------------------------------------------------------------ Kafka */
 
-static void
-assign(rd_kafka_topic_partition_list_t *list)
+/* partition_count: the topic's partitions from the broker, -1 on error */
+static int
+partition_count(int timeout_ms)
 {
-	char		line[1024];
-	size_t		n = 0;
+	rd_kafka_topic_t *t = rd_kafka_topic_new(rk, topic, NULL);
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_resp_err_t e;
+	int			n = -1;
 
-	for (int i = 0; i < list->cnt; i++)
+	if (t == NULL)
 	{
-		rd_kafka_topic_partition_t *tp = &list->elems[i];
-		part	   *pt;
+		seterr(err, sizeof(err), "could not look up topic \"%s\"", topic);
+		return -1;
+	}
+	e = rd_kafka_metadata(rk, 0, t, &md, timeout_ms);
+	if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+		seterr(err, sizeof(err), "could not read the metadata of topic \"%s\": %s",
+			   topic, rd_kafka_err2str(e));
+	else if (md->topic_cnt != 1 || md->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR)
+		seterr(err, sizeof(err), "topic \"%s\": %s", topic,
+			   md->topic_cnt == 1 ? rd_kafka_err2str(md->topics[0].err) : "not found");
+	else
+		n = md->topics[0].partition_cnt;
+	if (md != NULL)
+		rd_kafka_metadata_destroy(md);
+	rd_kafka_topic_destroy(t);
+	if (n > MAX_PARTITIONS)
+	{
+		seterr(err, sizeof(err), "topic \"%s\" has %d partitions, more than %d", topic, n, MAX_PARTITIONS);
+		n = -1;
+	}
+	return n;
+}
+
+/*
+ * assign_all assigns the topic's first n partitions from the positions the
+ * manifests gave (the pipe is paused or not started)
+ */
+static bool
+assign_all(int n)
+{
+	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(n);
+	char		line[1024];
+	size_t		len = 0;
+	rd_kafka_resp_err_t e;
+
+	for (int32_t p = 0; p < n; p++)
+	{
+		part	   *pt = &parts[p];
 		int64_t		lo,
 					hi;
+		rd_kafka_queue_t *pq;
 
-		if (tp->partition < 0 || tp->partition >= MAX_PARTITIONS)
-			continue;
-		pt = &parts[tp->partition];
 		pt->owned = true;
-		tp->offset = pt->next >= 0 ? pt->next :
-			start_latest ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
-		(void) ep_set_position(pipe_, tp->partition, pt->next >= 0 ? pt->next : EP_ANY_OFFSET);
 		pt->high = -1;
-		if (rd_kafka_query_watermark_offsets(rk, topic, tp->partition, &lo, &hi, 10000) ==
+		if (rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 10000) ==
 			RD_KAFKA_RESP_ERR_NO_ERROR)
 		{
 			pt->high = hi;
-			/* nothing to read: an empty partition starts at its low mark */
+			/* a new archive starts at the low mark, or at the end */
 			if (pt->next < 0 && (lo == hi || start_latest))
 				pt->next = start_latest ? hi : lo;
 		}
-		if (n < sizeof(line) - 64)
-			n += (size_t) snprintf(line + n, sizeof(line) - n, "%s%d@%s", i ? ", " : "",
-								   tp->partition, pt->next >= 0 ? "" :
-								   start_latest ? "latest" : "earliest");
-		if (pt->next >= 0 && n < sizeof(line) - 64)
-			n += (size_t) snprintf(line + n, sizeof(line) - n, "%" PRId64, pt->next);
-	}
-	for (int i = 0; i < list->cnt; i++)
-	{
-		rd_kafka_queue_t *pq = rd_kafka_queue_get_partition(rk, list->elems[i].topic,
-															list->elems[i].partition);
-
+		rd_kafka_topic_partition_list_add(list, topic, p)->offset = pt->next >= 0 ? pt->next :
+			start_latest ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
+		(void) ep_set_position(pipe_, p, pt->next >= 0 ? pt->next : EP_ANY_OFFSET);
+		if (len < sizeof(line) - 64)
+		{
+			if (pt->next >= 0)
+				len += (size_t) snprintf(line + len, sizeof(line) - len, "%s%d@%" PRId64,
+										 p ? ", " : "", p, pt->next);
+			else
+				len += (size_t) snprintf(line + len, sizeof(line) - len, "%s%d@%s",
+										 p ? ", " : "", p, start_latest ? "latest" : "earliest");
+		}
+		pq = rd_kafka_queue_get_partition(rk, topic, p);
 		if (pq != NULL)
 		{
 			rd_kafka_queue_forward(pq, fetch_q);
 			rd_kafka_queue_destroy(pq);
 		}
 	}
-	ingest_log("assigned partitions %s of topic \"%s\"", list->cnt ? line : "(none)", topic);
-	rd_kafka_assign(rk, list);
-	assigned_once = true;
+	e = rd_kafka_assign(rk, list);
+	rd_kafka_topic_partition_list_destroy(list);
+	if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+	{
+		seterr(err, sizeof(err), "could not assign the partitions of topic \"%s\": %s",
+			   topic, rd_kafka_err2str(e));
+		return false;
+	}
+	ingest_log("reading partitions %s of topic \"%s\"", n ? line : "(none)", topic);
+	nparts = n;
+	return true;
 }
 
-/* handle_rebalance: revoked partitions' rolls are committed first */
+/* check_partitions picks up partitions added to the topic */
 static bool
-handle_rebalance(rd_kafka_event_t *ev)
+check_partitions(void)
 {
-	rd_kafka_resp_err_t e = rd_kafka_event_error(ev);
-	bool		ok = true;
+	int			n = partition_count(5000);
 
+	if (n <= nparts)
+		return true;			/* unchanged, or the broker is away: later */
+	ingest_log("topic \"%s\" grew to %d partitions", topic, n);
 	ep_pause(pipe_);
 	/* chunks not yet taken were dropped: what the rolls hold is complete */
-	ok = commit_all();
+	if (!commit_all())
+		return false;
 	ep_disown_all(pipe_);
-	for (int32_t p = 0; p < MAX_PARTITIONS; p++)
-		parts[p].owned = false;
-	if (ok && e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
-		assign(rd_kafka_event_topic_partition_list(ev));
-	else
-	{
-		if (ok)
-			ingest_log("partitions revoked (%s)", rd_kafka_err2str(e));
-		rd_kafka_assign(rk, NULL);
-	}
+	if (!assign_all(n))
+		return false;
 	ep_resume(pipe_);
-	return ok;
+	return true;
 }
 
 static void
@@ -622,7 +670,54 @@ drain_fd(int fd)
 		;
 }
 
-/* serve_consumer_queue: rebalances, errors, logs; false on a fatal error */
+/*
+ * commit_offsets sends the durable positions to the consumer group, for
+ * lag monitoring: one request for every partition that moved (a request
+ * per roll would queue up behind each other)
+ */
+static void
+commit_offsets(void)
+{
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(nparts > 0 ? nparts : 1);
+
+	for (int32_t p = 0; p < nparts; p++)
+		if (parts[p].to_commit)
+		{
+			rd_kafka_topic_partition_list_add(l, topic, p)->offset = parts[p].next;
+			parts[p].to_commit = false;
+		}
+	if (l->cnt > 0 && rd_kafka_commit_queue(rk, l, commit_q, NULL, NULL) == RD_KAFKA_RESP_ERR_NO_ERROR)
+		commits_pending++;
+	rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* serve_commits counts the answers to offset commits */
+static void
+serve_commits(int timeout_ms)
+{
+	rd_kafka_event_t *ev;
+
+	while ((ev = rd_kafka_queue_poll(commit_q, timeout_ms)) != NULL)
+	{
+		if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_OFFSET_COMMIT)
+		{
+			commits_pending--;
+			/* for monitoring only: say so once, and go on */
+			if (rd_kafka_event_error(ev) && !commit_warned)
+			{
+				ingest_log("could not commit offsets to group \"%s\" (%s); the archive is not "
+						   "affected, only the group's lag is stale",
+						   ingest_get(opt, "group", "ecsync-ingest"),
+						   rd_kafka_err2str(rd_kafka_event_error(ev)));
+				commit_warned = true;
+			}
+		}
+		rd_kafka_event_destroy(ev);
+		timeout_ms = 0;
+	}
+}
+
+/* serve_consumer_queue: errors and logs; false on a fatal error */
 static bool
 serve_consumer_queue(void)
 {
@@ -634,9 +729,6 @@ serve_consumer_queue(void)
 	{
 		switch (rd_kafka_event_type(ev))
 		{
-			case RD_KAFKA_EVENT_REBALANCE:
-				ok = handle_rebalance(ev);
-				break;
 			case RD_KAFKA_EVENT_LOG:
 				{
 					const char *fac,
@@ -684,7 +776,6 @@ make_conf(void)
 		{"auto.offset.reset", "earliest"},
 		{"session.timeout.ms", "10000"},
 		{"heartbeat.interval.ms", "2000"},
-		{"queued.max.messages.kbytes", "32768"},
 		{"queued.min.messages", "10000000"},
 		{"partition.assignment.strategy", "range,roundrobin"},
 		{"log.connection.close", "false"},
@@ -726,8 +817,7 @@ make_conf(void)
 	}
 	if (start_latest)
 		(void) rd_kafka_conf_set(conf, "auto.offset.reset", "latest", errstr, sizeof(errstr));
-	rd_kafka_conf_set_events(conf, RD_KAFKA_EVENT_REBALANCE | RD_KAFKA_EVENT_ERROR |
-							 RD_KAFKA_EVENT_LOG);
+	rd_kafka_conf_set_events(conf, RD_KAFKA_EVENT_ERROR | RD_KAFKA_EVENT_LOG);
 	return conf;
 }
 
@@ -735,11 +825,9 @@ static bool
 start_consumer(int threads)
 {
 	rd_kafka_conf_t *conf = make_conf();
-	rd_kafka_topic_partition_list_t *topics;
 	char		errstr[512];
 	sigset_t	all,
 				old;
-	rd_kafka_resp_err_t e;
 
 	if (conf == NULL)
 		return false;
@@ -769,6 +857,7 @@ start_consumer(int threads)
 	rd_kafka_set_log_queue(rk, NULL);
 	consumer_q = rd_kafka_queue_get_consumer(rk);
 	fetch_q = rd_kafka_queue_new(rk);
+	commit_q = rd_kafka_queue_new(rk);
 	rd_kafka_queue_io_event_enable(consumer_q, cq_fd[1], "e", 1);
 	pipe_ = ep_start(fetch_q, &spec, encode_row, threads, notify_fd[1], errstr, sizeof(errstr));
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -777,19 +866,19 @@ start_consumer(int threads)
 		seterr(err, sizeof(err), "%s", errstr);
 		return false;
 	}
-	topics = rd_kafka_topic_partition_list_new(1);
-	rd_kafka_topic_partition_list_add(topics, topic, RD_KAFKA_PARTITION_UA);
-	e = rd_kafka_subscribe(rk, topics);
-	rd_kafka_topic_partition_list_destroy(topics);
-	if (e)
 	{
-		seterr(err, sizeof(err), "could not subscribe to topic \"%s\": %s", topic, rd_kafka_err2str(e));
-		return false;
+		int			n = partition_count(10000);
+
+		if (n < 0)
+			return false;
+		return assign_all(n);
 	}
-	return true;
 }
 
-/* shutdown_consumer leaves the group within a bounded time (5 s) */
+/*
+ * shutdown_consumer closes the consumer within a bounded time (5 s): it is
+ * in no group, but librdkafka's close still waits for the coordinator
+ */
 static void
 shutdown_consumer(void)
 {
@@ -813,8 +902,6 @@ shutdown_consumer(void)
 				rd_kafka_message_t *msgs[256];
 				ssize_t		n;
 
-				if (ev && rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
-					rd_kafka_assign(rk, NULL);
 				if (ev)
 					rd_kafka_event_destroy(ev);
 				while ((n = rd_kafka_consume_batch_queue(fetch_q, 0, msgs, 256)) > 0)
@@ -829,7 +916,9 @@ shutdown_consumer(void)
 		rd_kafka_queue_destroy(fetch_q);
 	if (consumer_q)
 		rd_kafka_queue_destroy(consumer_q);
-	fetch_q = consumer_q = NULL;
+	if (commit_q)
+		rd_kafka_queue_destroy(commit_q);
+	fetch_q = consumer_q = commit_q = NULL;
 	rd_kafka_destroy_flags(rk, closed ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
 	rk = NULL;
 	for (int i = 0; i < 2; i++)
@@ -843,23 +932,22 @@ shutdown_consumer(void)
 static bool
 drained(void)
 {
-	bool		any = false;
-
-	if (!assigned_once)
-		return false;
-	for (int32_t p = 0; p < MAX_PARTITIONS; p++)
+	for (int32_t p = 0; p < nparts; p++)
 	{
 		part	   *pt = &parts[p];
 		int64_t		next;
 
-		if (!pt->owned)
-			continue;
-		any = true;
 		next = pt->r.open ? pt->r.last + 1 : pt->next;
+		if (pt->high < 0)
+		{
+			int64_t		lo;
+
+			(void) rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &pt->high, 1000);
+		}
 		if (pt->high < 0 || next < pt->high)
 			return false;
 	}
-	return any || assigned_once;
+	return true;
 }
 
 static void
@@ -905,7 +993,9 @@ stream_archive_run(const ingest_opts *o)
 	int			lock_fd;
 	char		base[4096];
 	double		started,
-				last_report;
+				last_report,
+				last_check,
+				last_commit = 0;
 	uint64_t	last_events = 0;
 	bool		ok = true;
 	int			rc = EXIT_OK;
@@ -958,6 +1048,9 @@ stream_archive_run(const ingest_opts *o)
 		close(lock_fd);
 		return EXIT_RUNTIME;
 	}
+	ingest_log("archiving topic \"%s\" into %s (group %s, %ld decoding threads, roll at %ld bytes or %ld s%s)",
+			   topic, o->dir, ingest_get(o, "group", "ecsync-ingest"), threads, roll_bytes,
+			   roll_seconds, o->gzip ? ", gzip" : "");
 	if (!start_consumer((int) threads))
 	{
 		ingest_log("%s", err);
@@ -965,11 +1058,8 @@ stream_archive_run(const ingest_opts *o)
 		close(lock_fd);
 		return EXIT_RUNTIME;
 	}
-	ingest_log("archiving topic \"%s\" into %s (group %s, %ld decoding threads, roll at %ld bytes or %ld s%s)",
-			   topic, o->dir, ingest_get(o, "group", "ecsync-ingest"), threads, roll_bytes,
-			   roll_seconds, o->gzip ? ", gzip" : "");
 
-	started = last_report = ingest_now();
+	started = last_report = last_check = ingest_now();
 	while (ok && !ingest_stop)
 	{
 		struct pollfd fds[3] = {
@@ -979,6 +1069,7 @@ stream_archive_run(const ingest_opts *o)
 		double		now;
 
 		ok = serve_consumer_queue();
+		serve_commits(0);
 		drain_fd(notify_fd[0]);
 		while (ok && (c = ep_take(pipe_)) != NULL)
 		{
@@ -992,6 +1083,16 @@ stream_archive_run(const ingest_opts *o)
 
 			if (r->open && ((long) r->bytes >= roll_bytes || now - r->opened_at >= roll_seconds))
 				ok = roll_commit(p);
+		}
+		if (now - last_commit >= 1)
+		{
+			commit_offsets();
+			last_commit = now;
+		}
+		if (ok && now - last_check >= 30)
+		{
+			ok = check_partitions();
+			last_check = now;
 		}
 		if (!ok)
 			break;
@@ -1017,6 +1118,10 @@ stream_archive_run(const ingest_opts *o)
 	if (ingest_stop)
 		ingest_log("stopping on a signal: everything read so far is committed");
 	report(started, &last_events, &last_report, true);
+	/* let the last offset commits reach the group (for monitoring): 3 s at most */
+	commit_offsets();
+	for (double give_up = ingest_now() + 3; commits_pending > 0 && ingest_now() < give_up;)
+		serve_commits(50);
 	shutdown_consumer();
 	close(lock_fd);
 	return rc;

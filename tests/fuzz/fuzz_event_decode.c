@@ -4,7 +4,8 @@
  *	  reads untrusted Kafka messages inside a PostgreSQL backend: any bytes
  *	  must give a row or a reason, never a crash, a leak or undefined
  *	  behaviour.  The spec uses every type and source, so that every
- *	  branch sees fuzzed input.
+ *	  branch sees fuzzed input.  The fast path and jansson's must agree:
+ *	  the same kind, and for a row the same binary COPY and CSV bytes.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -35,21 +36,40 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static ev_decoder *d;
-	char		reason[512];
+	static ev_decoder *slow;
+	char		reason[512],
+				slow_reason[512];
+	ev_kind		kind;
 	int64_t		us;
 	/* the first bytes double as the message key, as a key may be anything */
 	ev_msg		m = {data, size, data, size < 8 ? size : 8, 3, 42, 1795791600000};
 
 	if (d == NULL)
-		d = ev_decoder_new(&spec);
-	if (ev_decode(d, &m, reason, sizeof(reason)) == EV_OK)
 	{
-		ebuf		out;
+		d = ev_decoder_new(&spec);
+		slow = ev_decoder_new(&spec);
+		ev_decoder_jansson_only(slow);
+	}
+	kind = ev_decode(d, &m, reason, sizeof(reason));
+	if (ev_decode(slow, &m, slow_reason, sizeof(slow_reason)) != kind)
+		abort();				/* the fast path disagrees with jansson */
+	if (kind == EV_OK)
+	{
+		ebuf		out,
+					slow_out;
 
 		ebuf_init(&out);
-		if (!ev_encode_binary(d, &out))
+		ebuf_init(&slow_out);
+		if (!ev_encode_binary(d, &out) || !ev_encode_binary(slow, &slow_out) ||
+			out.len != slow_out.len || memcmp(out.data, slow_out.data, out.len) != 0)
+			abort();
+		ebuf_reset(&out);
+		ebuf_reset(&slow_out);
+		if (!ev_encode_csv(d, &out) || !ev_encode_csv(slow, &slow_out) ||
+			out.len != slow_out.len || memcmp(out.data, slow_out.data, out.len) != 0)
 			abort();
 		ebuf_free(&out);
+		ebuf_free(&slow_out);
 	}
 	else if (strlen(reason) == 0)
 		abort();				/* a dead letter always says why */

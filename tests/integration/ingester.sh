@@ -5,10 +5,11 @@ ingest=$ECSYNC_TOP/ingester/ecsync-ingest
 test_help_lists_every_option() {
 	local out
 	out=$("$ingest" --help)
-	for o in --config -X --dump-config --version --help ECSYNC_MYSQL_PASSWORD "Exit codes"; do
+	for o in --stream --snapshot --verify --load-script --once --gzip --config -X --dump-config \
+		--version --help ECSYNC_MYSQL_PASSWORD "Exit codes" roll.bytes roll.seconds; do
 		assert_contains "$o" "$out" "--help mentions $o"
 	done
-	assert_match '^ecsync-ingest 0\.1 \(librdkafka [0-9.]+, jansson [0-9.]+\)$' "$("$ingest" --version)" "--version"
+	assert_match '^ecsync-ingest 0\.2 \(librdkafka [0-9.]+, jansson [0-9.]+, libmariadb [0-9.]+\)$' "$("$ingest" --version)" "--version"
 }
 
 test_usage_errors_exit_2() {
@@ -18,6 +19,18 @@ test_usage_errors_exit_2() {
 	rc=0
 	"$ingest" stray-argument >/dev/null 2>&1 || rc=$?
 	assert_eq 2 "$rc" "exit code of a stray argument"
+	local out
+	rc=0
+	out=$("$ingest" -d /tmp 2>&1) || rc=$?
+	assert_eq 2 "$rc" "exit code without a mode"
+	assert_contains "no mode given" "$out" "says a mode is needed"
+	rc=0
+	out=$("$ingest" --stream 2>&1) || rc=$?
+	assert_eq 2 "$rc" "exit code without an archive directory"
+	assert_contains "archive.dir" "$out" "names the setting"
+	rc=0
+	out=$("$ingest" --stream --snapshot -d /tmp 2>&1) || rc=$?
+	assert_eq 2 "$rc" "exit code of two modes"
 }
 
 test_config_file_and_secrets() {

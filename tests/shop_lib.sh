@@ -1,0 +1,44 @@
+# shop_lib.sh: the sample shop in tests (sourced by tests/integration/*.sh):
+# loading it into MariaDB, and comparing a PostgreSQL copy with MySQL row by
+# row.
+
+load_shop() {	# load_shop MYSQL_DB SCALE SEED
+	"$ECSYNC_TOP/tests/harness/load-shop.sh" --stack test --database "$1" --scale "$2" --seed "$3"
+}
+
+# Canonical text of each shop table, the same on both sides, row by row.
+my_dump() {	# my_dump DB TABLE
+	local cols
+	case $2 in
+		users) cols="id, name, email, IFNULL(age,'-'), IFNULL(gender,'-'), IFNULL(occupation,'-'), DATE_FORMAT(created_at,'%Y-%m-%d %H:%i:%s'), DATE_FORMAT(updated_at,'%Y-%m-%d %H:%i:%s.%f')" ;;
+		products) cols="id, name, category, price, stock, DATE_FORMAT(created_at,'%Y-%m-%d %H:%i:%s'), DATE_FORMAT(updated_at,'%Y-%m-%d %H:%i:%s.%f')" ;;
+		sales) cols="id, user_id, DATE_FORMAT(sold_at,'%Y-%m-%d %H:%i:%s'), total, status, DATE_FORMAT(updated_at,'%Y-%m-%d %H:%i:%s.%f')" ;;
+		sales_details) cols="id, sale_id, product_id, quantity, unit_price, DATE_FORMAT(updated_at,'%Y-%m-%d %H:%i:%s.%f')" ;;
+	esac
+	my_q "$1" -e "SET time_zone = '+00:00'; SELECT CONCAT_WS('|', $cols) FROM \`$2\` ORDER BY id"
+}
+
+pg_dump_table() {	# pg_dump_table SCHEMA TABLE
+	local cols
+	case $2 in
+		users) cols="id, name, email, coalesce(age::text,'-'), coalesce(gender,'-'), coalesce(occupation,'-'), to_char(created_at,'YYYY-MM-DD HH24:MI:SS'), to_char(updated_at AT TIME ZONE 'UTC','YYYY-MM-DD HH24:MI:SS.US')" ;;
+		products) cols="id, name, category, price, stock, to_char(created_at,'YYYY-MM-DD HH24:MI:SS'), to_char(updated_at AT TIME ZONE 'UTC','YYYY-MM-DD HH24:MI:SS.US')" ;;
+		sales) cols="id, user_id, to_char(sold_at,'YYYY-MM-DD HH24:MI:SS'), total, status, to_char(updated_at AT TIME ZONE 'UTC','YYYY-MM-DD HH24:MI:SS.US')" ;;
+		sales_details) cols="id, sale_id, product_id, quantity, unit_price, to_char(updated_at AT TIME ZONE 'UTC','YYYY-MM-DD HH24:MI:SS.US')" ;;
+	esac
+	psql_q -c "SELECT concat_ws('|', $cols) FROM $1.$2 ORDER BY id"
+}
+
+# assert_shop_equal MYDB PGSCHEMA: every row and column of the four tables
+assert_shop_equal() {
+	local t a b
+	for t in users products sales sales_details; do
+		a=$(my_dump "$1" $t | md5sum)
+		b=$(pg_dump_table "$2" $t | md5sum)
+		if [ "$a" != "$b" ]; then
+			diff <(my_dump "$1" $t) <(pg_dump_table "$2" $t) | head -n 10 >&2
+			fail "$2.$t differs from MySQL $1.$t"
+		fi
+		echo "$t: $(my_q "$1" -e "SELECT count(*) FROM $t") rows equal"
+	done
+}
