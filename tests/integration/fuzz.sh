@@ -22,3 +22,7 @@ run_fuzzer() {
 test_event_decoder_survives_fuzzing() {
 	run_fuzzer fuzz_event_decode
 }
+
+test_csv_writer_survives_fuzzing() {
+	run_fuzzer fuzz_csv_write
+}

@@ -2,7 +2,8 @@
  * test_event_decode.c
  *	  Unit tests of the event decoder (common/event_decode.c): the
  *	  page-view event into values and binary COPY, every reason to
- *	  dead-letter, and the timestamp parser against known instants.
+ *	  dead-letter, the timestamp parser against known instants, CSV
+ *	  encoding, and the fast path against jansson's.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -184,9 +185,112 @@ test_names(void)
 	CHECK(strcmp(ev_kind_name(EV_REJECTED), "rejected_by_target") == 0, "kind name");
 }
 
+static void
+test_csv(void)
+{
+	ev_decoder *d = ev_decoder_new(&pv_spec);
+	char		reason[256];
+	ebuf		out;
+	const char *ev = "{\"user_id\":7,\"age\":null,\"gender\":\"\",\"page\":\"/a,\\\"b\\\"\\nc 🍣\","
+		"\"viewed_at\":\"2026-01-02T03:04:05.120+09:00\"}";
+
+	ebuf_init(&out);
+	CHECK(decode(d, ev, strlen(ev), reason) == EV_OK, "decodes: %s", reason);
+	CHECK(ev_csv_header(&pv_spec, &out), "header");
+	CHECK(ev_encode_csv(d, &out), "encodes");
+	ebuf_putc(&out, '\0');
+	/* NULL is empty, the empty string "", quotes doubled, newline kept */
+	CHECK(strcmp(out.data,
+				 "kafka_partition,kafka_offset,user_id,age,gender,page,viewed_at\n"
+				 "3,42,7,,\"\",\"/a,\"\"b\"\"\nc 🍣\",2026-01-01 18:04:05.12+00\n") == 0,
+		  "CSV record: [%s]", out.data);
+	ebuf_free(&out);
+	ev_decoder_free(d);
+}
+
+static void
+test_format_timestamps(void)
+{
+	static const struct
+	{
+		const char *in;
+		const char *out;
+	}			cases[] = {
+		{"2000-01-01T00:00:00Z", "2000-01-01 00:00:00+00"},
+		{"1999-12-31T23:59:59.999999Z", "1999-12-31 23:59:59.999999+00"},
+		{"1970-01-01T00:00:00.5+00:00", "1970-01-01 00:00:00.5+00"},
+		{"2024-02-29T12:00:00.000001-01:30", "2024-02-29 13:30:00.000001+00"},
+		{"9999-12-31T23:59:59Z", "9999-12-31 23:59:59+00"},
+		{"0001-01-01T00:00:00+01:00", "0001-12-31 23:00:00+00 BC"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	{
+		int64_t		us;
+		char		buf[EV_TIMESTAMP_LEN];
+
+		CHECK(ev_parse_timestamptz(cases[i].in, strlen(cases[i].in), &us), "parses %s", cases[i].in);
+		ev_format_timestamptz(us, buf);
+		CHECK(strcmp(buf, cases[i].out) == 0, "%s: got %s, want %s", cases[i].in, buf, cases[i].out);
+	}
+}
+
+/* the fast path and jansson agree, on what the fast path takes and what it leaves */
+static void
+test_fast_path_agrees(void)
+{
+	static const char *const events[] = {
+		"{\"user_id\":1,\"page\":\"/\",\"viewed_at\":\"2026-01-01T00:00:00Z\"}",
+		" { \"user_id\" : -0 , \"page\" : \"/\" , \"viewed_at\" : \"2026-01-01 00:00Z\" } ",
+		"{\"user_id\":1,\"user_id\":2,\"page\":\"/\",\"viewed_at\":\"2026-01-01T00:00:00Z\"}",
+		"{\"user_id\":1,\"page\":\"\\u00e9\",\"viewed_at\":\"2026-01-01T00:00:00Z\"}",
+		"{\"user_id\":1.0,\"page\":\"/\",\"viewed_at\":\"2026-01-01T00:00:00Z\"}",
+		"{\"user_id\":123456789012345678901,\"page\":\"/\",\"viewed_at\":\"2026-01-01T00:00:00Z\"}",
+		"{\"user_id\":1,\"age\":32768,\"page\":\"/\",\"viewed_at\":\"2026-01-01T00:00:00Z\"}",
+		"{\"user_id\":1,\"page\":\"/\",\"viewed_at\":\"2026-01-01T00:00:00Z\",\"x\":{\"y\":[1,2]}}",
+		"{\"user_id\":1,\"page\":\"/\",\"viewed_at\":\"2026-01-01T00:00:00Z\"} x",
+		"{\"user_id\":01,\"page\":\"/\",\"viewed_at\":\"2026-01-01T00:00:00Z\"}",
+		"{\"user_id\":1,\"page\":null,\"viewed_at\":\"2026-01-01T00:00:00Z\"}",
+		"{\"user_id\":1,\"page\":\"\xff\",\"viewed_at\":\"2026-01-01T00:00:00Z\"}",
+		"{\"user_id\":1,\"page\":\"a\tb\",\"viewed_at\":\"2026-01-01T00:00:00Z\"}",
+	};
+	ev_decoder *fast = ev_decoder_new(&pv_spec);
+	ev_decoder *slow = ev_decoder_new(&pv_spec);
+
+	ev_decoder_jansson_only(slow);
+	for (size_t i = 0; i < sizeof(events) / sizeof(events[0]); i++)
+	{
+		char		r1[256],
+					r2[256];
+		ev_kind		k1 = decode(fast, events[i], strlen(events[i]), r1);
+		ev_kind		k2 = decode(slow, events[i], strlen(events[i]), r2);
+		ebuf		a,
+					b;
+
+		CHECK(k1 == k2, "%s: %s against jansson's %s", events[i], ev_kind_name(k1), ev_kind_name(k2));
+		if (k1 != EV_OK || k2 != EV_OK)
+		{
+			CHECK(strcmp(r1, r2) == 0, "%s: reason \"%s\" against jansson's \"%s\"", events[i], r1, r2);
+			continue;
+		}
+		ebuf_init(&a);
+		ebuf_init(&b);
+		ev_encode_csv(fast, &a);
+		ev_encode_csv(slow, &b);
+		CHECK(a.len == b.len && memcmp(a.data, b.data, a.len) == 0, "%s: same CSV", events[i]);
+		ebuf_free(&a);
+		ebuf_free(&b);
+	}
+	ev_decoder_free(fast);
+	ev_decoder_free(slow);
+}
+
 int
 main(void)
 {
+	test_csv();
+	test_format_timestamps();
+	test_fast_path_agrees();
 	test_page_view();
 	test_dead_letters();
 	test_timestamps();
