@@ -3,7 +3,9 @@
 # install ecsync, start the local "demo" stack, load the sample shop into
 # MariaDB, send page views to Kafka, then sync the shop into PostgreSQL with
 # ecsync_run_batch(), schedule that sync every 10 minutes with pg_cron, and
-# start a stream worker that ingests the page views and keeps ingesting.
+# start a stream worker that ingests the page views and keeps ingesting;
+# last, ecsync-ingest writes the durable CSV archive (a snapshot of the shop
+# and the page views so far) and verifies it.
 # The stack keeps running until "make stop".
 #
 #   make run [SCALE=0.05] [EVENTS=20000]
@@ -73,6 +75,29 @@ psql -X -c "SELECT stream, state, workers_running, rows_total, dead_total, lag, 
 psql -X -c "SELECT minute, page, views, users FROM shop.page_views_per_minute ORDER BY views DESC, minute, page LIMIT 5"
 echo "the stream worker keeps ingesting page_views: new events show within a second"
 
+say "ecsync-ingest: the durable CSV archive"
+# the documented way: a config file, mode 0600 because it holds the password
+conf=$ECSYNC_RUN_DIR/ingest.conf
+archive=$ECSYNC_RUN_DIR/archive
+(
+	umask 077
+	cat >"$conf" <<EOC
+archive.dir = $archive
+kafka.bootstrap.servers = $ECSYNC_KAFKA_BROKERS
+topic = page_views
+mysql.host = 127.0.0.1
+mysql.port = $ECSYNC_MYSQL_PORT
+mysql.database = shop
+mysql.user = ecsync
+mysql.password = $(cat "$ECSYNC_MYSQL_PASSWORD_FILE")
+EOC
+)
+ingester/ecsync-ingest -c "$conf" --snapshot -q
+ingester/ecsync-ingest -c "$conf" --stream --once -q
+ingester/ecsync-ingest -c "$conf" --verify
+(cd "$archive" && find . -path ./.tmp -prune -o -type f -name '*.csv' -print | sort | sed 's|^\./|  |' | head -n 12)
+echo "load it back with: ingester/ecsync-ingest -c $conf --load-script --snapshot-id latest | psql"
+
 cat <<EOT
 
 The demo stack is running.  Connect with:
@@ -81,6 +106,7 @@ The demo stack is running.  Connect with:
                           # ecsync.status, ecsync.runs, ecsync.stream_status, ecsync.stream_partitions
   mariadb                 # MariaDB, database shop
   kcat -b \$ECSYNC_KAFKA_BROKERS -C -t page_views -o beginning -e
-Logs and data: $ECSYNC_RUN_DIR
+  ingester/ecsync-ingest -c $conf --stream     # keep archiving page views (Ctrl-C stops)
+Logs and data: $ECSYNC_RUN_DIR (CSV archive in $archive)
 Stop it with:  make stop
 EOT
