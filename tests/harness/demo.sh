@@ -95,7 +95,7 @@ EOC
 ingester/ecsync-ingest -c "$conf" --snapshot -q
 ingester/ecsync-ingest -c "$conf" --stream --once -q
 ingester/ecsync-ingest -c "$conf" --verify
-(cd "$archive" && find . -path ./.tmp -prune -o -type f -name '*.csv' -print | sort | sed 's|^\./|  |' | head -n 12)
+(cd "$archive" && find . \( -path ./.tmp -o -name _manifest \) -prune -o -type f -name '*.csv' -print | sort | sed 's|^\./|  |' | head -n 12)
 echo "load it back with: ingester/ecsync-ingest -c $conf --load-script --snapshot-id latest | psql"
 
 cat <<EOT
