@@ -460,14 +460,12 @@ collect_all(const mf_block *b, void *arg)
 static void
 print_ident(const char *name)
 {
-	putchar('"');
-	for (const char *p = name; *p; p++)
-	{
-		if (*p == '"')
-			putchar('"');
-		putchar(*p);
-	}
-	putchar('"');
+	ebuf		b;
+
+	ebuf_init(&b);
+	if (ingest_quote_ident(&b, name))
+		fwrite(b.data, 1, b.len, stdout);
+	ebuf_free(&b);
 }
 
 static int
@@ -536,33 +534,13 @@ load_snapshot(const ingest_opts *o, const char *schema)
 		const char *rel = l.files.v[i];
 		const char *slash = strchr(rel, '/');
 		char		table[512];
-		char		qualified[1200];
-		size_t		q = 0;
 
 		if (slash == NULL || strstr(rel, ".csv") == NULL || strncmp(rel, "_snapshots/", 11) == 0)
 			continue;
 		snprintf(table, sizeof(table), "%.*s", (int) (slash - rel), rel);
 		if (o->table && strcmp(o->table, table) != 0)
 			continue;
-		qualified[q++] = '"';
-		for (const char *s = schema; *s && q < 590; s++)
-		{
-			if (*s == '"')
-				qualified[q++] = '"';
-			qualified[q++] = *s;
-		}
-		qualified[q++] = '"';
-		qualified[q++] = '.';
-		qualified[q++] = '"';
-		for (const char *s = table; *s && q < 1190; s++)
-		{
-			if (*s == '"')
-				qualified[q++] = '"';
-			qualified[q++] = *s;
-		}
-		qualified[q++] = '"';
-		qualified[q] = '\0';
-		if (!print_copy(o, qualified, rel, ""))
+		if (!print_copy(o, ingest_qualified(schema, table), rel, ""))
 			rc = EXIT_RUNTIME;
 	}
 	printf("COMMIT;\n");
@@ -635,14 +613,7 @@ load_topic(const ingest_opts *o, const char *schema, const char *table)
 	printf(" (\n%s);\n", dead ? dead_letter_ddl() : page_view_ddl());
 	for (size_t i = 0; i < l.files.n; i++)
 	{
-		char		qualified[1200];
-		int			n = 0;
-		char	   *q = qualified;
-
-		/* names were checked: topic names have no quotes */
-		n = snprintf(q, sizeof(qualified), "\"%s\".\"%s\"", schema, table);
-		(void) n;
-		if (!print_copy(o, qualified, l.files.v[i], columns))
+		if (!print_copy(o, ingest_qualified(schema, table), l.files.v[i], columns))
 		{
 			strset_free(&l.files);
 			return EXIT_RUNTIME;
@@ -658,11 +629,6 @@ archive_load_script(const ingest_opts *o)
 {
 	const char *schema = o->schema ? o->schema : "archive";
 
-	if (strchr(schema, '"'))
-	{
-		ingest_log("--schema: a name with a double quote is not supported");
-		return EXIT_USAGE;
-	}
 	if (o->snapshot)
 		return load_snapshot(o, schema);
 	return load_topic(o, schema, o->table ? o->table : ingest_get(o, "topic", "page_views"));

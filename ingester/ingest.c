@@ -5,6 +5,8 @@
  */
 #include "ingest.h"
 
+#include "ebuf.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -107,4 +109,30 @@ ingest_get_long(const ingest_opts *o, const char *key, long dflt, long min,
 	}
 	*value = n * mult;
 	return true;
+}
+
+bool
+ingest_quote_ident(ebuf *out, const char *name)
+{
+	if (!ebuf_putc(out, '"'))
+		return false;
+	for (const char *p = name; *p; p++)
+		if ((*p == '"' && !ebuf_putc(out, '"')) || !ebuf_putc(out, *p))
+			return false;
+	return ebuf_putc(out, '"');
+}
+
+const char *
+ingest_qualified(const char *schema, const char *name)
+{
+	static ebuf b;
+
+	ebuf_reset(&b);
+	if (!ingest_quote_ident(&b, schema) || !ebuf_putc(&b, '.') ||
+		!ingest_quote_ident(&b, name) || !ebuf_putc(&b, '\0'))
+	{
+		fprintf(stderr, "ecsync-ingest: out of memory\n");
+		exit(EXIT_RUNTIME);
+	}
+	return b.data;
 }

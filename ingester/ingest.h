@@ -49,6 +49,13 @@ extern double ingest_now(void);
 /* ingest_lock takes the archive's lock for name; false (logged) if held */
 extern int	ingest_lock(const char *dir, const char *name);
 
+/* ingest_quote_ident appends a PostgreSQL identifier, double-quoted */
+struct ebuf;
+extern bool ingest_quote_ident(struct ebuf *out, const char *name);
+
+/* ingest_qualified: "schema"."name" in a static buffer */
+extern const char *ingest_qualified(const char *schema, const char *name);
+
 /* config values with defaults */
 extern const char *ingest_get(const ingest_opts *o, const char *key, const char *dflt);
 extern bool ingest_get_long(const ingest_opts *o, const char *key, long dflt,

@@ -389,3 +389,39 @@ mf_write(const char *tmp_path, const char *path, const mf_block *b,
 		(void) unlink(tmp_path);
 	return ok;
 }
+
+void
+mf_sealed_path(const char *tmp_dir, const char *rel, char *buf, size_t len)
+{
+	size_t		n = (size_t) snprintf(buf, len, "%s/", tmp_dir);
+
+	for (const char *s = rel; *s && n + 1 < len; s++)
+		buf[n++] = *s == '/' ? '%' : *s;
+	buf[n < len ? n : len - 1] = '\0';
+}
+
+bool
+mf_redo(const char *archive_dir, const char *tmp_dir, const mf_block *b,
+		const char *manifest, char *err, size_t errlen)
+{
+	for (int i = 0; i < b->nfiles; i++)
+	{
+		char		final[4200],
+					sealed[4200];
+		struct stat st;
+
+		snprintf(final, sizeof(final), "%s/%s", archive_dir, b->files[i].file);
+		if (stat(final, &st) == 0)
+			continue;
+		mf_sealed_path(tmp_dir, b->files[i].file, sealed, sizeof(sealed));
+		if (stat(sealed, &st) != 0)
+		{
+			seterr(err, errlen, "the archive is damaged: \"%s\" is committed in \"%s\" "
+				   "but neither it nor its temporary file exists", final, manifest);
+			return false;
+		}
+		if (!af_publish(sealed, final, err, errlen))
+			return false;
+	}
+	return true;
+}

@@ -73,4 +73,19 @@ extern bool mf_append(const char *path, const mf_block *b, char *err, size_t err
 extern bool mf_write(const char *tmp_path, const char *path, const mf_block *b,
 					 char *err, size_t errlen);
 
+/*
+ * mf_sealed_path: the temporary name, in tmp_dir, of the archive file rel
+ * ("a/b/c.csv" becomes "<tmp_dir>/a%b%c.csv"), where a file waits for
+ * its commit; derived from the final path, so recovery can find it
+ */
+extern void mf_sealed_path(const char *tmp_dir, const char *rel, char *buf, size_t len);
+
+/*
+ * mf_redo finishes the commit of block b (read from manifest): every file
+ * not yet in place under archive_dir is renamed from its sealed name in
+ * tmp_dir.  False with a message if a file is in neither place.
+ */
+extern bool mf_redo(const char *archive_dir, const char *tmp_dir, const mf_block *b,
+					const char *manifest, char *err, size_t errlen);
+
 #endif							/* INGEST_MANIFEST_H */

@@ -40,42 +40,10 @@ static char tmp_dir[4096];
 static char snap_dir[4096];
 static const ingest_opts *opt;
 
-/* sealed_path: the temporary name of a file of the archive */
-static void
-sealed_path(const char *rel, char *buf, size_t len)
-{
-	size_t		n = (size_t) snprintf(buf, len, "%s/", tmp_dir);
-
-	for (const char *s = rel; *s && n + 1 < len; s++)
-		buf[n++] = *s == '/' ? '%' : *s;
-	buf[n] = '\0';
-}
-
 static bool
 redo_block(const mf_block *b, void *arg)
 {
-	const char *manifest = arg;
-
-	for (int i = 0; i < b->nfiles; i++)
-	{
-		char		final[4200],
-					sealed[4200];
-		struct stat st;
-
-		snprintf(final, sizeof(final), "%s/%s", opt->dir, b->files[i].file);
-		if (stat(final, &st) == 0)
-			continue;
-		sealed_path(b->files[i].file, sealed, sizeof(sealed));
-		if (stat(sealed, &st) != 0)
-		{
-			seterr(err, sizeof(err), "the archive is damaged: \"%s\" is committed in \"%s\" "
-				   "but neither it nor its temporary file exists", final, manifest);
-			return false;
-		}
-		if (!af_publish(sealed, final, err, sizeof(err)))
-			return false;
-	}
-	return true;
+	return mf_redo(opt->dir, tmp_dir, b, arg, err, sizeof(err));
 }
 
 /* recover finishes the renames of committed snapshots and empties .tmp */
@@ -130,18 +98,6 @@ snapshot_id(char *id, size_t len)
 	}
 }
 
-static void
-quote_pg_ident(ebuf *out, const char *name)
-{
-	ebuf_putc(out, '"');
-	for (const char *p = name; *p; p++)
-	{
-		if (*p == '"')
-			ebuf_putc(out, '"');
-		ebuf_putc(out, *p);
-	}
-	ebuf_putc(out, '"');
-}
 
 typedef struct table_file
 {
@@ -182,7 +138,7 @@ archive_table(ms_conn *conn, const char *db, const char *table, const char *rel,
 		goto done;
 	}
 	ebuf_puts(ddl, "CREATE TABLE IF NOT EXISTS ");
-	quote_pg_ident(ddl, table);
+	ingest_quote_ident(ddl, table);
 	ebuf_puts(ddl, " (\n");
 	ebuf_puts(&sql, "SELECT ");
 	for (int i = 0; i < mt.ncols; i++)
@@ -200,7 +156,7 @@ archive_table(ms_conn *conn, const char *db, const char *table, const char *rel,
 		}
 		names[i] = mt.cols[i].name;
 		ebuf_puts(ddl, "    ");
-		quote_pg_ident(ddl, names[i]);
+		ingest_quote_ident(ddl, names[i]);
 		ebuf_putc(ddl, ' ');
 		ebuf_puts(ddl, pgtype);
 		if (!nullable)
@@ -217,7 +173,7 @@ archive_table(ms_conn *conn, const char *db, const char *table, const char *rel,
 		{
 			if (k > 0)
 				ebuf_puts(ddl, ", ");
-			quote_pg_ident(ddl, names[mt.pk[k]]);
+			ingest_quote_ident(ddl, names[mt.pk[k]]);
 		}
 		ebuf_puts(ddl, ")\n");
 	}
@@ -239,7 +195,7 @@ archive_table(ms_conn *conn, const char *db, const char *table, const char *rel,
 		if ((cp = copy_pipe_start(&spec, err, sizeof(err))) == NULL)
 			goto done;
 	}
-	sealed_path(rel, tmp, sizeof(tmp));
+	mf_sealed_path(tmp_dir, rel, tmp, sizeof(tmp));
 	if (!af_open(&tf->f, tmp, opt->gzip, "", 0, err, sizeof(err)))
 		goto done;
 	tf->open = true;
@@ -427,7 +383,7 @@ snapshot_archive_run(const ingest_opts *o)
 		if (asprintf(&tf->rel, "_snapshots/%s.schema.sql", id) < 0)
 			goto fail;
 		nfiles++;
-		sealed_path(tf->rel, tmp, sizeof(tmp));
+		mf_sealed_path(tmp_dir, tf->rel, tmp, sizeof(tmp));
 		if (!af_open(&tf->f, tmp, false, ddl.data, ddl.len, err, sizeof(err)))
 			goto fail;
 		tf->open = true;

@@ -168,17 +168,6 @@ final_rel(int32_t p, const roll *r, const bucket *b)
 	return rel;
 }
 
-/* sealed: the temporary name of a committed-to-be file, from its final path */
-static void
-sealed_path(const char *rel, char *buf, size_t len)
-{
-	size_t		n = (size_t) snprintf(buf, len, "%s/", tmp_dir);
-
-	for (const char *s = rel; *s && n + 1 < len; s++)
-		buf[n++] = *s == '/' ? '%' : *s;
-	buf[n] = '\0';
-}
-
 static void
 manifest_path(int32_t p, char *buf, size_t len)
 {
@@ -237,25 +226,7 @@ recover_partition(int32_t p)
 		if (!mf_truncate(path, valid_end, err, sizeof(err)))
 			ok = false;
 	}
-	for (int i = 0; ok && i < lb.b.nfiles; i++)
-	{
-		char		final[4200],
-					sealed[4200];
-		struct stat st;
-
-		snprintf(final, sizeof(final), "%s/%s", opt->dir, lb.b.files[i].file);
-		if (stat(final, &st) == 0)
-			continue;
-		sealed_path(lb.b.files[i].file, sealed, sizeof(sealed));
-		if (stat(sealed, &st) != 0)
-		{
-			seterr(err, sizeof(err), "the archive is damaged: \"%s\" is committed in \"%s\" "
-				   "but neither it nor its temporary file exists", final, path);
-			ok = false;
-		}
-		else
-			ok = af_publish(sealed, final, err, sizeof(err));
-	}
+	ok = ok && mf_redo(opt->dir, tmp_dir, &lb.b, path, err, sizeof(err));
 	parts[p].next = lb.any ? lb.b.last + 1 : -1;
 	parts[p].known = ok;
 	for (int i = 0; i < lb.b.nfiles; i++)
@@ -379,7 +350,7 @@ roll_commit(int32_t p)
 		}
 		if (!ok)
 			break;
-		sealed_path(b->rel, sealed, sizeof(sealed));
+		mf_sealed_path(tmp_dir, b->rel, sealed, sizeof(sealed));
 		if (rename(b->f.tmp_path, sealed) != 0)
 		{
 			seterr(err, sizeof(err), "could not rename \"%s\": %s", b->f.tmp_path, strerror(errno));
