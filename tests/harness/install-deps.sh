@@ -15,10 +15,10 @@ packages=(
 	build-essential pkg-config
 	postgresql-15 postgresql-client-15 postgresql-server-dev-15 postgresql-15-cron
 	mariadb-server mariadb-client libmariadb-dev
-	librdkafka-dev libjansson-dev kcat
+	librdkafka-dev libjansson-dev zlib1g-dev kcat gzip
 	pgloader postgresql-15-mysql-fdw
 	default-jre-headless maven
-	procps iproute2 psmisc clang valgrind openssl
+	procps iproute2 psmisc util-linux clang valgrind openssl
 )
 
 as_root() {
