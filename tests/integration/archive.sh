@@ -180,6 +180,28 @@ test_stream_kill_9_at_random_points_loses_and_duplicates_nothing() {
 	rm -rf "$(dirname "$dir")" "$dir.load.sql"
 }
 
+test_stream_rolls_by_time() {
+	local dir pid rolls
+	dir=$(mktemp -d)/archive
+	"$pvproduce" -t a_time -p 1 -n 1 -q
+	"$ingest_bin" "${stack_args[@]}" --stream -q -d "$dir" -t a_time -G a_time -X roll.seconds=1 2>"$dir.err" &
+	pid=$!
+	# 4 s of events at 250 a second: a roll closes each second, not by size
+	"$pvproduce" -t a_time -n 1000 -r 250 -q
+	sleep 2
+	kill -TERM $pid
+	wait $pid || fail "exit code after SIGTERM: $?"
+	# rolls, not files: a roll across an hour boundary writes two files
+	rolls=$(find "$dir/a_time" -path '*/_manifest' -prune -o -name '*.csv' -printf '%f\n' | sort -u | wc -l)
+	[ "$rolls" -ge 3 ] || fail "only $rolls rolls for 4 s of events with roll.seconds=1"
+	echo "$rolls rolls"
+	psql_q -c "DROP SCHEMA IF EXISTS arch_time CASCADE" >/dev/null
+	load_archive "$dir" --table a_time --schema arch_time
+	assert_eq "1001 1001" "$(psql_q -c "SELECT count(*) || ' ' || count(DISTINCT kafka_offset) FROM arch_time.a_time")" \
+		"every event once"
+	rm -rf "$(dirname "$dir")" "$dir.load.sql" "$dir.err"
+}
+
 test_snapshot_kill_9_leaves_nothing_or_everything() {
 	local dir pid i
 	load_shop a_snapkill 0.1 22 >/dev/null
