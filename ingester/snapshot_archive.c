@@ -280,6 +280,7 @@ snapshot_archive_run(const ingest_opts *o)
 	double		started = ingest_now();
 	uint64_t	total = 0;
 	int			nfiles = 0;
+	bool		commit_tried = false;
 
 	opt = o;
 	memset(files, 0, sizeof(files));
@@ -394,7 +395,8 @@ snapshot_archive_run(const ingest_opts *o)
 	if (!af_fsync_dir(tmp_dir, err, sizeof(err)))
 		goto fail;
 
-	/* the commit */
+	/* the commit: from here on the sealed files are recovery's to keep or remove */
+	commit_tried = true;
 	block.nfiles = nfiles;
 	block.files = entries;
 	block.rows = total;
@@ -426,8 +428,10 @@ fail:
 out:
 	for (int i = 0; i < nfiles; i++)
 	{
-		if (files[i].open)
+		if (files[i].open && !commit_tried)
 			af_discard(&files[i].f);
+		else if (files[i].open)
+			af_free(&files[i].f);
 		free(files[i].rel);
 	}
 	if (conn != NULL)

@@ -45,6 +45,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "archive_file.h"
+#include "copy_binary.h"
 #include "csv_write.h"
 #include "event_decode.h"
 #include "event_pipe.h"
@@ -62,6 +63,7 @@ typedef struct bucket
 {
 	int64_t		hour;			/* hours since 1970-01-01 UTC */
 	bool		dead;
+	bool		sealed;			/* under its sealed name: recovery's to remove */
 	af_file		f;
 	char	   *rel;			/* final path, relative to the archive */
 } bucket;
@@ -149,6 +151,12 @@ hour_dir(int64_t hour, char *buf, size_t len)
 {
 	char		ts[EV_TIMESTAMP_LEN];
 
+	/* years PostgreSQL takes but a four-digit dt cannot name */
+	if (hour < cb_days_from_civil(1, 1, 1) * 24 || hour >= cb_days_from_civil(10000, 1, 1) * 24)
+	{
+		snprintf(buf, len, "dt=0000-00-00/hour=00");
+		return;
+	}
 	/* "YYYY-MM-DD HH:..." of the hour's start */
 	ev_format_timestamptz(hour * USECS_PER_HOUR - PG_EPOCH_UNIX_USECS, ts);
 	snprintf(buf, len, "dt=%.10s/hour=%.2s", ts, ts + 11);
@@ -269,9 +277,17 @@ recover_all(void)
 static void
 roll_discard(roll *r)
 {
+	/*
+	 * A sealed file may belong to a block whose append reached the disk
+	 * although it reported an error: the next start decides, by the
+	 * manifest, whether to put it in place or to remove it.
+	 */
 	for (int i = 0; i < r->nb; i++)
 	{
-		af_discard(&r->b[i].f);
+		if (r->b[i].sealed)
+			af_free(&r->b[i].f);
+		else
+			af_discard(&r->b[i].f);
 		free(r->b[i].rel);
 	}
 	free(r->b);
@@ -359,6 +375,7 @@ roll_commit(int32_t p)
 		}
 		free(b->f.tmp_path);
 		b->f.tmp_path = strdup(sealed);
+		b->sealed = true;
 		block.files[block.nfiles++] = (mf_entry) {b->rel, b->f.rows, b->f.bytes, b->f.crc};
 		block.rows += b->f.rows;
 	}
@@ -367,7 +384,7 @@ roll_commit(int32_t p)
 	ok = ok && mf_append(path, &block, err, sizeof(err));
 	if (!ok)
 	{
-		/* not committed: the temporary files go, the offsets are read again */
+		/* not committed (as far as we know): the offsets are read again */
 		free(block.files);
 		roll_discard(r);
 		return false;

@@ -113,6 +113,7 @@ test_stream_round_trip_equals_produced() {
 	# hostile values: quotes, commas, newlines (escaped in JSON), emoji, nesting
 	{
 		printf 'h1\t%s\n' '{"user_id":1,"age":null,"gender":"a,\"b\"","occupation":"line1\nline2\r\n","page":"/🍣?q=\"x\",y","viewed_at":"2025-11-24T16:00:00Z"}'
+		printf 'h3\t%s\n' '{"user_id":3,"page":"/bc","viewed_at":"0001-01-01T00:00:00+01:00"}'
 		printf 'h2\t%s\n' '{"user_id":2,"page":"\\N","viewed_at":"2025-11-24T16:00:00.000001+09:00","extra":{"nested":[1,2]}}'
 	} | tee -a "$echo" | kcat -P -b "$ECSYNC_KAFKA_BROKERS" -t a_stream -p 0 -K $'\t'
 	# dead letters: not JSON, invalid UTF-8 with a comma, a missing field
@@ -127,7 +128,7 @@ test_stream_round_trip_equals_produced() {
 	psql_q -c "DROP SCHEMA IF EXISTS arch_stream CASCADE" >/dev/null
 	load_archive "$dir" --table a_stream --schema arch_stream
 	load_archive "$dir" --table a_stream_dead_letters --schema arch_stream
-	assert_offsets_once arch_stream.a_stream arch_stream.a_stream_dead_letters $((n + 5))
+	assert_offsets_once arch_stream.a_stream arch_stream.a_stream_dead_letters $((n + 6))
 	produced_table arch_stream.produced "$echo"
 	local cmp="SELECT (j->>'user_id')::bigint, (j->>'age')::smallint, j->>'gender', j->>'occupation', j->>'page', (j->>'viewed_at')::timestamptz FROM arch_stream.produced"
 	local got="SELECT user_id, age, gender, occupation, page, viewed_at FROM arch_stream.a_stream"
@@ -137,8 +138,10 @@ test_stream_round_trip_equals_produced() {
 		"$(psql_q -c "SELECT string_agg(kind, ',' ORDER BY kafka_partition, kafka_offset) FROM arch_stream.a_stream_dead_letters")" "dead letters"
 	assert_eq 'fffe2c22' "$(psql_q -c "SELECT encode(payload, 'hex') FROM arch_stream.a_stream_dead_letters WHERE kind = 'invalid_utf8'")" \
 		"a dead letter's bytes, as bytea hex"
-	# partitioned by the event's hour (UTC): 2025-11-24 16:00 and on, 250 ms apart
-	assert_eq "" "$(find "$dir/a_stream" -path '*/_manifest' -prune -o -type f -print | grep -v '/dt=2025-11-2[45]/hour=[0-2][0-9]/p[0-2]-[0-9]\{19\}-[0-9]\{19\}\.csv$')" "file layout"
+	# partitioned by the event's hour (UTC): 2025-11-24 16:00 and on, 250 ms
+	# apart; 1 BC has no four-digit date and goes to dt=0000-00-00
+	assert_eq "" "$(find "$dir/a_stream" -path '*/_manifest' -prune -o -type f -print | grep -v '/dt=2025-11-2[45]/hour=[0-2][0-9]/p[0-2]-[0-9]\{19\}-[0-9]\{19\}\.csv$' | grep -v '/dt=0000-00-00/hour=00/p0-')" "file layout"
+	assert_eq "0001-12-31 23:00:00+00 BC" "$(psql_q -c "SELECT viewed_at FROM arch_stream.a_stream WHERE page = '/bc'")" "a BC timestamp"
 	# a date range: only the first hour
 	psql_q -c "DROP SCHEMA IF EXISTS arch_hour CASCADE" >/dev/null
 	load_archive "$dir" --table a_stream --schema arch_hour --from 2025-11-24T16 --to 2025-11-24T16
@@ -231,7 +234,9 @@ test_full_disk_fails_clearly_and_leaves_no_partial_file() {
 	out=$(ingest --stream --once -d "$mnt/archive" -t a_full -G a_full 2>&1) || rc=$?
 	assert_eq 1 "$rc" "exit code on a full disk"
 	assert_contains "No space left on device" "$out" "the error says why"
-	assert_eq "" "$(find "$mnt/archive" -name '*.csv' -not -path '*/_manifest/*')" "no partial data file visible"
+	# .tmp is the ingester's own (cleared by the next start), not the archive
+	assert_eq "" "$(find "$mnt/archive" -path '*/.tmp' -prune -o -name '*.csv' -not -path '*/_manifest/*' -print)" \
+		"no partial data file visible"
 	ingest --verify -d "$mnt/archive" >/dev/null || fail "verify failed after the full disk"
 	# with room again, the same archive completes, exactly once
 	mount -o remount,size=64m "$mnt"
