@@ -419,7 +419,7 @@ roll_commit(int32_t p)
 static bool
 commit_all(void)
 {
-	for (int32_t p = 0; p < MAX_PARTITIONS; p++)
+	for (int32_t p = 0; p < nparts; p++)
 		if (parts[p].r.open && !roll_commit(p))
 			return false;
 	return true;
@@ -946,7 +946,7 @@ report(double started, uint64_t *last_events, double *last_at, bool final)
 
 	if (opt->quiet && !final)
 		return;
-	for (int32_t p = 0; p < MAX_PARTITIONS; p++)
+	for (int32_t p = 0; p < nparts; p++)
 	{
 		int64_t		lo,
 					hi;
@@ -1065,7 +1065,7 @@ stream_archive_run(const ingest_opts *o)
 			ep_chunk_free(c);
 		}
 		now = ingest_now();
-		for (int32_t p = 0; ok && p < MAX_PARTITIONS; p++)
+		for (int32_t p = 0; ok && p < nparts; p++)
 		{
 			roll	   *r = &parts[p].r;
 
@@ -1095,7 +1095,7 @@ stream_archive_run(const ingest_opts *o)
 	else
 	{
 		/* a failed roll is not committed: its offsets are read again next time */
-		for (int32_t p = 0; p < MAX_PARTITIONS; p++)
+		for (int32_t p = 0; p < nparts; p++)
 			roll_discard(&parts[p].r);
 	}
 	if (!ok)
