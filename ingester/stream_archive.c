@@ -1017,7 +1017,6 @@ stream_archive_run(const ingest_opts *o)
 			return EXIT_USAGE;
 		}
 
-	snprintf(base, sizeof(base), "%s/.tmp", o->dir);
 	snprintf(tmp_dir, sizeof(tmp_dir), "%s/.tmp/stream-%s", o->dir, topic);
 	snprintf(manifest_dir, sizeof(manifest_dir), "%s/%s/_manifest", o->dir, topic);
 	if (!af_mkdirs(tmp_dir, err, sizeof(err)) || !af_mkdirs(manifest_dir, err, sizeof(err)))
