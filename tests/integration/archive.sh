@@ -205,6 +205,61 @@ test_stream_rolls_by_time() {
 	rm -rf "$(dirname "$dir")" "$dir.load.sql" "$dir.err"
 }
 
+test_recovery_finishes_or_cuts_interrupted_commits() {
+	local dir m last sealed out
+	dir=$(mktemp -d)/archive
+	"$pvproduce" -t a_rec -p 1 -n 3000 --start-ms 1764000000000 -q
+	ingest --stream --once -q -d "$dir" -t a_rec -G a_rec -X roll.bytes=50000 || fail "first run failed"
+	m=$dir/a_rec/_manifest/partition=0.csv
+	# a crash after the commit, before the rename: the last block's file is
+	# still under its sealed name in .tmp
+	last=$(grep '^file,' "$m" | tail -n 1 | cut -d, -f2)
+	sealed=$dir/.tmp/stream-a_rec/${last//\//%}
+	mv "$dir/$last" "$sealed"
+	! ingest --verify -d "$dir" >/dev/null 2>&1 || fail "verify missed a missing file"
+	# a crash in the middle of an append: half a block at the end
+	printf 'file,a_rec/dt=2025-11-24/hour=16/p0-0000000000000003000-0000000000000003999.csv,1000,5' >>"$m"
+	"$pvproduce" -t a_rec -n 1000 --start-ms 1764000000000 -q
+	out=$(ingest --stream --once -d "$dir" -t a_rec -G a_rec 2>&1) || fail "run after the crash failed: $out"
+	assert_contains "cutting an unfinished manifest block" "$out" "the torn block is cut"
+	[ -f "$dir/$last" ] || fail "the committed file was not put in place"
+	ingest --verify -d "$dir" >/dev/null || fail "verify failed after recovery"
+	psql_q -c "DROP SCHEMA IF EXISTS arch_rec CASCADE" >/dev/null
+	load_archive "$dir" --table a_rec --schema arch_rec
+	assert_offsets_once arch_rec.a_rec "(SELECT 0 kafka_partition, 0::bigint kafka_offset WHERE false) d" 4000
+	rm -rf "$(dirname "$dir")" "$dir.load.sql"
+}
+
+test_verify_detects_damage() {
+	local dir f out rc
+	dir=$(mktemp -d)/archive
+	"$pvproduce" -t a_dmg -p 2 -n 2000 --start-ms 1764000000000 -q
+	ingest --stream --once -q -d "$dir" -t a_dmg -G a_dmg || fail "stream failed"
+	ingest --verify -d "$dir" >/dev/null || fail "a sound archive does not verify"
+	f=$(find "$dir/a_dmg" -name 'p0-*.csv' | head -n 1)
+	# one byte changed, same size
+	cp "$f" "$f.orig"
+	printf 'X' | dd of="$f" bs=1 seek=100 conv=notrunc status=none
+	rc=0; out=$(ingest --verify -d "$dir" 2>&1) || rc=$?
+	assert_eq 3 "$rc" "exit code for a changed byte"
+	assert_contains "CRC-32" "$out" "names the checksum"
+	assert_contains "$(basename "$f")" "$out" "names the file"
+	# a record fewer: the size differs
+	head -n -1 "$f.orig" >"$f"
+	rc=0; out=$(ingest --verify -d "$dir" 2>&1) || rc=$?
+	assert_eq 3 "$rc" "exit code for a lost record"
+	assert_contains "bytes, the manifest says" "$out" "names the size"
+	mv "$f.orig" "$f"
+	# a file no manifest lists
+	cp "$f" "$(dirname "$f")/p0-stray.csv"
+	rc=0; out=$(ingest --verify -d "$dir" 2>&1) || rc=$?
+	assert_eq 3 "$rc" "exit code for a stray file"
+	assert_contains "p0-stray.csv is in no manifest" "$out" "names the stray file"
+	rm "$(dirname "$f")/p0-stray.csv"
+	ingest --verify -d "$dir" >/dev/null || fail "the restored archive does not verify"
+	rm -rf "$(dirname "$dir")"
+}
+
 test_snapshot_kill_9_leaves_nothing_or_everything() {
 	local dir pid i
 	load_shop a_snapkill 0.1 22 >/dev/null
