@@ -70,6 +70,7 @@
 #include "ecsync.h"
 #include "event_decode.h"
 #include "event_pipe.h"
+#include "kafka_close.h"
 
 PGDLLEXPORT void ecsync_stream_main(Datum main_arg);
 
@@ -1301,27 +1302,7 @@ shutdown_consumer(void)
 		ep_pause(pipe_);
 	if (consumer_q)
 	{
-		rd_kafka_error_t *error = rd_kafka_consumer_close_queue(rk, consumer_q);
-		TimestampTz give_up = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 5000);
-
-		if (error)
-			rd_kafka_error_destroy(error);
-		else
-			while (!(closed = rd_kafka_consumer_closed(rk)) && GetCurrentTimestamp() < give_up)
-			{
-				rd_kafka_event_t *ev = rd_kafka_queue_poll(consumer_q, 50);
-				rd_kafka_message_t *msgs[256];
-				ssize_t		n;
-
-				if (ev && rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
-					rd_kafka_assign(rk, NULL);
-				if (ev)
-					rd_kafka_event_destroy(ev);
-				/* messages fetched meanwhile must not hold the close up */
-				while (fetch_q && (n = rd_kafka_consume_batch_queue(fetch_q, 0, msgs, 256)) > 0)
-					for (ssize_t i = 0; i < n; i++)
-						rd_kafka_message_destroy(msgs[i]);
-			}
+		closed = kc_close_bounded(rk, consumer_q, fetch_q, 5000);
 		if (!closed)
 			ereport(LOG,
 					(errmsg("ecsync stream \"%s\" worker %d: could not leave the consumer group within 5 s; "

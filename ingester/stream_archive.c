@@ -49,6 +49,7 @@
 #include "csv_write.h"
 #include "event_decode.h"
 #include "event_pipe.h"
+#include "kafka_close.h"
 #include "ingest.h"
 #include "manifest.h"
 #include "seterr.h"
@@ -877,26 +878,7 @@ shutdown_consumer(void)
 	if (pipe_)
 		ep_pause(pipe_);
 	if (consumer_q)
-	{
-		rd_kafka_error_t *error = rd_kafka_consumer_close_queue(rk, consumer_q);
-		double		give_up = ingest_now() + 5;
-
-		if (error)
-			rd_kafka_error_destroy(error);
-		else
-			while (!(closed = rd_kafka_consumer_closed(rk)) && ingest_now() < give_up)
-			{
-				rd_kafka_event_t *ev = rd_kafka_queue_poll(consumer_q, 50);
-				rd_kafka_message_t *msgs[256];
-				ssize_t		n;
-
-				if (ev)
-					rd_kafka_event_destroy(ev);
-				while ((n = rd_kafka_consume_batch_queue(fetch_q, 0, msgs, 256)) > 0)
-					for (ssize_t i = 0; i < n; i++)
-						rd_kafka_message_destroy(msgs[i]);
-			}
-	}
+		closed = kc_close_bounded(rk, consumer_q, fetch_q, 5000);
 	if (pipe_)
 		ep_stop(pipe_);
 	pipe_ = NULL;
