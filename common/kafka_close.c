@@ -44,3 +44,23 @@ kc_close_bounded(rd_kafka_t *rk, rd_kafka_queue_t *consumer_q,
 	}
 	return closed;
 }
+
+bool
+kc_shutdown(rd_kafka_t *rk, rd_kafka_queue_t *consumer_q, rd_kafka_queue_t *fetch_q,
+			ep_pipe *pipe, int timeout_ms)
+{
+	bool		closed = false;
+
+	if (pipe)
+		ep_pause(pipe);
+	if (consumer_q)
+		closed = kc_close_bounded(rk, consumer_q, fetch_q, timeout_ms);
+	if (pipe)
+		ep_stop(pipe);
+	if (fetch_q)
+		rd_kafka_queue_destroy(fetch_q);
+	if (consumer_q)
+		rd_kafka_queue_destroy(consumer_q);
+	rd_kafka_destroy_flags(rk, closed ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+	return closed;
+}

@@ -12,6 +12,8 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "event_pipe.h"
+
 /*
  * kc_close_bounded starts the consumer's close on consumer_q and serves it
  * for at most timeout_ms: rebalance events get an empty assignment, other
@@ -22,5 +24,13 @@
  */
 extern bool kc_close_bounded(rd_kafka_t *rk, rd_kafka_queue_t *consumer_q,
 							 rd_kafka_queue_t *fetch_q, int timeout_ms);
+
+/*
+ * kc_shutdown tears a consumer down: pauses the decoding pipe (if any),
+ * closes the consumer within timeout_ms, stops the pipe, destroys both
+ * queues and the consumer.  Returns whether the close finished in time.
+ */
+extern bool kc_shutdown(rd_kafka_t *rk, rd_kafka_queue_t *consumer_q,
+						rd_kafka_queue_t *fetch_q, ep_pipe *pipe, int timeout_ms);
 
 #endif							/* ECSYNC_KAFKA_CLOSE_H */

@@ -1294,30 +1294,15 @@ refresh_stats(void)
 static void
 shutdown_consumer(void)
 {
-	bool		closed = false;
-
 	if (rk == NULL)
 		return;
-	if (pipe_)
-		ep_pause(pipe_);
-	if (consumer_q)
-	{
-		closed = kc_close_bounded(rk, consumer_q, fetch_q, 5000);
-		if (!closed)
-			ereport(LOG,
-					(errmsg("ecsync stream \"%s\" worker %d: could not leave the consumer group within 5 s; "
-							"its partitions move after session.timeout.ms",
-							cfg.name, req.index)));
-	}
-	if (pipe_)
-		ep_stop(pipe_);
+	if (!kc_shutdown(rk, consumer_q, fetch_q, pipe_, 5000))
+		ereport(LOG,
+				(errmsg("ecsync stream \"%s\" worker %d: could not leave the consumer group within 5 s; "
+						"its partitions move after session.timeout.ms",
+						cfg.name, req.index)));
 	pipe_ = NULL;
-	if (fetch_q)
-		rd_kafka_queue_destroy(fetch_q);
-	if (consumer_q)
-		rd_kafka_queue_destroy(consumer_q);
 	fetch_q = consumer_q = NULL;
-	rd_kafka_destroy_flags(rk, closed ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
 	rk = NULL;
 }
 

@@ -871,25 +871,13 @@ start_consumer(int threads)
 static void
 shutdown_consumer(void)
 {
-	bool		closed = false;
-
 	if (rk == NULL)
 		return;
-	if (pipe_)
-		ep_pause(pipe_);
-	if (consumer_q)
-		closed = kc_close_bounded(rk, consumer_q, fetch_q, 5000);
-	if (pipe_)
-		ep_stop(pipe_);
-	pipe_ = NULL;
-	if (fetch_q)
-		rd_kafka_queue_destroy(fetch_q);
-	if (consumer_q)
-		rd_kafka_queue_destroy(consumer_q);
 	if (commit_q)
 		rd_kafka_queue_destroy(commit_q);
+	(void) kc_shutdown(rk, consumer_q, fetch_q, pipe_, 5000);
+	pipe_ = NULL;
 	fetch_q = consumer_q = commit_q = NULL;
-	rd_kafka_destroy_flags(rk, closed ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
 	rk = NULL;
 	for (int i = 0; i < 2; i++)
 	{
