@@ -39,6 +39,32 @@ af_write_all(int fd, const void *data, size_t len, const char *path,
 }
 
 bool
+af_write_durably(const char *path, int flags, const void *data, size_t len,
+				 char *err, size_t errlen)
+{
+	int			fd = open(path, O_WRONLY | O_CLOEXEC | flags, 0644);
+	bool		ok;
+
+	if (fd < 0)
+	{
+		seterr(err, errlen, "could not open \"%s\": %s", path, strerror(errno));
+		return false;
+	}
+	ok = af_write_all(fd, data, len, path, err, errlen);
+	if (ok && fsync(fd) != 0)
+	{
+		seterr(err, errlen, "could not fsync \"%s\": %s", path, strerror(errno));
+		ok = false;
+	}
+	if (close(fd) != 0 && ok)
+	{
+		seterr(err, errlen, "could not close \"%s\": %s", path, strerror(errno));
+		ok = false;
+	}
+	return ok;
+}
+
+bool
 af_fsync_dir(const char *path, char *err, size_t errlen)
 {
 	int			fd = open(path, O_RDONLY | O_DIRECTORY);

@@ -77,6 +77,13 @@ extern bool af_fsync_dir(const char *path, char *err, size_t errlen);
 extern bool af_write_all(int fd, const void *data, size_t len,
 						 const char *path, char *err, size_t errlen);
 
+/*
+ * af_write_durably opens path with flags (O_CREAT, O_APPEND, O_TRUNC...),
+ * writes len bytes, fsyncs and closes it
+ */
+extern bool af_write_durably(const char *path, int flags, const void *data, size_t len,
+							 char *err, size_t errlen);
+
 /* af_clear_dir removes every file in path (not subdirectories) */
 extern bool af_clear_dir(const char *path, char *err, size_t errlen);
 

@@ -314,7 +314,6 @@ mf_append(const char *path, const mf_block *b, char *err, size_t errlen)
 	ebuf		text;
 	struct stat st;
 	bool		is_new = stat(path, &st) != 0;
-	int			fd;
 	bool		ok;
 
 	ebuf_init(&text);
@@ -324,20 +323,7 @@ mf_append(const char *path, const mf_block *b, char *err, size_t errlen)
 		seterr(err, errlen, "out of memory");
 		return false;
 	}
-	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	if (fd < 0)
-	{
-		seterr(err, errlen, "could not open manifest \"%s\": %s", path, strerror(errno));
-		ebuf_free(&text);
-		return false;
-	}
-	ok = af_write_all(fd, text.data, text.len, path, err, errlen);
-	if (ok && fsync(fd) != 0)
-	{
-		seterr(err, errlen, "could not fsync manifest \"%s\": %s", path, strerror(errno));
-		ok = false;
-	}
-	close(fd);
+	ok = af_write_durably(path, O_CREAT | O_APPEND, text.data, text.len, err, errlen);
 	ebuf_free(&text);
 	if (ok && is_new)
 	{
@@ -359,7 +345,6 @@ mf_write(const char *tmp_path, const char *path, const mf_block *b,
 		 char *err, size_t errlen)
 {
 	ebuf		text;
-	int			fd;
 	bool		ok;
 
 	ebuf_init(&text);
@@ -369,20 +354,7 @@ mf_write(const char *tmp_path, const char *path, const mf_block *b,
 		seterr(err, errlen, "out of memory");
 		return false;
 	}
-	fd = open(tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-	{
-		seterr(err, errlen, "could not create \"%s\": %s", tmp_path, strerror(errno));
-		ebuf_free(&text);
-		return false;
-	}
-	ok = af_write_all(fd, text.data, text.len, tmp_path, err, errlen);
-	if (ok && fsync(fd) != 0)
-	{
-		seterr(err, errlen, "could not fsync \"%s\": %s", tmp_path, strerror(errno));
-		ok = false;
-	}
-	close(fd);
+	ok = af_write_durably(tmp_path, O_CREAT | O_TRUNC, text.data, text.len, err, errlen);
 	ebuf_free(&text);
 	ok = ok && af_publish(tmp_path, path, err, errlen);
 	if (!ok)
