@@ -25,6 +25,17 @@ mysql_err(ms_conn *c, char *err, size_t errlen, const char *doing)
 		   mysql_errno(c->mysql), doing, mysql_error(c->mysql));
 }
 
+/*
+ * The authentication plugins a connection accepts.  mysql_clear_password
+ * and dialog hand the password to the server in clear, and
+ * caching_sha2_password and sha256_password do so in their full
+ * authentication (over TLS, or under a public key the server itself
+ * sends): only a server whose certificate was verified may have them.  A
+ * rogue server cannot switch a connection to any other plugin.
+ */
+#define AUTH_PLUGINS_HASHED "mysql_native_password,client_ed25519"
+#define AUTH_PLUGINS_VERIFIED AUTH_PLUGINS_HASHED ",caching_sha2_password,sha256_password"
+
 ms_conn *
 ms_connect(const ms_params *p, char *err, size_t errlen)
 {
@@ -32,9 +43,25 @@ ms_connect(const ms_params *p, char *err, size_t errlen)
 	unsigned int ct = p->connect_timeout ? p->connect_timeout : 10;
 	unsigned int rt = p->read_timeout ? p->read_timeout : 600;
 	const char *mode = p->ssl_mode ? p->ssl_mode : "preferred";
+	bool		verified = strcmp(mode, "verify_ca") == 0 ||
+		strcmp(mode, "verify_identity") == 0;
+
+	/*
+	 * Connector/C reads each option with its own C type (see its
+	 * mysql_optionsv): LOCAL_INFILE and PROTOCOL an unsigned int, the SSL
+	 * flags a my_bool.  A wrong width lets neighbouring bytes decide.
+	 */
+	unsigned int no_local_infile = 0;
+	unsigned int tcp = MYSQL_PROTOCOL_TCP;
 	my_bool		yes = 1;
 	my_bool		no = 0;
 
+	if (!ms_valid_ssl_mode(mode))
+	{
+		free(c);
+		seterr(err, errlen, "invalid ssl mode \"%s\" (valid: " MS_SSL_MODES ")", mode);
+		return NULL;
+	}
 	if (c == NULL || (c->mysql = mysql_init(NULL)) == NULL)
 	{
 		free(c);
@@ -46,23 +73,41 @@ ms_connect(const ms_params *p, char *err, size_t errlen)
 	mysql_options(c->mysql, MYSQL_OPT_WRITE_TIMEOUT, &rt);
 	mysql_options(c->mysql, MYSQL_SET_CHARSET_NAME, "utf8mb4");
 	/* no LOCAL INFILE: a hostile server must not read our files */
-	mysql_options(c->mysql, MYSQL_OPT_LOCAL_INFILE, &no);
+	mysql_options(c->mysql, MYSQL_OPT_LOCAL_INFILE, &no_local_infile);
+	/* no plugin that hands the password over unless the server is verified */
+	mysql_optionsv(c->mysql, MARIADB_OPT_RESTRICTED_AUTH,
+				   verified ? AUTH_PLUGINS_VERIFIED : AUTH_PLUGINS_HASHED);
+	mysql_optionsv(c->mysql, MYSQL_ENABLE_CLEARTEXT_PLUGIN, &no);
+
+	/*
+	 * "localhost" would mean the server's default Unix socket, where
+	 * MariaDB's unix_socket plugin takes the OS user (postgres) as proof:
+	 * a socket is used only when one is named.
+	 */
+	if (p->socket == NULL || p->socket[0] == '\0')
+		mysql_options(c->mysql, MYSQL_OPT_PROTOCOL, &tcp);
 
 	if (strcmp(mode, "disabled") != 0)
 	{
 		mysql_ssl_set(c->mysql, p->ssl_key, p->ssl_cert, p->ssl_ca, NULL, NULL);
 		if (strcmp(mode, "preferred") != 0)
 			mysql_optionsv(c->mysql, MYSQL_OPT_SSL_ENFORCE, &yes);
-		mysql_optionsv(c->mysql, MYSQL_OPT_SSL_VERIFY_SERVER_CERT,
-					   strcmp(mode, "verify_ca") == 0 ||
-					   strcmp(mode, "verify_identity") == 0 ? &yes : &no);
+		mysql_optionsv(c->mysql, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, verified ? &yes : &no);
 	}
 
 	if (mysql_real_connect(c->mysql, p->host, p->user, p->password, p->database,
 						   p->port, p->socket, 0) == NULL)
 	{
-		seterr(err, errlen, "could not connect to MySQL server %s:%u: %s",
-			   p->host ? p->host : "localhost", p->port, mysql_error(c->mysql));
+		if (strstr(mysql_error(c->mysql), "restricted_auth") != NULL)
+			seterr(err, errlen, "could not connect to MySQL server %s:%u: the server asked "
+				   "for an authentication plugin that ecsync refuses (allowed: %s%s)",
+				   p->host ? p->host : "localhost", p->port,
+				   verified ? AUTH_PLUGINS_VERIFIED : AUTH_PLUGINS_HASHED,
+				   verified ? "" : "; caching_sha2_password and sha256_password need "
+				   "ssl_mode verify_ca or verify_identity");
+		else
+			seterr(err, errlen, "could not connect to MySQL server %s:%u: %s",
+				   p->host ? p->host : "localhost", p->port, mysql_error(c->mysql));
 		mysql_close(c->mysql);
 		free(c);
 		return NULL;

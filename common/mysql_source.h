@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "ebuf.h"
 #include "type_policy.h"
@@ -50,7 +51,29 @@ typedef struct ms_table
 	int			nstrings;
 } ms_table;
 
-/* ms_connect opens a connection in UTF-8 (utf8mb4) and UTC */
+/* the ssl_mode values, as the extension and ecsync-ingest spell them */
+#define MS_SSL_MODES "disabled, preferred, required, verify_ca, verify_identity"
+
+/* ms_valid_ssl_mode: is mode one of MS_SSL_MODES (exactly, lower case)? */
+static inline bool
+ms_valid_ssl_mode(const char *mode)
+{
+	static const char *const modes[] = {
+		"disabled", "preferred", "required", "verify_ca", "verify_identity", NULL
+	};
+
+	for (int i = 0; modes[i]; i++)
+		if (strcmp(modes[i], mode) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * ms_connect opens a connection in UTF-8 (utf8mb4) and UTC, hardened
+ * against the server it reaches: no LOCAL INFILE, no authentication plugin
+ * that reveals the password to an unverified server, TCP unless a socket
+ * is named.
+ */
 extern ms_conn *ms_connect(const ms_params *p, char *err, size_t errlen);
 extern void ms_close(ms_conn *c);
 

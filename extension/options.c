@@ -43,10 +43,6 @@ static const OptionSpec valid_options[] = {
 	{NULL, InvalidOid}
 };
 
-static const char *const ssl_modes[] = {
-	"disabled", "preferred", "required", "verify_ca", "verify_identity", NULL
-};
-
 PG_FUNCTION_INFO_V1(ecsync_mysql_validator);
 
 static bool
@@ -120,15 +116,12 @@ ecsync_mysql_validator(PG_FUNCTION_ARGS)
 		else if (strcmp(def->defname, "ssl_mode") == 0)
 		{
 			const char *v = defGetString(def);
-			bool		ok = false;
 
-			for (int i = 0; ssl_modes[i]; i++)
-				ok |= strcmp(ssl_modes[i], v) == 0;
-			if (!ok)
+			if (!ms_valid_ssl_mode(v))
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("invalid ssl_mode \"%s\"", v),
-						 errhint("Valid values are disabled, preferred, required, verify_ca and verify_identity.")));
+						 errhint("Valid values are " MS_SSL_MODES ".")));
 		}
 	}
 	PG_RETURN_VOID();

@@ -3,6 +3,7 @@
  *	  Loading and validating ecsync-ingest's configuration.
  */
 #include "config.h"
+#include "mysql_source.h"
 #include "seterr.h"
 
 #include <ctype.h>
@@ -272,6 +273,13 @@ config_validate(const ingest_config *cfg, char *errbuf, size_t errlen)
 				seterr(errbuf, errlen, "%s (%s): %s", e->key, e->origin, kerr);
 				ok = false;
 			}
+		}
+		else if (strcmp(e->key, "mysql.ssl-mode") == 0 && !ms_valid_ssl_mode(e->value))
+		{
+			/* MySQL's own VERIFY_IDENTITY must not quietly mean "no checks" */
+			seterr(errbuf, errlen, "mysql.ssl-mode (%s): invalid value \"%s\"; valid values are "
+				   MS_SSL_MODES, e->origin, e->value);
+			ok = false;
 		}
 		else
 		{

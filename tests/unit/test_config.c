@@ -79,6 +79,18 @@ test_bad_lines_and_keys(void)
 	CHECK(strstr(err, "kafka.no.such.property") != NULL, "error names the property: %s", err);
 	config_free(&cfg);
 
+	/* MySQL's own spelling must not quietly turn certificate checks off */
+	config_init(&cfg);
+	CHECK(config_set_arg(&cfg, "mysql.ssl-mode=VERIFY_IDENTITY", err, sizeof(err)), "%s", err);
+	CHECK(!config_validate(&cfg, err, sizeof(err)), "mysql.ssl-mode VERIFY_IDENTITY accepted");
+	CHECK(strstr(err, "mysql.ssl-mode") != NULL && strstr(err, "verify_identity") != NULL,
+		  "error lists the valid modes: %s", err);
+	config_free(&cfg);
+	config_init(&cfg);
+	CHECK(config_set_arg(&cfg, "mysql.ssl-mode=verify_identity", err, sizeof(err)), "%s", err);
+	CHECK(config_validate(&cfg, err, sizeof(err)), "verify_identity refused: %s", err);
+	config_free(&cfg);
+
 	config_init(&cfg);
 	CHECK(!config_load_file(&cfg, "/nonexistent/ecsync.conf", err, sizeof(err)), "missing file");
 	CHECK(strstr(err, "No such file") != NULL, "%s", err);
