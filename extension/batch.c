@@ -2,8 +2,9 @@
  *
  * batch.c
  *	  ecsync_run_batch(): starts a batch worker (batch_worker.c) as the
- *	  calling user, waits for it, and returns its per-table summary or
- *	  raises its error.  Cancelling the caller cancels the worker.
+ *	  owner of the registrations it syncs, waits for it, and returns its
+ *	  per-table summary or raises its error.  Cancelling the caller
+ *	  cancels the worker.
  *
  *-------------------------------------------------------------------------
  */
@@ -17,6 +18,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "postmaster/bgworker.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 
 #include "ecsync.h"
@@ -24,15 +26,19 @@
 PG_FUNCTION_INFO_V1(ecsync_run_batch);
 PG_FUNCTION_INFO_V1(ecsync_reconcile_deletes);
 
-/* resolve_target returns the sync table id of "schema.table" or "table" */
+/*
+ * resolve_target returns the sync table id of "schema.table" or "table"
+ * among the registrations the caller may see (row-level security: its own
+ * and those of roles whose privileges it has), and its owner in *owner.
+ */
 static int32
-resolve_target(const char *target)
+resolve_target(const char *target, Oid *owner)
 {
 	Datum		args[1] = {CStringGetTextDatum(target)};
 	Oid			types[1] = {TEXTOID};
 	bool		isnull;
 
-	if (SPI_execute_with_args("SELECT id FROM ecsync.sync_tables "
+	if (SPI_execute_with_args("SELECT id, owner FROM ecsync.sync_tables "
 							  "WHERE $1 IN (format('%I.%I', target_schema, target_table), "
 							  "             target_schema || '.' || target_table, target_table) "
 							  "ORDER BY target_schema <> 'public', id",
@@ -48,7 +54,31 @@ resolve_target(const char *target)
 				(errcode(ERRCODE_AMBIGUOUS_ALIAS),
 				 errmsg("table name \"%s\" is ambiguous", target),
 				 errhint("Qualify it with its schema.")));
+	*owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	return DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/*
+ * check_own_registrations raises an error unless role has an enabled
+ * registration, before a worker is started for nothing.
+ */
+static void
+check_own_registrations(Oid role)
+{
+	Datum		args[1] = {ObjectIdGetDatum(role)};
+	Oid			types[1] = {OIDOID};
+
+	if (SPI_execute_with_args("SELECT 1 FROM ecsync.sync_tables WHERE enabled AND owner = $1 LIMIT 1",
+							  1, types, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read ecsync.sync_tables");
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("role \"%s\" has no table registered for ecsync_run_batch()",
+						GetUserNameFromId(role, false)),
+				 errdetail("ecsync_run_batch() without a target syncs the tables the calling role registered; "
+						   "another role's tables are synced by that role, or by naming them."),
+				 errhint("Register tables with ecsync_register_table() or ecsync_register_shop().")));
 }
 
 /*
@@ -80,10 +110,28 @@ run_in_worker(FunctionCallInfo fcinfo, bool reconcile)
 
 	memset(&req, 0, sizeof(req));
 	req.dboid = MyDatabaseId;
-	req.userid = GetUserId();
+	req.requested_by = GetUserId();
 	req.caller_pid = MyProcPid;
 	req.reconcile = reconcile;
-	req.only_table = PG_ARGISNULL(0) ? 0 : resolve_target(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+
+	/*
+	 * A run syncs one role's registrations, as that role: the caller's own,
+	 * or the named table's owner's (whose privileges the caller must have).
+	 */
+	if (PG_ARGISNULL(0))
+	{
+		req.userid = GetUserId();
+		check_own_registrations(req.userid);
+	}
+	else
+	{
+		req.only_table = resolve_target(text_to_cstring(PG_GETARG_TEXT_PP(0)), &req.userid);
+		if (!has_privs_of_role(GetUserId(), req.userid))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("table \"%s\" belongs to role \"%s\"",
+							text_to_cstring(PG_GETARG_TEXT_PP(0)), GetUserNameFromId(req.userid, false))));
+	}
 
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;

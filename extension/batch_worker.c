@@ -2,7 +2,9 @@
  *
  * batch_worker.c
  *	  The batch worker: one dynamic background worker per
- *	  ecsync_run_batch() call.  It records the run in ecsync.runs, then
+ *	  ecsync_run_batch() call, running as the owner of the registrations
+ *	  it syncs (who may only read ecsync's catalog: the worker's own
+ *	  statements there run as the catalog's owner, see catalog_spi).  It records the run in ecsync.runs, then
  *	  syncs every requested table in ONE transaction (a failure leaves every
  *	  target as it was) from one consistent MySQL snapshot per server, and
  *	  records success in that same transaction or failure in a new one.
@@ -103,6 +105,7 @@ server_conn(const char *server)
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("server \"%s\" does not use the ecsync_mysql foreign-data wrapper",
 						server)));
+	ecsync_check_server_usage(srv, GetUserId());
 	ecsync_mysql_params(srv, GetUserId(), &p);
 	conn = ms_connect(&p, err, sizeof(err));
 	if (conn == NULL)
@@ -133,6 +136,24 @@ spi_exec(const char *sql, int expect)
 		elog(ERROR, "SPI_execute failed (%d): %s", rc, sql);
 }
 
+/*
+ * catalog_spi runs one of ecsync's own statements on its catalog, as the
+ * catalog's owner: the worker itself runs as the registrations' owner,
+ * who may only read its own rows there.
+ */
+static int
+catalog_spi(const char *sql, int nargs, Oid *types, Datum *values,
+			const char *nulls, bool read_only, long count)
+{
+	CatalogAccess saved;
+	int			rc;
+
+	ecsync_catalog_enter(&saved);
+	rc = SPI_execute_with_args(sql, nargs, types, values, nulls, read_only, count);
+	ecsync_catalog_leave(&saved);
+	return rc;
+}
+
 static char *
 spi_getstr(int row, int col)
 {
@@ -148,9 +169,9 @@ spi_getstr(int row, int col)
 static int64
 start_run(const BatchRequest *req)
 {
-	Datum		args[3];
-	Oid			types[3] = {NAMEOID, INT4OID, INT4OID};
-	char		nulls[3] = {' ', ' ', req->only_table ? ' ' : 'n'};
+	Datum		args[4];
+	Oid			types[4] = {NAMEOID, INT4OID, INT4OID, OIDOID};
+	char		nulls[4] = {' ', ' ', req->only_table ? ' ' : 'n', ' '};
 	int64		run_id;
 	bool		isnull;
 
@@ -160,18 +181,20 @@ start_run(const BatchRequest *req)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "ecsync batch: starting");
 
-	spi_exec("UPDATE ecsync.runs SET status = 'failed', finished_at = clock_timestamp(), "
-			 "error = 'the batch worker exited unexpectedly (see the server log)' "
-			 "WHERE status = 'running' AND worker_pid NOT IN "
-			 "(SELECT pid FROM pg_stat_activity WHERE backend_type = 'ecsync batch')",
-			 SPI_OK_UPDATE);
+	/* a run whose worker is gone failed (whoever may see that worker) */
+	if (catalog_spi("UPDATE ecsync.runs SET status = 'failed', finished_at = clock_timestamp(), "
+					"error = 'the batch worker exited unexpectedly (see the server log)' "
+					"WHERE status = 'running' AND NOT ecsync.batch_worker_alive(worker_pid)",
+					0, NULL, NULL, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not mark the runs of exited workers");
 
-	args[0] = CStringGetDatum(GetUserNameFromId(req->userid, false));
+	args[0] = CStringGetDatum(GetUserNameFromId(req->requested_by, false));
 	args[1] = Int32GetDatum(MyProcPid);
 	args[2] = Int32GetDatum(req->only_table);
-	if (SPI_execute_with_args("INSERT INTO ecsync.runs (requested_by, worker_pid, only_table) "
-							  "VALUES ($1, $2, $3) RETURNING run_id",
-							  3, types, args, nulls, false, 1) != SPI_OK_INSERT_RETURNING)
+	args[3] = ObjectIdGetDatum(req->userid);
+	if (catalog_spi("INSERT INTO ecsync.runs (requested_by, worker_pid, only_table, owner) "
+					"VALUES ($1, $2, $3, $4) RETURNING run_id",
+					4, types, args, nulls, false, 1) != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "could not record the run");
 	run_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 										 SPI_tuptable->tupdesc, 1, &isnull));
@@ -202,9 +225,9 @@ record_failure(int64 run_id, ErrorData *edata)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	args[0] = Int64GetDatum(run_id);
 	args[1] = CStringGetTextDatum(msg.data);
-	if (SPI_execute_with_args("UPDATE ecsync.runs SET status = 'failed', "
-							  "finished_at = clock_timestamp(), error = $2 WHERE run_id = $1",
-							  2, types, args, NULL, false, 0) != SPI_OK_UPDATE)
+	if (catalog_spi("UPDATE ecsync.runs SET status = 'failed', "
+					"finished_at = clock_timestamp(), error = $2 WHERE run_id = $1",
+					2, types, args, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(WARNING, "could not record the failure of ecsync run " INT64_FORMAT, run_id);
 	SPI_finish();
 	PopActiveSnapshot();
@@ -229,20 +252,23 @@ text_array_to_list(Datum d)
 	return out;
 }
 
-/* load_sync_tables reads the enabled registered tables (or only one) */
+/*
+ * load_sync_tables reads the enabled tables the run's role registered (or
+ * only the one asked for, which is that role's)
+ */
 static List *
-load_sync_tables(int32 only_table)
+load_sync_tables(int32 only_table, Oid owner)
 {
-	Datum		args[1] = {Int32GetDatum(only_table)};
-	Oid			types[1] = {INT4OID};
+	Datum		args[2] = {Int32GetDatum(only_table), ObjectIdGetDatum(owner)};
+	Oid			types[2] = {INT4OID, OIDOID};
 	List	   *tables = NIL;
 
-	if (SPI_execute_with_args("SELECT id, server_name, source_database, source_table, "
-							  "target_schema, target_table, mode = 'incremental', key_columns, "
-							  "cursor_column, extract(epoch FROM lookback)::bigint, watermark "
-							  "FROM ecsync.sync_tables WHERE enabled AND ($1 = 0 OR id = $1) "
-							  "ORDER BY id",
-							  1, types, args, NULL, true, 0) != SPI_OK_SELECT)
+	if (catalog_spi("SELECT id, server_name, source_database, source_table, "
+					"target_schema, target_table, mode = 'incremental', key_columns, "
+					"cursor_column, extract(epoch FROM lookback)::bigint, watermark "
+					"FROM ecsync.sync_tables WHERE enabled AND owner = $2 AND ($1 = 0 OR id = $1) "
+					"ORDER BY id",
+					2, types, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read ecsync.sync_tables");
 
 	for (uint64 i = 0; i < SPI_processed; i++)
@@ -284,9 +310,11 @@ lock_table(SyncTable *t)
 	{
 		char	   *other = NULL;
 
-		if (SPI_execute("SELECT format('run %s (worker pid %s, started %s)', run_id, worker_pid, started_at) "
+		if (catalog_spi("SELECT format('run %s of role %s (worker pid %s, started %s)', run_id, "
+						"owner::regrole, worker_pid, started_at) "
 						"FROM ecsync.runs WHERE status = 'running' AND worker_pid <> pg_backend_pid() "
-						"ORDER BY run_id LIMIT 1", true, 1) == SPI_OK_SELECT && SPI_processed > 0)
+						"ORDER BY run_id LIMIT 1", 0, NULL, NULL, NULL, true, 1) == SPI_OK_SELECT &&
+			SPI_processed > 0)
 			other = spi_getstr(0, 1);
 		ereport(ERROR,
 				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
@@ -467,6 +495,7 @@ ensure_target(SyncTable *t, MappedTable *m, const char *source)
 	}
 	if (pg_class_aclcheck(relid, GetUserId(), need) != ACLCHECK_OK)
 		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, t->target_table);
+	ecsync_refuse_rls(relid, GetUserId());
 
 	LockRelationOid(relid, t->incremental ? RowExclusiveLock : AccessExclusiveLock);
 	for (int i = 0; i < m->mt.ncols; i++)
@@ -632,10 +661,10 @@ record_table(int64 run_id, SyncTable *t, const char *mode, bool binary,
 	args[5] = Int64GetDatum((int64) rows_written);
 	args[6] = Float8GetDatum(INSTR_TIME_GET_DOUBLE(elapsed));
 	args[7] = CStringGetTextDatum(binary ? "binary" : "text");
-	if (SPI_execute_with_args("INSERT INTO ecsync.run_tables (run_id, sync_table_id, table_name, "
-							  "mode, rows_read, rows_written, seconds, copy_format) "
-							  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-							  8, types, args, NULL, false, 0) != SPI_OK_INSERT)
+	if (catalog_spi("INSERT INTO ecsync.run_tables (run_id, sync_table_id, table_name, "
+					"mode, rows_read, rows_written, seconds, copy_format) "
+					"VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+					8, types, args, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not record table results");
 }
 
@@ -818,8 +847,8 @@ sync_table(int64 run_id, SyncTable *t, bool reconcile)
 		Datum		wargs[2] = {Int32GetDatum(t->id), CStringGetTextDatum(new_watermark)};
 		Oid			wtypes[2] = {INT4OID, TEXTOID};
 
-		if (SPI_execute_with_args("UPDATE ecsync.sync_tables SET watermark = $2 WHERE id = $1",
-								  2, wtypes, wargs, NULL, false, 0) != SPI_OK_UPDATE)
+		if (catalog_spi("UPDATE ecsync.sync_tables SET watermark = $2 WHERE id = $1",
+						2, wtypes, wargs, NULL, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "could not store the watermark");
 	}
 	ms_table_free(&m.mt);
@@ -829,7 +858,7 @@ sync_table(int64 run_id, SyncTable *t, bool reconcile)
 static void
 run_batch(int64 run_id, const BatchRequest *req)
 {
-	List	   *tables = load_sync_tables(req->only_table);
+	List	   *tables = load_sync_tables(req->only_table, req->userid);
 	ListCell   *lc;
 	Datum		args[1] = {Int64GetDatum(run_id)};
 	Oid			types[1] = {INT8OID};
@@ -837,14 +866,15 @@ run_batch(int64 run_id, const BatchRequest *req)
 	if (tables == NIL)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
-				 errmsg("no table is registered for ecsync_run_batch()"),
+				 errmsg("role \"%s\" has no table registered for ecsync_run_batch()",
+						GetUserNameFromId(req->userid, false)),
 				 errhint("Register tables with ecsync_register_table() or ecsync_register_shop().")));
 	foreach(lc, tables)
 		sync_table(run_id, lfirst(lc), req->reconcile);
 
-	if (SPI_execute_with_args("UPDATE ecsync.runs SET status = 'succeeded', finished_at = clock_timestamp(), "
-							  "rows_written = (SELECT sum(rows_written) FROM ecsync.run_tables WHERE run_id = $1) "
-							  "WHERE run_id = $1", 1, types, args, NULL, false, 0) != SPI_OK_UPDATE)
+	if (catalog_spi("UPDATE ecsync.runs SET status = 'succeeded', finished_at = clock_timestamp(), "
+					"rows_written = (SELECT sum(rows_written) FROM ecsync.run_tables WHERE run_id = $1) "
+					"WHERE run_id = $1", 1, types, args, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not record the run's success");
 }
 
@@ -872,6 +902,7 @@ ecsync_batch_worker_main(Datum main_arg)
 	{
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
+		ecsync_worker_client_encoding();
 		SPI_connect();
 		PushActiveSnapshot(GetTransactionSnapshot());
 		run_batch(current_run_id, &req);

@@ -11,6 +11,7 @@
 
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "mb/pg_wchar.h"
 #include "utils/guc.h"
 
 #include "ecsync.h"
@@ -77,4 +78,18 @@ _PG_init(void)
 	MarkGUCPrefixReserved("ecsync");
 
 	ecsync_register_launcher();
+}
+
+/*
+ * ecsync_worker_client_encoding makes a worker's "client" encoding UTF-8,
+ * the encoding MySQL (utf8mb4) and the page-view events are read in, so
+ * that COPY, text and binary alike, converts their text into the
+ * database's encoding (EUC_JP, say) or refuses a character it cannot hold
+ * with PostgreSQL's own message.  Call it inside a transaction.
+ */
+void
+ecsync_worker_client_encoding(void)
+{
+	if (GetDatabaseEncoding() != PG_UTF8)
+		SetConfigOption("client_encoding", "UTF8", PGC_USERSET, PGC_S_SESSION);
 }

@@ -15,7 +15,7 @@
 #include "mysql_source.h"
 #include "type_policy.h"
 
-#define ECSYNC_VERSION "0.2"
+#define ECSYNC_VERSION "0.3"
 
 /* GUCs, defined in ecsync.c */
 extern char *ecsync_database;
@@ -27,6 +27,23 @@ extern int	ecsync_batch_copy_format;
 
 /* launcher.c */
 extern void ecsync_register_launcher(void);
+
+/* privileges.c: the catalog's owner, and switching to it for catalog writes */
+typedef struct CatalogAccess
+{
+	Oid			user;
+	int			sec;
+	int			guc_nest;
+} CatalogAccess;
+
+extern Oid	ecsync_catalog_owner(void);
+extern void ecsync_catalog_enter(CatalogAccess *saved);
+extern void ecsync_catalog_leave(const CatalogAccess *saved);
+extern void ecsync_check_server_usage(ForeignServer *server, Oid role);
+extern void ecsync_refuse_rls(Oid relid, Oid role);
+
+/* ecsync.c: workers take text in UTF-8 (what MySQL and Kafka send) */
+extern void ecsync_worker_client_encoding(void);
 
 /* options.c */
 extern void ecsync_mysql_params(ForeignServer *server, Oid userid, ms_params *p);
@@ -51,7 +68,8 @@ extern uint64 ecsync_copy_from_mysql(Relation rel, List *attnames,
 typedef struct BatchRequest
 {
 	Oid			dboid;
-	Oid			userid;
+	Oid			userid;			/* the registrations' owner: the run's role */
+	Oid			requested_by;	/* who called */
 	int32		only_table;		/* ecsync.sync_tables.id, 0 for all */
 	pid_t		caller_pid;
 	bool		reconcile;		/* delete target rows whose key MySQL lacks */

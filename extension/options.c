@@ -24,23 +24,28 @@ typedef struct OptionSpec
 {
 	const char *name;
 	Oid			context;		/* catalog that may hold it */
+	bool		superuser_only; /* names a file on the database server */
 } OptionSpec;
 
-/* user and password only in user mappings: nowhere a non-owner can read */
+/*
+ * user and password only in user mappings: nowhere a non-owner can read.
+ * Options naming files on the database server (read as the postgres OS
+ * user) are a superuser's.
+ */
 static const OptionSpec valid_options[] = {
-	{"host", ForeignServerRelationId},
-	{"port", ForeignServerRelationId},
-	{"socket", ForeignServerRelationId},
-	{"database", ForeignServerRelationId},
-	{"ssl_mode", ForeignServerRelationId},
-	{"ssl_ca", ForeignServerRelationId},
-	{"ssl_cert", ForeignServerRelationId},
-	{"ssl_key", ForeignServerRelationId},
-	{"connect_timeout", ForeignServerRelationId},
-	{"read_timeout", ForeignServerRelationId},
-	{"user", UserMappingRelationId},
-	{"password", UserMappingRelationId},
-	{NULL, InvalidOid}
+	{"host", ForeignServerRelationId, false},
+	{"port", ForeignServerRelationId, false},
+	{"socket", ForeignServerRelationId, true},
+	{"database", ForeignServerRelationId, false},
+	{"ssl_mode", ForeignServerRelationId, false},
+	{"ssl_ca", ForeignServerRelationId, true},
+	{"ssl_cert", ForeignServerRelationId, true},
+	{"ssl_key", ForeignServerRelationId, true},
+	{"connect_timeout", ForeignServerRelationId, false},
+	{"read_timeout", ForeignServerRelationId, false},
+	{"user", UserMappingRelationId, false},
+	{"password", UserMappingRelationId, false},
+	{NULL, InvalidOid, false}
 };
 
 PG_FUNCTION_INFO_V1(ecsync_mysql_validator);
@@ -52,6 +57,25 @@ valid_in_context(const char *name, Oid context)
 		if (o->context == context && strcmp(o->name, name) == 0)
 			return true;
 	return false;
+}
+
+/*
+ * check_superuser_option refuses an option that names a server file unless
+ * superuser_ok: the validator asks about the role setting it, a connection
+ * about the server's owner (the server may have changed hands since).
+ */
+static void
+check_superuser_option(const char *server, const char *name, bool superuser_ok)
+{
+	for (const OptionSpec *o = valid_options; o->name; o++)
+		if (o->superuser_only && strcmp(o->name, name) == 0 && !superuser_ok)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 server ? errmsg("server \"%s\": option \"%s\" is only allowed on a superuser's server",
+									 server, name)
+					 : errmsg("only a superuser may set option \"%s\"", name),
+					 errdetail("It names a file on the database server, which ecsync reads as the postgres OS user."),
+					 errhint("A superuser can create the server and GRANT USAGE ON FOREIGN SERVER to other roles.")));
 }
 
 static int
@@ -108,6 +132,7 @@ ecsync_mysql_validator(PG_FUNCTION_ARGS)
 					 : errhint("There are no valid options in this context.")));
 		}
 
+		check_superuser_option(NULL, def->defname, superuser());
 		if (strcmp(def->defname, "port") == 0)
 			(void) int_option(def, 1, 65535);
 		else if (strcmp(def->defname, "connect_timeout") == 0 ||
@@ -129,15 +154,22 @@ ecsync_mysql_validator(PG_FUNCTION_ARGS)
 
 /*
  * ecsync_mysql_params fills p from server and user mapping (palloc'd in
- * the current memory context).  The user mapping is the current user's or
- * PUBLIC's; its absence is an error that names the server.
+ * the current memory context).  The user mapping is userid's or PUBLIC's;
+ * its absence is an error that names the server.  As postgres_fdw does for
+ * non-superusers, a non-superuser's mapping must carry a password: the
+ * connection must not pass on the database server's own standing.
  */
 void
 ecsync_mysql_params(ForeignServer *server, Oid userid, ms_params *p)
 {
 	UserMapping *um = GetUserMapping(userid, server->serverid);
 	List	   *all = list_concat(list_copy(server->options), um->options);
+	bool		owner_is_superuser = superuser_arg(server->owner);
 	ListCell   *lc;
+
+	foreach(lc, server->options)
+		check_superuser_option(server->servername, ((DefElem *) lfirst(lc))->defname,
+							   owner_is_superuser);
 
 	memset(p, 0, sizeof(*p));
 	p->host = "127.0.0.1";
@@ -172,4 +204,12 @@ ecsync_mysql_params(ForeignServer *server, Oid userid, ms_params *p)
 		else if (strcmp(def->defname, "password") == 0)
 			p->password = v;
 	}
+	if (!superuser_arg(userid) && (p->password == NULL || p->password[0] == '\0'))
+		ereport(ERROR,
+				(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
+				 errmsg("server \"%s\": a password is required", server->servername),
+				 errdetail("Non-superusers must give a password in their user mapping."),
+				 errhint("ALTER USER MAPPING FOR %s SERVER %s OPTIONS (ADD password '...').",
+						 quote_identifier(GetUserNameFromId(userid, false)),
+						 quote_identifier(server->servername))));
 }

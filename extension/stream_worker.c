@@ -206,12 +206,22 @@ top_strdup(const char *s)
 /* the context begin_tx was called in, where commit_tx returns */
 static MemoryContext tx_caller_cxt;
 
+/*
+ * The worker runs as the stream's owner, who may only read ecsync's
+ * catalog.  Its transactions work on the catalog as the catalog's owner,
+ * and switch back to the stream's owner for the target table alone (see
+ * ingest): whatever runs on the target (triggers, defaults, constraints)
+ * runs with the owner's rights.
+ */
+static CatalogAccess tx_access;
+
 static void
 begin_tx(void)
 {
 	tx_caller_cxt = CurrentMemoryContext;
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
+	ecsync_catalog_enter(&tx_access);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	PushActiveSnapshot(GetTransactionSnapshot());
@@ -222,6 +232,7 @@ commit_tx(void)
 {
 	SPI_finish();
 	PopActiveSnapshot();
+	ecsync_catalog_leave(&tx_access);
 	CommitTransactionCommand();
 	MemoryContextSwitchTo(tx_caller_cxt);
 }
@@ -391,8 +402,8 @@ current_config_version(void)
 static void
 prepare_plans(void)
 {
-	Oid			dl_types[10] = {INT4OID, TEXTOID, TEXTOID, INT4OID, INT8OID,
-	TIMESTAMPTZOID, BYTEAOID, BYTEAOID, TEXTOID, TEXTOID};
+	Oid			dl_types[11] = {INT4OID, TEXTOID, TEXTOID, INT4OID, INT8OID,
+	TIMESTAMPTZOID, BYTEAOID, BYTEAOID, TEXTOID, TEXTOID, OIDOID};
 	Oid			off_types[10] = {INT4OID, INT4OID, INT8OID, INT8OID, INT8OID,
 	INT8OID, INT8OID, FLOAT8OID, INT4OID, INT8OID};
 	Oid			st_types[6] = {INT4OID, INT4OID, INT8OID, INT8OID, FLOAT8OID, INT4OID};
@@ -400,9 +411,9 @@ prepare_plans(void)
 	begin_tx();
 	dead_letter_plan = SPI_prepare(
 								   "INSERT INTO ecsync.dead_letters (stream_id, stream, topic, kafka_partition, kafka_offset, "
-								   "  kafka_timestamp, message_key, payload, kind, reason) "
-								   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-								   10, dl_types);
+								   "  kafka_timestamp, message_key, payload, kind, reason, owner) "
+								   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+								   11, dl_types);
 	offset_plan = SPI_prepare(
 							  "UPDATE ecsync.stream_offsets SET next_offset = $3, rows_total = rows_total + $4, "
 							  "  dead_total = dead_total + $5, low_watermark = $6, high_watermark = $7, "
@@ -921,8 +932,8 @@ write_dead_letters(Batch *b)
 		{
 			ep_item    *it = &c->items[i];
 			rd_kafka_message_t *m = it->msg;
-			Datum		values[10];
-			char		nulls[10] = "          ";
+			Datum		values[11];
+			char		nulls[11] = "           ";
 			rd_kafka_timestamp_type_t tstype;
 			int64		ts;
 
@@ -947,6 +958,7 @@ write_dead_letters(Batch *b)
 				nulls[7] = 'n';
 			values[8] = CStringGetTextDatum(ev_kind_name(it->kind));
 			values[9] = CStringGetTextDatum(it->reason ? it->reason : "?");
+			values[10] = ObjectIdGetDatum(req.owner);
 			if (SPI_execute_plan(dead_letter_plan, values, nulls, false, 0) != SPI_OK_INSERT)
 				elog(ERROR, "could not insert a dead letter");
 		}
@@ -1112,9 +1124,12 @@ ingest(Batch *b, bool isolated)
 	reset_batch_marks();
 	begin_tx();
 	check_positions();
+	/* the target, as the stream's owner */
+	ecsync_catalog_leave(&tx_access);
 	relid = RangeVarGetRelid(makeRangeVar(cfg.schema, cfg.table, -1), RowExclusiveLock, false);
 	if (pg_class_aclcheck(relid, GetUserId(), ACL_INSERT) != ACLCHECK_OK)
 		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, cfg.table);
+	ecsync_refuse_rls(relid, GetUserId());
 	rel = table_open(relid, NoLock);
 	if (isolated)
 		copy_isolated(rel, b);
@@ -1125,6 +1140,7 @@ ingest(Batch *b, bool isolated)
 	}
 	feed.b = NULL;
 	table_close(rel, NoLock);
+	ecsync_catalog_enter(&tx_access);
 	write_dead_letters(b);
 	t1 = GetCurrentTimestamp();
 	write_offsets(b);
@@ -1409,6 +1425,9 @@ ecsync_stream_main(Datum main_arg)
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(req.dboid, req.owner, 0);
 	ebuf_init(&feed.pending);
+	StartTransactionCommand();
+	ecsync_worker_client_encoding();
+	CommitTransactionCommand();
 
 	if (!lock_slot())
 		proc_exit(0);

@@ -29,6 +29,38 @@ CREATE SERVER bad8 FOREIGN DATA WRAPPER ecsync_kafka
   OPTIONS ("partition.assignment.strategy" 'cooperative-sticky');
 CREATE FOREIGN DATA WRAPPER bad_fdw VALIDATOR ecsync_kafka_validator OPTIONS ("client.id" 'x');
 
+-- an allow-list: properties that load code are nobody's, before librdkafka sees them
+CREATE SERVER bad9 FOREIGN DATA WRAPPER ecsync_kafka OPTIONS ("plugin.library.paths" '/tmp/evil.so');
+-- files, commands, keytabs and token endpoints are a superuser's (this is one)
+CREATE SERVER su_only FOREIGN DATA WRAPPER ecsync_kafka
+  OPTIONS (bootstrap_servers '127.0.0.1:9092', "ssl.ca.location" '/etc/ssl/certs/ca-certificates.crt',
+           "sasl.mechanism" 'GSSAPI', "sasl.kerberos.kinit.cmd" 'kinit -k');
+DROP SERVER su_only;
+CREATE ROLE kafka_delegate;
+GRANT USAGE ON FOREIGN DATA WRAPPER ecsync_kafka TO kafka_delegate;
+SET ROLE kafka_delegate;
+CREATE SERVER mine FOREIGN DATA WRAPPER ecsync_kafka
+  OPTIONS (bootstrap_servers '127.0.0.1:9092', "security.protocol" 'sasl_ssl',
+           "sasl.mechanism" 'SCRAM-SHA-512', "ssl.ca.pem" '-----BEGIN CERTIFICATE-----');
+CREATE USER MAPPING FOR CURRENT_USER SERVER mine
+  OPTIONS ("sasl.username" 'me', "sasl.password" 'pw', "ssl.key.pem" 'x');
+CREATE SERVER bad10 FOREIGN DATA WRAPPER ecsync_kafka OPTIONS ("sasl.kerberos.kinit.cmd" 'touch /tmp/pwned');
+CREATE SERVER bad11 FOREIGN DATA WRAPPER ecsync_kafka OPTIONS ("ssl.engine.location" '/tmp/evil.so');
+CREATE SERVER bad12 FOREIGN DATA WRAPPER ecsync_kafka OPTIONS ("ssl.providers" 'evil');
+CREATE SERVER bad13 FOREIGN DATA WRAPPER ecsync_kafka OPTIONS ("ssl.key.location" '/var/lib/postgresql/15/main/server.key');
+CREATE SERVER bad14 FOREIGN DATA WRAPPER ecsync_kafka OPTIONS ("sasl.kerberos.keytab" '/etc/krb5.keytab');
+CREATE SERVER bad15 FOREIGN DATA WRAPPER ecsync_kafka OPTIONS ("sasl.oauthbearer.token.endpoint.url" 'http://169.254.169.254/');
+CREATE SERVER bad16 FOREIGN DATA WRAPPER ecsync_kafka OPTIONS ("sasl.mechanisms" 'gssapi');
+CREATE SERVER bad17 FOREIGN DATA WRAPPER ecsync_kafka OPTIONS ("debug" 'all');
+ALTER USER MAPPING FOR CURRENT_USER SERVER mine OPTIONS (ADD "sasl.oauthbearer.config" 'principal=admin');
+-- a secret-bearing property nobody listed is refused, not stored where all can read it
+CREATE SERVER bad18 FOREIGN DATA WRAPPER ecsync_kafka OPTIONS ("sasl.oauthbearer.client.secret" 'x');
+CREATE SERVER bad19 FOREIGN DATA WRAPPER ecsync_kafka OPTIONS ("ssl.keystore.secret" 'x');
+DROP SERVER mine CASCADE;
+RESET ROLE;
+REVOKE USAGE ON FOREIGN DATA WRAPPER ecsync_kafka FROM kafka_delegate;
+DROP ROLE kafka_delegate;
+
 -- registration checks the server
 SELECT ecsync_register_stream('s1', 'no_such_server');
 CREATE SERVER mysql_src FOREIGN DATA WRAPPER ecsync_mysql OPTIONS (host 'x');
@@ -78,12 +110,16 @@ SELECT ecsync_start_stream('pv'), ecsync_stop_stream('pv'), ecsync_restart_strea
 SELECT name, state FROM ecsync.streams ORDER BY name;
 SELECT ecsync_unregister_stream('custom'), ecsync_unregister_stream('custom');
 
--- nothing is open to PUBLIC
+-- a role sees only its own rows, uses only the servers it was granted, and
+-- changes no other role's stream
 CREATE ROLE kafka_nobody;
 SET ROLE kafka_nobody;
 SELECT ecsync_register_stream('x', 'kafka');
-SELECT * FROM ecsync.streams;
-SELECT * FROM ecsync.dead_letters;
+SELECT count(*) FROM ecsync.streams;
+SELECT count(*) FROM ecsync.dead_letters;
+SELECT ecsync_stop_stream('pv');
+SELECT ecsync_unregister_stream('pv');
+UPDATE ecsync.streams SET owner = 10;
 -- the user mapping keeps the password from everyone else
 SELECT count(*) FROM pg_user_mappings WHERE srvname = 'kafka' AND umoptions::text LIKE '%secret-pw%';
 RESET ROLE;

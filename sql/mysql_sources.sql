@@ -2,6 +2,7 @@
 -- MySQL sources: the ecsync_mysql wrapper's validator and who may do what
 --
 CREATE EXTENSION ecsync;
+\set SHOW_CONTEXT never
 
 -- a valid server and user mapping
 CREATE SERVER shop_src FOREIGN DATA WRAPPER ecsync_mysql
@@ -41,15 +42,35 @@ SELECT ecsync_unregister_table('users', 'shop');
 SELECT count(*) FROM ecsync.sync_tables;
 SELECT * FROM ecsync_run_batch('nonexistent');
 
--- a role without privileges sees no password and can do nothing
+-- a role without privileges sees no password, no other role's rows, and
+-- can use no server it was not granted
 CREATE ROLE ecsync_regress_reader LOGIN;
 SET ROLE ecsync_regress_reader;
 SELECT srvname, umoptions FROM pg_user_mappings WHERE srvname = 'shop_src';
-SELECT * FROM ecsync.sync_tables;
+SELECT count(*) FROM ecsync.sync_tables;
 SELECT * FROM ecsync_run_batch();
+SELECT * FROM ecsync_run_batch('shop.products');
 SELECT ecsync_register_table('shop_src', 'users');
+SELECT ecsync_unregister_table('products', 'shop');
 CREATE SERVER mine FOREIGN DATA WRAPPER ecsync_mysql;
+-- nobody but the catalog's owner writes the catalog
+INSERT INTO ecsync.sync_tables (server_name, source_table, target_schema, target_table, mode, owner)
+  VALUES ('shop_src', 'x', 'public', 'x', 'full', 10);
+UPDATE ecsync.sync_tables SET owner = 10;
+SELECT ecsync.catalog_register_table(10, '{}');
+SELECT ecsync_catalog_call('drop_everything', '{}');
 RESET ROLE;
+-- options that name server files are a superuser's
+GRANT USAGE ON FOREIGN DATA WRAPPER ecsync_mysql TO ecsync_regress_reader;
+SET ROLE ecsync_regress_reader;
+CREATE SERVER mine FOREIGN DATA WRAPPER ecsync_mysql OPTIONS (host 'db', ssl_mode 'required');
+CREATE SERVER mine2 FOREIGN DATA WRAPPER ecsync_mysql OPTIONS (socket '/run/mysqld/mysqld.sock');
+CREATE SERVER mine2 FOREIGN DATA WRAPPER ecsync_mysql OPTIONS (ssl_ca '/etc/ssl/private/key.pem');
+CREATE SERVER mine2 FOREIGN DATA WRAPPER ecsync_mysql OPTIONS (ssl_key '/var/lib/postgresql/.ssh/id_rsa');
+ALTER SERVER mine OPTIONS (ADD ssl_cert '/etc/passwd');
+DROP SERVER mine;
+RESET ROLE;
+REVOKE USAGE ON FOREIGN DATA WRAPPER ecsync_mysql FROM ecsync_regress_reader;
 DROP ROLE ecsync_regress_reader;
 
 -- a transaction that cannot see the worker's commit is refused
