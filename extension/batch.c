@@ -20,6 +20,8 @@
 #include "postmaster/bgworker.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/syscache.h"
+#include "catalog/pg_authid.h"
 
 #include "ecsync.h"
 
@@ -131,6 +133,22 @@ run_in_worker(FunctionCallInfo fcinfo, bool reconcile)
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("table \"%s\" belongs to role \"%s\"",
 							text_to_cstring(PG_GETARG_TEXT_PP(0)), GetUserNameFromId(req.userid, false))));
+	}
+
+	/* the worker connects as the run's role (PostgreSQL 15 has no bypass) */
+	{
+		HeapTuple	tup = SearchSysCache1(AUTHOID, ObjectIdGetDatum(req.userid));
+
+		if (!HeapTupleIsValid(tup))
+			elog(ERROR, "role %u does not exist", req.userid);
+		if (!((Form_pg_authid) GETSTRUCT(tup))->rolcanlogin)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+					 errmsg("role \"%s\" cannot log in, so the batch worker cannot run as it",
+							GetUserNameFromId(req.userid, false)),
+					 errhint("ALTER ROLE %s LOGIN (it needs no password: the worker starts inside the server).",
+							 quote_identifier(GetUserNameFromId(req.userid, false)))));
+		ReleaseSysCache(tup);
 	}
 
 	memset(&worker, 0, sizeof(worker));

@@ -458,10 +458,13 @@ ensure_target(SyncTable *t, MappedTable *m, const char *source)
 		StringInfoData sql;
 
 		initStringInfo(&sql);
-		appendStringInfo(&sql, "CREATE SCHEMA IF NOT EXISTS %s",
-						 quote_identifier(t->target_schema));
-		spi_exec(sql.data, SPI_OK_UTILITY);
-		resetStringInfo(&sql);
+		/* CREATE SCHEMA IF NOT EXISTS would ask for CREATE on the database */
+		if (!OidIsValid(get_namespace_oid(t->target_schema, true)))
+		{
+			appendStringInfo(&sql, "CREATE SCHEMA %s", quote_identifier(t->target_schema));
+			spi_exec(sql.data, SPI_OK_UTILITY);
+			resetStringInfo(&sql);
+		}
 		appendStringInfo(&sql, "CREATE TABLE %s (", qualified(t));
 		for (int i = 0; i < m->mt.ncols; i++)
 		{

@@ -106,6 +106,23 @@ BEGIN
 END
 $$;
 
+-- ecsync.check_login: workers connect as the owner, which PostgreSQL 15
+-- allows only to a role that may log in
+CREATE FUNCTION ecsync.check_login(role oid)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT (SELECT r.rolcanlogin FROM pg_roles r WHERE r.oid = role) THEN
+        RAISE EXCEPTION 'role "%" cannot log in, so ecsync''s workers cannot run as it', pg_get_userbyid(role)
+              USING ERRCODE = 'invalid_authorization_specification',
+                    HINT = format('ALTER ROLE %I LOGIN (it needs no password: the workers start inside the server), or register as a role that can log in.',
+                                  pg_get_userbyid(role));
+    END IF;
+END
+$$;
+
 -- ecsync.check_target: role may write table target the way mode needs, without RLS
 CREATE FUNCTION ecsync.check_target(target regclass, role oid, privileges text)
 RETURNS void
@@ -157,6 +174,7 @@ BEGIN
         PERFORM ecsync.check_owner(caller, prev.owner, format('the registration of %I.%I', v_schema, v_table));
     END IF;
     v_owner := coalesce(prev.owner, caller);
+    PERFORM ecsync.check_login(v_owner);
     target := to_regclass(format('%I.%I', v_schema, v_table));
     IF target IS NOT NULL THEN
         PERFORM ecsync.check_target(target, v_owner,
@@ -260,6 +278,7 @@ BEGIN
         PERFORM ecsync.check_owner(caller, prev.owner, format('stream "%s"', v_name));
     END IF;
     v_owner := coalesce(prev.owner, caller);
+    PERFORM ecsync.check_login(v_owner);
     target := to_regclass(format('%I.%I', a->>'target_schema', a->>'target_table'));
     IF target IS NULL THEN
         RAISE EXCEPTION 'table %.% does not exist', a->>'target_schema', a->>'target_table'
@@ -616,6 +635,7 @@ GRANT SELECT ON ecsync.sync_tables, ecsync.runs, ecsync.run_tables, ecsync.statu
    TO PUBLIC;
 
 REVOKE ALL ON FUNCTION ecsync.check_server(name, name, oid),
+                       ecsync.check_login(oid),
                        ecsync.check_owner(oid, oid, text),
                        ecsync.check_target(regclass, oid, text),
                        ecsync.catalog_register_table(oid, jsonb),

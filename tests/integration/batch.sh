@@ -267,7 +267,7 @@ test_second_concurrent_run_is_refused_with_reason() {
 	out=$(psql_q -c "SELECT * FROM ecsync_run_batch('shop.sales_details')" 2>&1) && fail "a second concurrent run was accepted"
 	echo "$out"
 	assert_contains "is being synced by another ecsync run" "$out" "reason"
-	assert_match "It is run [0-9]+ \(worker pid [0-9]+" "$out" "names the other run"
+	assert_match "It is run [0-9]+ of role [a-z_]+ \(worker pid [0-9]+" "$out" "names the other run"
 	wait $bg || fail "the first run failed: $(cat "$ECSYNC_RUN_DIR/conc.out")"
 	assert_eq "succeeded" "$(psql_q -c "SELECT status FROM ecsync.runs WHERE only_table IS NULL ORDER BY run_id DESC LIMIT 1")" "first run"
 }
