@@ -385,7 +385,6 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_variable
 DECLARE
-    wrapper name;
     m jsonb;
     src text;
     col text;
@@ -398,22 +397,7 @@ DECLARE
     ts_cols text[] := '{}';
     qualified text := format('%I.%I', target_schema, target_table);
 BEGIN
-    SELECT w.fdwname INTO wrapper
-      FROM pg_foreign_server s JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw
-     WHERE s.srvname = server;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'server "%" does not exist', server
-              USING ERRCODE = 'undefined_object',
-                    HINT = 'Create it with CREATE SERVER ... FOREIGN DATA WRAPPER ecsync_kafka OPTIONS (bootstrap_servers ''host:9092'').';
-    ELSIF wrapper <> 'ecsync_kafka' THEN
-        RAISE EXCEPTION 'server "%" uses foreign-data wrapper "%", not ecsync_kafka', server, wrapper
-              USING ERRCODE = 'wrong_object_type';
-    END IF;
-    IF NOT has_server_privilege(server, 'USAGE') THEN
-        RAISE EXCEPTION 'role "%" may not use server "%"', current_user, server
-              USING ERRCODE = 'insufficient_privilege',
-                    HINT = format('The server''s owner can GRANT USAGE ON FOREIGN SERVER %I TO %I.', server, current_user);
-    END IF;
+    PERFORM ecsync.check_server(server, 'ecsync_kafka', (SELECT r.oid FROM pg_roles r WHERE r.rolname = current_user));
     IF name IS NULL OR name !~ '^[A-Za-z0-9_.-]{1,40}$' THEN
         RAISE EXCEPTION 'invalid stream name "%"', name
               USING ERRCODE = 'invalid_parameter_value',
@@ -634,8 +618,7 @@ GRANT SELECT ON ecsync.sync_tables, ecsync.runs, ecsync.run_tables, ecsync.statu
                 ecsync.stream_partitions, ecsync.stream_status
    TO PUBLIC;
 
-REVOKE ALL ON FUNCTION ecsync.check_server(name, name, oid),
-                       ecsync.check_login(oid),
+REVOKE ALL ON FUNCTION ecsync.check_login(oid),
                        ecsync.check_owner(oid, oid, text),
                        ecsync.check_target(regclass, oid, text),
                        ecsync.catalog_register_table(oid, jsonb),
@@ -650,6 +633,7 @@ REVOKE ALL ON FUNCTION ecsync.check_server(name, name, oid),
 --  only the catalog functions call them, as the catalog's owner)
 
 GRANT EXECUTE ON FUNCTION
+    ecsync.check_server(name, name, oid),   -- says no more than has_server_privilege
     ecsync_catalog_call(text, jsonb),
     ecsync_stream_workers(text),
     ecsync_register_table(name, text, name, text, text[], text, name, text, interval),

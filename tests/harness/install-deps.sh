@@ -18,7 +18,7 @@ packages=(
 	librdkafka-dev libjansson-dev zlib1g-dev kcat gzip
 	pgloader postgresql-15-mysql-fdw
 	default-jre-headless maven
-	procps iproute2 psmisc util-linux clang libclang-rt-14-dev valgrind openssl
+	procps iproute2 psmisc util-linux clang libclang-rt-14-dev valgrind openssl python3
 )
 
 as_root() {
