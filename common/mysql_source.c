@@ -178,6 +178,19 @@ ms_quote_ident(ebuf *out, const char *name)
 }
 
 bool
+ms_select_column(ebuf *out, const tp_column *col)
+{
+	ebuf		q;
+	bool		ok;
+
+	ebuf_init(&q);
+	ok = ms_quote_ident(&q, col->name) && ebuf_putc(&q, '\0') &&
+		tp_select_expr(out, col, q.data);
+	ebuf_free(&q);
+	return ok;
+}
+
+bool
 ms_quote_literal(ms_conn *c, ebuf *out, const char *value)
 {
 	size_t		n = strlen(value);

@@ -112,6 +112,10 @@ extern void ms_stream_end(ms_conn *c);
 /* ms_quote_ident appends `name` with backticks doubled */
 extern bool ms_quote_ident(ebuf *out, const char *name);
 
+/* ms_select_column appends the expression that reads col exactly (see
+ * tp_select_expr) */
+extern bool ms_select_column(ebuf *out, const tp_column *col);
+
 /* ms_quote_literal appends 'value' escaped for the connection */
 extern bool ms_quote_literal(ms_conn *c, ebuf *out, const char *value);
 

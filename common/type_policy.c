@@ -17,6 +17,33 @@ is(const char *a, const char *b)
 }
 
 bool
+tp_is_spatial(const char *t)
+{
+	static const char *const spatial[] = {
+		"geometry", "point", "linestring", "polygon", "multipoint",
+		"multilinestring", "multipolygon", "geometrycollection",
+		"geomcollection", NULL
+	};
+
+	for (int i = 0; spatial[i]; i++)
+		if (is(t, spatial[i]))
+			return true;
+	return false;
+}
+
+bool
+tp_select_expr(ebuf *out, const tp_column *col, const char *qname)
+{
+	if (is(col->data_type, "float"))
+		return ebuf_puts(out, "CAST(") && ebuf_puts(out, qname) &&
+			ebuf_puts(out, " AS DOUBLE)");
+	if (tp_is_spatial(col->data_type))
+		return ebuf_puts(out, "ST_AsBinary(") && ebuf_puts(out, qname) &&
+			ebuf_putc(out, ')');
+	return ebuf_puts(out, qname);
+}
+
+bool
 tp_map_column(const tp_column *col, char *pgtype, size_t typelen,
 			  tp_conv *conv, tp_wire *wire, int *bits, bool *nullable,
 			  char *err, size_t errlen)
@@ -149,6 +176,13 @@ tp_map_column(const tp_column *col, char *pgtype, size_t typelen,
 		snprintf(pgtype, typelen, "text[]");
 		*conv = TP_SET;
 		*wire = TW_TEXT_ARRAY;
+	}
+	else if (tp_is_spatial(t))
+	{
+		/* read as WKB by tp_select_expr; the SRID is not kept */
+		snprintf(pgtype, typelen, "bytea");
+		*conv = TP_BYTEA;
+		*wire = TW_BYTEA;
 	}
 	else if (is(t, "binary") || is(t, "varbinary") || is(t, "tinyblob") ||
 			 is(t, "blob") || is(t, "mediumblob") || is(t, "longblob"))

@@ -85,6 +85,20 @@ extern bool tp_convert(tp_conv conv, int bits, const char *val, size_t len,
 					   ebuf *scratch, const char **out, size_t *outlen,
 					   bool *is_null, char *err, size_t errlen);
 
+/*
+ * tp_select_expr appends to out the MySQL expression that reads column col,
+ * whose name is already quoted in qname: the column itself, or for the types
+ * whose text form loses information a function of it.  FLOAT is read as
+ * CAST(col AS DOUBLE): MySQL prints a FLOAT with 6 significant digits, but
+ * the shortest text of the same value as a double parses back to exactly
+ * the single-precision value.  Spatial types are read as WKB
+ * (ST_AsBinary).  False when out of memory.
+ */
+extern bool tp_select_expr(ebuf *out, const tp_column *col, const char *qname);
+
+/* tp_is_spatial: is data_type one of MySQL's spatial types? */
+extern bool tp_is_spatial(const char *data_type);
+
 /* tp_needs_escape: may values of this conversion hold \, tab, CR or LF? */
 static inline bool
 tp_needs_escape(tp_conv conv)

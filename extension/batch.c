@@ -115,6 +115,19 @@ run_in_worker(FunctionCallInfo fcinfo, bool reconcile)
 	req.requested_by = GetUserId();
 	req.caller_pid = MyProcPid;
 	req.reconcile = reconcile;
+	if (!reconcile && !PG_ARGISNULL(1))
+	{
+		char	   *isolation = text_to_cstring(PG_GETARG_TEXT_PP(1));
+
+		if (strcmp(isolation, "table") == 0)
+			req.per_table = true;
+		else if (strcmp(isolation, "run") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("isolation must be 'run' or 'table', not '%s'", isolation),
+					 errdetail("'run' syncs every table in one transaction; "
+							   "'table' commits or fails each table on its own.")));
+	}
 
 	/*
 	 * A run syncs one role's registrations, as that role: the caller's own,
@@ -199,7 +212,7 @@ run_in_worker(FunctionCallInfo fcinfo, bool reconcile)
 				 errhint("See the server log.")));
 	run_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-	if (strcmp(status, "succeeded") != 0)
+	if (strcmp(status, "succeeded") != 0 && strcmp(status, "partial") != 0)
 	{
 		char	   *error = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
 
@@ -210,22 +223,28 @@ run_in_worker(FunctionCallInfo fcinfo, bool reconcile)
 				 errdetail("Every target table is as it was before the run."),
 				 errhint("See ecsync.runs and ecsync.status.")));
 	}
+	if (strcmp(status, "partial") == 0)
+		ereport(WARNING,
+				(errmsg("ecsync batch run " INT64_FORMAT ": %s", run_id,
+						SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3)),
+				 errdetail("Each table that failed is as it was before the run; the others are committed."),
+				 errhint("See the error column of the result, ecsync.run_tables and ecsync.status.")));
 
 	{
 		Datum		rargs[1] = {Int64GetDatum(run_id)};
 		Oid			rtypes[1] = {INT8OID};
 
-		if (SPI_execute_with_args("SELECT table_name, mode, rows_read, rows_written, seconds "
+		if (SPI_execute_with_args("SELECT table_name, mode, rows_read, rows_written, seconds, status, error "
 								  "FROM ecsync.run_tables WHERE run_id = $1 ORDER BY sync_table_id",
 								  1, rtypes, rargs, NULL, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not read ecsync.run_tables");
 	}
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
-		Datum		values[5];
-		bool		nulls[5];
+		Datum		values[7];
+		bool		nulls[7];
 
-		for (int c = 0; c < 5; c++)
+		for (int c = 0; c < 7; c++)
 			values[c] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, c + 1, &nulls[c]);
 		/* text values must outlive SPI: the tuplestore copies them */
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);

@@ -58,6 +58,8 @@ typedef struct SyncTable
 	char	   *cursor_column;
 	int64		lookback_secs;
 	char	   *watermark;
+	List	   *columns;		/* of char *, NIL: all */
+	List	   *exclude_columns;	/* of char * */
 } SyncTable;
 
 /* one MySQL connection per server, all opened with a consistent snapshot */
@@ -204,27 +206,21 @@ start_run(const BatchRequest *req)
 	return run_id;
 }
 
+static char *error_text(ErrorData *edata);
+
 /* record_failure stores the error of a failed run, in its own transaction */
 static void
 record_failure(int64 run_id, ErrorData *edata)
 {
-	StringInfoData msg;
 	Datum		args[2];
 	Oid			types[2] = {INT8OID, TEXTOID};
-
-	initStringInfo(&msg);
-	appendStringInfoString(&msg, edata->message ? edata->message : "unknown error");
-	if (edata->detail)
-		appendStringInfo(&msg, " (%s)", edata->detail);
-	if (edata->context)
-		appendStringInfo(&msg, "; context: %s", edata->context);
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	args[0] = Int64GetDatum(run_id);
-	args[1] = CStringGetTextDatum(msg.data);
+	args[1] = CStringGetTextDatum(error_text(edata));
 	if (catalog_spi("UPDATE ecsync.runs SET status = 'failed', "
 					"finished_at = clock_timestamp(), error = $2 WHERE run_id = $1",
 					2, types, args, NULL, false, 0) != SPI_OK_UPDATE)
@@ -257,18 +253,20 @@ text_array_to_list(Datum d)
  * only the one asked for, which is that role's)
  */
 static List *
-load_sync_tables(int32 only_table, Oid owner)
+load_sync_tables(int32 only_table, Oid owner, bool incremental_only)
 {
-	Datum		args[2] = {Int32GetDatum(only_table), ObjectIdGetDatum(owner)};
-	Oid			types[2] = {INT4OID, OIDOID};
+	Datum		args[3] = {Int32GetDatum(only_table), ObjectIdGetDatum(owner),
+	BoolGetDatum(incremental_only)};
+	Oid			types[3] = {INT4OID, OIDOID, BOOLOID};
 	List	   *tables = NIL;
 
 	if (catalog_spi("SELECT id, server_name, source_database, source_table, "
 					"target_schema, target_table, mode = 'incremental', key_columns, "
-					"cursor_column, extract(epoch FROM lookback)::bigint, watermark "
+					"cursor_column, extract(epoch FROM lookback)::bigint, watermark, "
+					"columns, exclude_columns "
 					"FROM ecsync.sync_tables WHERE enabled AND owner = $2 AND ($1 = 0 OR id = $1) "
-					"ORDER BY id",
-					2, types, args, NULL, true, 0) != SPI_OK_SELECT)
+					"AND (NOT $3 OR mode = 'incremental') ORDER BY id",
+					3, types, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read ecsync.sync_tables");
 
 	for (uint64 i = 0; i < SPI_processed; i++)
@@ -291,6 +289,10 @@ load_sync_tables(int32 only_table, Oid owner)
 		t->cursor_column = spi_getstr(i, 9);
 		t->lookback_secs = DatumGetInt64(SPI_getbinval(tup, desc, 10, &isnull));
 		t->watermark = spi_getstr(i, 11);
+		d = SPI_getbinval(tup, desc, 12, &isnull);
+		t->columns = isnull ? NIL : text_array_to_list(d);
+		d = SPI_getbinval(tup, desc, 13, &isnull);
+		t->exclude_columns = isnull ? NIL : text_array_to_list(d);
 		tables = lappend(tables, t);
 	}
 	return tables;
@@ -361,84 +363,19 @@ mysql_literal(ms_conn *conn, const char *value)
 	return out;
 }
 
-/* a MySQL table mapped to PostgreSQL */
-typedef struct MappedTable
+/* mysql_column returns the expression that reads col exactly, palloc'd */
+static char *
+mysql_column(const tp_column *col)
 {
-	ms_table	mt;
-	char	  **pgtypes;
-	tp_conv    *conv;
-	tp_wire    *wire;
-	int		   *bits;
-	bool	   *nullable;
-	const char **colnames;
-	List	   *keys;			/* of char * */
-	int			cursor_idx;		/* -1 if none */
-} MappedTable;
+	ebuf		b;
+	char	   *out;
 
-static void
-map_table(SyncTable *t, ms_conn *conn, const char *db, MappedTable *m)
-{
-	char		err[MS_ERRLEN];
-	int			n;
-
-	if (!ms_describe(conn, db, t->source_table, &m->mt, err, sizeof(err)))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("%s", err)));
-	n = m->mt.ncols;
-	m->pgtypes = palloc(n * sizeof(char *));
-	m->conv = palloc(n * sizeof(tp_conv));
-	m->wire = palloc(n * sizeof(tp_wire));
-	m->bits = palloc(n * sizeof(int));
-	m->nullable = palloc(n * sizeof(bool));
-	m->colnames = palloc(n * sizeof(char *));
-	m->cursor_idx = -1;
-	for (int i = 0; i < n; i++)
-	{
-		m->pgtypes[i] = palloc(64);
-		if (!tp_map_column(&m->mt.cols[i], m->pgtypes[i], 64, &m->conv[i],
-						   &m->wire[i], &m->bits[i], &m->nullable[i], err, sizeof(err)))
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("MySQL table %s.%s: %s", db, t->source_table, err),
-					 errhint("See the type policy in ecsync's README.")));
-		m->colnames[i] = m->mt.cols[i].name;
-		if (t->cursor_column && strcmp(t->cursor_column, m->colnames[i]) == 0)
-			m->cursor_idx = i;
-	}
-	if (t->key_columns != NIL)
-	{
-		ListCell   *lc;
-
-		foreach(lc, t->key_columns)
-		{
-			bool		found = false;
-
-			for (int i = 0; i < n; i++)
-				found |= strcmp(m->colnames[i], lfirst(lc)) == 0;
-			if (!found)
-				ereport(ERROR,
-						(errcode(ERRCODE_UNDEFINED_COLUMN),
-						 errmsg("key column \"%s\" is not a column of MySQL table %s.%s",
-								(char *) lfirst(lc), db, t->source_table)));
-		}
-		m->keys = t->key_columns;
-	}
-	else
-		for (int k = 0; k < m->mt.npk; k++)
-			m->keys = lappend(m->keys, (char *) m->colnames[m->mt.pk[k]]);
-
-	if (t->incremental && m->keys == NIL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
-				 errmsg("MySQL table %s.%s has no primary key, so it cannot be synced incrementally",
-						db, t->source_table),
-				 errhint("Register it with key_columns, or in mode 'full'.")));
-	if (t->incremental && m->cursor_idx < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("cursor column \"%s\" is not a column of MySQL table %s.%s",
-						t->cursor_column, db, t->source_table)));
+	ebuf_init(&b);
+	if (!ms_select_column(&b, col) || !ebuf_putc(&b, '\0'))
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	out = pstrdup(b.data);
+	ebuf_free(&b);
+	return out;
 }
 
 /*
@@ -466,7 +403,7 @@ ensure_target(SyncTable *t, MappedTable *m, const char *source)
 			resetStringInfo(&sql);
 		}
 		appendStringInfo(&sql, "CREATE TABLE %s (", qualified(t));
-		for (int i = 0; i < m->mt.ncols; i++)
+		for (int i = 0; i < m->ncols; i++)
 		{
 			bool		is_key = false;
 			ListCell   *lc;
@@ -501,13 +438,14 @@ ensure_target(SyncTable *t, MappedTable *m, const char *source)
 	ecsync_refuse_rls(relid, GetUserId());
 
 	LockRelationOid(relid, t->incremental ? RowExclusiveLock : AccessExclusiveLock);
-	for (int i = 0; i < m->mt.ncols; i++)
+	for (int i = 0; i < m->ncols; i++)
 		if (get_attnum(relid, m->colnames[i]) == InvalidAttrNumber)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
 					 errmsg("target table %s has no column \"%s\", which MySQL %s has",
 							qualified(t), m->colnames[i], source),
-					 errhint("Add the column, or drop the target table to have ecsync create it anew.")));
+					 errhint("Add the column, leave it out of the sync with exclude_columns, "
+							 "or drop the target table to have ecsync create it anew.")));
 	return relid;
 }
 
@@ -520,12 +458,12 @@ select_sql(MappedTable *m, ms_conn *conn, const char *db, SyncTable *t,
 
 	initStringInfo(&sql);
 	appendStringInfoString(&sql, "SELECT ");
-	for (int i = 0; i < m->mt.ncols; i++)
-		appendStringInfo(&sql, "%s%s", i ? ", " : "", mysql_ident(m->colnames[i]));
+	for (int i = 0; i < m->ncols; i++)
+		appendStringInfo(&sql, "%s%s", i ? ", " : "", mysql_column(m->cols[i]));
 	appendStringInfo(&sql, " FROM %s.%s", mysql_ident(db), mysql_ident(t->source_table));
 	if (since != NULL)
 	{
-		const char *ct = m->mt.cols[m->cursor_idx].data_type;
+		const char *ct = m->cols[m->cursor_idx]->data_type;
 		bool		temporal = strcmp(ct, "timestamp") == 0 ||
 			strcmp(ct, "datetime") == 0 || strcmp(ct, "date") == 0;
 
@@ -573,7 +511,7 @@ upsert_from_stage(SyncTable *t, MappedTable *m, const char *stage)
 	ListCell   *lc;
 
 	initStringInfo(&cols);
-	for (int i = 0; i < m->mt.ncols; i++)
+	for (int i = 0; i < m->ncols; i++)
 		appendStringInfo(&cols, "%s%s", i ? ", " : "", quote_identifier(m->colnames[i]));
 
 	initStringInfo(&sql);
@@ -583,14 +521,14 @@ upsert_from_stage(SyncTable *t, MappedTable *m, const char *stage)
 		appendStringInfo(&sql, "%s%s", foreach_current_index(lc) ? ", " : "",
 						 quote_identifier(lfirst(lc)));
 	appendStringInfoString(&sql, ") DO UPDATE SET ");
-	for (int i = 0; i < m->mt.ncols; i++)
+	for (int i = 0; i < m->ncols; i++)
 		appendStringInfo(&sql, "%s%s = excluded.%s", i ? ", " : "",
 						 quote_identifier(m->colnames[i]), quote_identifier(m->colnames[i]));
 	appendStringInfoString(&sql, " WHERE (");
-	for (int i = 0; i < m->mt.ncols; i++)
+	for (int i = 0; i < m->ncols; i++)
 		appendStringInfo(&sql, "%st.%s", i ? ", " : "", quote_identifier(m->colnames[i]));
 	appendStringInfoString(&sql, ") IS DISTINCT FROM (");
-	for (int i = 0; i < m->mt.ncols; i++)
+	for (int i = 0; i < m->ncols; i++)
 		appendStringInfo(&sql, "%sexcluded.%s", i ? ", " : "", quote_identifier(m->colnames[i]));
 	appendStringInfoChar(&sql, ')');
 	spi_exec(sql.data, SPI_OK_INSERT);
@@ -628,9 +566,9 @@ use_binary(Oid relid, MappedTable *m, const int *idx, int n)
 static int *
 all_columns(MappedTable *m)
 {
-	int		   *idx = palloc(m->mt.ncols * sizeof(int));
+	int		   *idx = palloc(m->ncols * sizeof(int));
 
-	for (int i = 0; i < m->mt.ncols; i++)
+	for (int i = 0; i < m->ncols; i++)
 		idx[i] = i;
 	return idx;
 }
@@ -640,7 +578,7 @@ attname_list(MappedTable *m)
 {
 	List	   *l = NIL;
 
-	for (int i = 0; i < m->mt.ncols; i++)
+	for (int i = 0; i < m->ncols; i++)
 		l = lappend(l, makeString(pstrdup(m->colnames[i])));
 	return l;
 }
@@ -700,7 +638,8 @@ reconcile_table(SyncTable *t, MappedTable *m, Oid relid, ms_conn *conn,
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
 				 errmsg("table %s has no key, so its deletes cannot be reconciled", qualified(t)),
-				 errhint("Register it with key_columns.")));
+				 errhint("Name the columns that identify a row with key_columns => '{...}' "
+						 "in ecsync_register_table().")));
 	initStringInfo(&sel);
 	initStringInfo(&cols);
 	initStringInfo(&match);
@@ -709,7 +648,7 @@ reconcile_table(SyncTable *t, MappedTable *m, Oid relid, ms_conn *conn,
 		int			k = foreach_current_index(lc);
 		const char *key = lfirst(lc);
 
-		for (int i = 0; i < m->mt.ncols; i++)
+		for (int i = 0; i < m->ncols; i++)
 			if (strcmp(m->colnames[i], key) == 0)
 			{
 				conv[k] = m->conv[i];
@@ -719,7 +658,7 @@ reconcile_table(SyncTable *t, MappedTable *m, Oid relid, ms_conn *conn,
 			}
 		names[k] = key;
 		attnames = lappend(attnames, makeString(pstrdup(key)));
-		appendStringInfo(&sel, "%s%s", k ? ", " : "", mysql_ident(key));
+		appendStringInfo(&sel, "%s%s", k ? ", " : "", mysql_column(m->cols[idx[k]]));
 		appendStringInfo(&cols, "%s%s", k ? ", " : "", quote_identifier(key));
 		appendStringInfo(&match, "%ss.%s = t.%s", k ? " AND " : "",
 						 quote_identifier(key), quote_identifier(key));
@@ -751,9 +690,33 @@ reconcile_table(SyncTable *t, MappedTable *m, Oid relid, ms_conn *conn,
 	return SPI_processed;
 }
 
+/* sync_context names the table being synced in every error's context */
+static void
+sync_context(void *arg)
+{
+	errcontext("ecsync syncing %s", (const char *) arg);
+}
+
+static void sync_table_inner(int64 run_id, SyncTable *t, bool reconcile);
+
 /* sync_table syncs one table inside the run's transaction */
 static void
 sync_table(int64 run_id, SyncTable *t, bool reconcile)
+{
+	ErrorContextCallback cb;
+
+	cb.callback = sync_context;
+	cb.arg = psprintf("%s from MySQL %s%s%s on server %s", qualified(t),
+					  t->source_db ? t->source_db : "", t->source_db ? "." : "",
+					  t->source_table, t->server);
+	cb.previous = error_context_stack;
+	error_context_stack = &cb;
+	sync_table_inner(run_id, t, reconcile);
+	error_context_stack = cb.previous;
+}
+
+static void
+sync_table_inner(int64 run_id, SyncTable *t, bool reconcile)
 {
 	ServerConn *sc = server_conn(t->server);
 	const char *db = t->source_db ? t->source_db : sc->database;
@@ -780,9 +743,14 @@ sync_table(int64 run_id, SyncTable *t, bool reconcile)
 						   psprintf("ecsync batch run " INT64_FORMAT ": %s from %s",
 									run_id, qualified(t), source));
 	lock_table(t);
-	memset(&m, 0, sizeof(m));
-	map_table(t, sc->conn, db, &m);
+	{
+		TableSpec	spec = {t->source_table, t->incremental, t->key_columns,
+		t->cursor_column, t->columns, t->exclude_columns};
+
+		ecsync_map_table(&spec, sc->conn, db, &m);
+	}
 	relid = ensure_target(t, &m, source);
+	ecsync_fit_target(&m, relid);
 
 	if (reconcile)
 	{
@@ -796,12 +764,12 @@ sync_table(int64 run_id, SyncTable *t, bool reconcile)
 
 	memset(&src, 0, sizeof(src));
 	src.conn = sc->conn;
-	src.ncols = m.mt.ncols;
+	src.ncols = m.ncols;
 	src.conv = m.conv;
 	src.wire = m.wire;
 	src.bits = m.bits;
 	src.colnames = m.colnames;
-	src.binary = use_binary(relid, &m, all_columns(&m), m.mt.ncols);
+	src.binary = use_binary(relid, &m, all_columns(&m), m.ncols);
 
 	if (t->incremental)
 		new_watermark = max_cursor(sc->conn, db, t);
@@ -857,28 +825,200 @@ sync_table(int64 run_id, SyncTable *t, bool reconcile)
 	ms_table_free(&m.mt);
 }
 
-/* run_batch does the whole run in the current transaction */
+/* no_tables raises the error of a run that finds nothing to sync */
 static void
-run_batch(int64 run_id, const BatchRequest *req)
+no_tables(const BatchRequest *req)
 {
-	List	   *tables = load_sync_tables(req->only_table, req->userid);
-	ListCell   *lc;
-	Datum		args[1] = {Int64GetDatum(run_id)};
-	Oid			types[1] = {INT8OID};
+	ereport(ERROR,
+			(errcode(ERRCODE_NO_DATA_FOUND),
+			 errmsg("role \"%s\" has no table registered for ecsync_run_batch()",
+					GetUserNameFromId(req->userid, false)),
+			 errhint("Register tables with ecsync_register_table() or ecsync_register_shop().")));
+}
 
-	if (tables == NIL)
-		ereport(ERROR,
-				(errcode(ERRCODE_NO_DATA_FOUND),
-				 errmsg("role \"%s\" has no table registered for ecsync_run_batch()",
-						GetUserNameFromId(req->userid, false)),
-				 errhint("Register tables with ecsync_register_table() or ecsync_register_shop().")));
+/* finish_run records the run's outcome in the current transaction */
+static void
+finish_run(int64 run_id, const char *status, const char *error)
+{
+	Datum		args[3] = {Int64GetDatum(run_id), CStringGetTextDatum(status),
+	error ? CStringGetTextDatum(error) : (Datum) 0};
+	Oid			types[3] = {INT8OID, TEXTOID, TEXTOID};
+	char		nulls[3] = {' ', ' ', error ? ' ' : 'n'};
+
+	if (catalog_spi("UPDATE ecsync.runs SET status = $2, finished_at = clock_timestamp(), error = $3, "
+					"rows_written = (SELECT sum(rows_written) FROM ecsync.run_tables WHERE run_id = $1) "
+					"WHERE run_id = $1", 3, types, args, nulls, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not record the run's outcome");
+}
+
+/*
+ * run_atomic does the whole run in the current transaction: every table
+ * or none.  Without a target, a delete reconciliation covers the
+ * incremental tables only (a full sync leaves nothing to reconcile).
+ */
+static void
+run_atomic(int64 run_id, const BatchRequest *req)
+{
+	bool		incremental_only = req->reconcile && req->only_table == 0;
+	List	   *tables = load_sync_tables(req->only_table, req->userid, incremental_only);
+	ListCell   *lc;
+
+	if (tables == NIL && !incremental_only)
+		no_tables(req);
 	foreach(lc, tables)
 		sync_table(run_id, lfirst(lc), req->reconcile);
+	finish_run(run_id, "succeeded", NULL);
+}
 
-	if (catalog_spi("UPDATE ecsync.runs SET status = 'succeeded', finished_at = clock_timestamp(), "
-					"rows_written = (SELECT sum(rows_written) FROM ecsync.run_tables WHERE run_id = $1) "
-					"WHERE run_id = $1", 1, types, args, NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "could not record the run's success");
+/* begin_tx and commit_tx bracket one transaction of the worker */
+static void
+begin_tx(void)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+}
+
+static void
+commit_tx(void)
+{
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+}
+
+/* error_text renders an error as ecsync.runs and run_tables store it */
+static char *
+error_text(ErrorData *edata)
+{
+	StringInfoData msg;
+
+	initStringInfo(&msg);
+	appendStringInfoString(&msg, edata->message ? edata->message : "unknown error");
+	if (edata->detail)
+		appendStringInfo(&msg, " (%s)", edata->detail);
+	if (edata->hint)
+		appendStringInfo(&msg, " Hint: %s", edata->hint);
+	if (edata->context)
+		appendStringInfo(&msg, "; context: %s", edata->context);
+	return msg.data;
+}
+
+/*
+ * run_per_table syncs each table in a transaction of its own (isolation
+ * 'table'): a table that fails is rolled back alone, its error recorded in
+ * ecsync.run_tables, and the run goes on with the next.  The tables of a
+ * server still come from one MySQL snapshot, unless a failure broke its
+ * connection: the tables after it are then read from a new one.
+ */
+static void
+run_per_table(int64 run_id, const BatchRequest *req, MemoryContext work)
+{
+	int			ntables;
+	int32	   *ids;
+	char	  **names;
+	char	  **servers_of;
+	volatile int nfailed = 0;
+	StringInfoData failed;
+
+	begin_tx();
+	ecsync_worker_client_encoding();
+	{
+		List	   *tables = load_sync_tables(req->only_table, req->userid, false);
+		ListCell   *lc;
+
+		if (tables == NIL)
+			no_tables(req);
+		ntables = list_length(tables);
+		ids = MemoryContextAlloc(work, ntables * sizeof(int32));
+		names = MemoryContextAlloc(work, ntables * sizeof(char *));
+		servers_of = MemoryContextAlloc(work, ntables * sizeof(char *));
+		foreach(lc, tables)
+		{
+			SyncTable  *t = lfirst(lc);
+			int			i = foreach_current_index(lc);
+
+			ids[i] = t->id;
+			names[i] = MemoryContextStrdup(work, psprintf("%s.%s", t->target_schema, t->target_table));
+			servers_of[i] = MemoryContextStrdup(work, t->server);
+		}
+	}
+	commit_tx();
+
+	initStringInfo(&failed);
+	for (int i = 0; i < ntables; i++)
+	{
+		instr_time	start;
+
+		INSTR_TIME_SET_CURRENT(start);
+		PG_TRY();
+		{
+			List	   *one;
+
+			begin_tx();
+			one = load_sync_tables(ids[i], req->userid, false);
+			/* unregistered or disabled since the run began: nothing to do */
+			if (one != NIL)
+				sync_table(run_id, linitial(one), false);
+			commit_tx();
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata;
+			char	   *msg;
+			instr_time	elapsed;
+
+			MemoryContextSwitchTo(work);
+			edata = CopyErrorData();
+			/* a cancel or shutdown ends the whole run */
+			if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+				edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
+				PG_RE_THROW();
+			FlushErrorState();
+			AbortOutOfAnyTransaction();
+			msg = error_text(edata);
+			ereport(LOG,
+					(errmsg("ecsync batch run " INT64_FORMAT ": table %s failed: %s",
+							run_id, names[i], edata->message)));
+			/* the connection may be mid-result: the next table opens anew */
+			for (int k = 0; k < nservers; k++)
+				if (strcmp(servers[k].server, servers_of[i]) == 0)
+				{
+					ms_close(servers[k].conn);
+					servers[k] = servers[--nservers];
+					break;
+				}
+			INSTR_TIME_SET_CURRENT(elapsed);
+			INSTR_TIME_SUBTRACT(elapsed, start);
+			begin_tx();
+			{
+				Datum		args[5] = {Int64GetDatum(run_id), Int32GetDatum(ids[i]),
+					CStringGetTextDatum(names[i]), CStringGetTextDatum(msg),
+				Float8GetDatum(INSTR_TIME_GET_DOUBLE(elapsed))};
+				Oid			types[5] = {INT8OID, INT4OID, TEXTOID, TEXTOID, FLOAT8OID};
+
+				if (catalog_spi("INSERT INTO ecsync.run_tables (run_id, sync_table_id, table_name, "
+								"mode, rows_read, rows_written, seconds, copy_format, status, error) "
+								"SELECT $1, $2, $3, mode, 0, 0, $5, 'none', 'failed', $4 "
+								"FROM ecsync.sync_tables WHERE id = $2",
+								5, types, args, NULL, false, 0) != SPI_OK_INSERT)
+					elog(ERROR, "could not record the failure of table %s", names[i]);
+			}
+			commit_tx();
+			appendStringInfo(&failed, "%s%s", nfailed++ ? ", " : "", names[i]);
+		}
+		PG_END_TRY();
+	}
+
+	begin_tx();
+	if (nfailed == 0)
+		finish_run(run_id, "succeeded", NULL);
+	else
+		finish_run(run_id, "partial",
+				   psprintf("%d of %d tables failed: %s (see ecsync.run_tables)",
+							nfailed, ntables, failed.data));
+	commit_tx();
 }
 
 /*
@@ -903,15 +1043,15 @@ ecsync_batch_worker_main(Datum main_arg)
 
 	PG_TRY();
 	{
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		ecsync_worker_client_encoding();
-		SPI_connect();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		run_batch(current_run_id, &req);
-		SPI_finish();
-		PopActiveSnapshot();
-		CommitTransactionCommand();
+		if (req.per_table && !req.reconcile)
+			run_per_table(current_run_id, &req, work_context);
+		else
+		{
+			begin_tx();
+			ecsync_worker_client_encoding();
+			run_atomic(current_run_id, &req);
+			commit_tx();
+		}
 		close_servers();
 	}
 	PG_CATCH();

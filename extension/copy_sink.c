@@ -30,6 +30,9 @@
 /* COPY's callback takes no argument: the one pipe being read */
 static copy_pipe *active_pipe = NULL;
 
+/* the error context outside COPY's own (whose "line N" means nothing here) */
+static ErrorContextCallback *outer_context = NULL;
+
 /* copy_source_read is COPY's data source */
 static int
 copy_source_read(void *outbuf, int minread, int maxread)
@@ -46,9 +49,17 @@ copy_source_read(void *outbuf, int minread, int maxread)
 		if (r == PIPE_TIMEOUT)
 			continue;
 		if (r == PIPE_ERROR)
+		{
+			/*
+			 * The reader converts ahead of COPY: COPY's "line N" is not the
+			 * row the message names.  PG_TRY in ecsync_copy_from_mysql
+			 * restores the stack.
+			 */
+			error_context_stack = outer_context;
 			ereport(ERROR,
 					(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
 					 errmsg("%s", err)));
+		}
 		return r;
 	}
 }
@@ -88,6 +99,7 @@ ecsync_copy_from_mysql(Relation rel, List *attnames, CopySource *src, bool freez
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
 				 errmsg("%s", err)));
+	outer_context = error_context_stack;
 	PG_TRY();
 	{
 		cstate = BeginCopyFrom(pstate, rel, NULL, NULL, false,

@@ -15,7 +15,7 @@
 #include "mysql_source.h"
 #include "type_policy.h"
 
-#define ECSYNC_VERSION "0.3"
+#define ECSYNC_VERSION "0.4"
 
 /* GUCs, defined in ecsync.c */
 extern char *ecsync_database;
@@ -64,6 +64,37 @@ typedef struct CopySource
 extern uint64 ecsync_copy_from_mysql(Relation rel, List *attnames,
 									 CopySource *src, bool freeze);
 
+/* table_map.c: what a registration says about its MySQL table ... */
+typedef struct TableSpec
+{
+	const char *source_table;
+	bool		incremental;
+	List	   *key_columns;	/* of char *, NIL: MySQL's primary key */
+	const char *cursor_column;	/* incremental only */
+	List	   *columns;		/* of char *, NIL: every column */
+	List	   *exclude_columns;	/* of char * */
+} TableSpec;
+
+/* ... and that table mapped to PostgreSQL: the synced columns, in order */
+typedef struct MappedTable
+{
+	ms_table	mt;				/* every MySQL column */
+	int			ncols;			/* the synced ones: */
+	const tp_column **cols;
+	const char **colnames;
+	char	  **pgtypes;		/* the policy's type */
+	tp_conv    *conv;
+	tp_wire    *wire;
+	int		   *bits;
+	bool	   *nullable;
+	List	   *keys;			/* of char * */
+	int			cursor_idx;		/* into the synced columns, -1 if none */
+} MappedTable;
+
+extern void ecsync_map_table(const TableSpec *spec, ms_conn *conn, const char *db,
+							 MappedTable *m);
+extern void ecsync_fit_target(MappedTable *m, Oid relid);
+
 /* batch_worker.c: what a caller asks a batch worker to do (bgw_extra) */
 typedef struct BatchRequest
 {
@@ -73,6 +104,7 @@ typedef struct BatchRequest
 	int32		only_table;		/* ecsync.sync_tables.id, 0 for all */
 	pid_t		caller_pid;
 	bool		reconcile;		/* delete target rows whose key MySQL lacks */
+	bool		per_table;		/* isolation 'table': a transaction per table */
 } BatchRequest;
 
 #define ECSYNC_BATCH_WORKER_TYPE "ecsync batch"

@@ -164,7 +164,7 @@ archive_table(ms_conn *conn, const char *db, const char *table, const char *rel,
 		ebuf_puts(ddl, i + 1 < mt.ncols || mt.npk > 0 ? ",\n" : "\n");
 		if (i > 0)
 			ebuf_puts(&sql, ", ");
-		ms_quote_ident(&sql, names[i]);
+		ms_select_column(&sql, &mt.cols[i]);
 	}
 	if (mt.npk > 0)
 	{

@@ -6,7 +6,7 @@ CREATE EXTENSION ecsync;
 
 -- a valid server and user mapping
 CREATE SERVER shop_src FOREIGN DATA WRAPPER ecsync_mysql
-  OPTIONS (host '127.0.0.1', port '3306', database 'shop', ssl_mode 'preferred',
+  OPTIONS (host '127.0.0.1', port '1', database 'shop', ssl_mode 'preferred',
            connect_timeout '5', read_timeout '600');
 CREATE USER MAPPING FOR CURRENT_USER SERVER shop_src
   OPTIONS (user 'ecsync', password 'secret-pw');

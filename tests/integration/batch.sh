@@ -4,28 +4,6 @@
 # shellcheck source=tests/shop_lib.sh
 . "$ECSYNC_TOP/tests/shop_lib.sh"
 
-# pg_db NAME: a fresh PostgreSQL database with ecsync and a source server
-# "src" for MySQL database MYDB, used by psql_q from now on
-pg_db() {
-	local name=$1 mydb=$2
-	psql_q -d ecsync -c "DROP DATABASE IF EXISTS $name WITH (FORCE)"
-	psql_q -d ecsync -c "CREATE DATABASE $name"
-	export PGDATABASE=$name PGTZ=UTC
-	psql_q -c "CREATE EXTENSION ecsync"
-	psql_q -c "CREATE SERVER src FOREIGN DATA WRAPPER ecsync_mysql
-	           OPTIONS (host '127.0.0.1', port '$ECSYNC_MYSQL_PORT', database '$mydb')"
-	user_mapping src
-}
-
-# user_mapping SERVER maps the current user to MySQL user ecsync; the
-# password goes to psql on stdin, never on a command line
-user_mapping() {
-	psql_q <<-EOF
-	CREATE USER MAPPING FOR CURRENT_USER SERVER $1
-	  OPTIONS (user 'ecsync', password '$(cat "$ECSYNC_MYSQL_PASSWORD_FILE")')
-	EOF
-}
-
 test_full_sync_equals_mysql_row_for_row() {
 	load_shop b_full 0.01 11
 	pg_db b_full b_full

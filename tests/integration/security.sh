@@ -112,7 +112,7 @@ test_mysql_server_cannot_read_local_files() {
 	done
 	stop_fake
 	assert_fake_got_nothing "LOCAL INFILE" "$secret"
-	assert_eq 5 "$(grep -c . "$fake_log")" "connections the fake server saw (2 superuser, 1 alice, 2 ingester)"
+	assert_eq 8 "$(grep -c . "$fake_log")" "connections the fake server saw (2 superuser and 1 alice, each registration and run; 2 ingester)"
 	rm -rf "$marker" "$dir" "$fake_log"
 }
 
@@ -265,7 +265,10 @@ test_a_registration_cannot_reach_another_roles_table() {
 	out=$(as alice "SELECT ecsync_register_table('src', 'other', 'victim3', target_schema => 'bob_s')" 2>&1) && fail "registered onto bob's table"
 	assert_contains 'lacks INSERT, TRUNCATE privilege' "$out" "registration refused"
 	# one role's broken registration does not fail another role's run
-	as alice "SELECT ecsync_register_table('src', 'no_such_table', 'broken', target_schema => 'alice_s')" >/dev/null
+	# (a table that MySQL drops after its registration was checked)
+	my_q s_shop -e "CREATE TABLE soon_gone (id INT PRIMARY KEY)"
+	as alice "SELECT ecsync_register_table('src', 'soon_gone', 'broken', target_schema => 'alice_s')" >/dev/null
+	my_q s_shop -e "DROP TABLE soon_gone"
 	psql_q -c "SELECT ecsync_register_table('src', 'items', 'su_items')" >/dev/null
 	assert_eq "public.su_items|3" "$(psql_q -c "SELECT table_name, rows_written FROM ecsync_run_batch()")" "the superuser's run"
 }
@@ -292,13 +295,17 @@ test_server_usage_password_and_file_options_are_checked_at_run_time() {
 	# a server naming a server file, handed to alice, stops working
 	psql_q -c "CREATE SERVER tls FOREIGN DATA WRAPPER ecsync_mysql OPTIONS (host '127.0.0.1',
 	           port '$ECSYNC_MYSQL_PORT', database 's_shop', ssl_ca '$ECSYNC_MYSQL_SSL_CA')"
-	psql_q -c "GRANT USAGE ON FOREIGN DATA WRAPPER ecsync_mysql TO alice; ALTER SERVER tls OWNER TO alice"
+	psql_q -c "GRANT USAGE ON FOREIGN DATA WRAPPER ecsync_mysql TO alice; GRANT USAGE ON FOREIGN SERVER tls TO alice"
 	psql_q <<-SQL
 	CREATE USER MAPPING FOR alice SERVER tls OPTIONS (user 'ecsync', password '$(mysql_password)')
 	SQL
 	as alice "SELECT ecsync_register_table('tls', 'other', target_schema => 'alice_s')" >/dev/null
+	psql_q -c "ALTER SERVER tls OWNER TO alice"
 	out=$(as alice "SELECT * FROM ecsync_run_batch('alice_s.other')" 2>&1) && fail "a file option worked on alice's server"
 	assert_contains 'only allowed on a superuser' "$out" "file options re-checked against the server's owner"
+	# the registration's own check of the source reads the server the same way
+	out=$(as alice "SELECT ecsync_register_table('tls', 'items', 'items2', target_schema => 'alice_s')" 2>&1) && fail "registration read a file option on alice's server"
+	assert_contains 'only allowed on a superuser' "$out" "file options checked at registration"
 }
 
 test_targets_with_row_level_security_are_refused() {

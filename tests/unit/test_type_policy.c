@@ -54,7 +54,11 @@ test_mapping(void)
 		{"set", "set('a','b')", "text[]"},
 		{"enum", "enum('a')", "text"},
 		{"blob", "blob", "bytea"},
-		{"geometry", "geometry", "ERROR"},
+		{"geometry", "geometry", "bytea"},
+		{"point", "point", "bytea"},
+		{"linestring", "linestring", "bytea"},
+		{"polygon", "polygon", "bytea"},
+		{"vector", "vector(3)", "ERROR"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
@@ -200,10 +204,39 @@ test_binary(void)
 		  "set a,bc: %s", binary_hex(TW_TEXT_ARRAY, 0, "a,bc"));
 }
 
+/* the MySQL expression each column is read with */
+static void
+test_select_expr(void)
+{
+	struct
+	{
+		const char *dt,
+				   *expr;
+	}			cases[] = {
+		{"float", "CAST(`c` AS DOUBLE)"},
+		{"double", "`c`"},
+		{"geometry", "ST_AsBinary(`c`)"},
+		{"multipolygon", "ST_AsBinary(`c`)"},
+		{"int", "`c`"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	{
+		tp_column	col = {"c", cases[i].dt, cases[i].dt, true, -1, -1, -1, -1, false};
+		ebuf		b;
+
+		ebuf_init(&b);
+		CHECK(tp_select_expr(&b, &col, "`c`") && ebuf_putc(&b, '\0'), "select expression of %s", cases[i].dt);
+		CHECK(strcmp(b.data, cases[i].expr) == 0, "%s read as %s, expected %s", cases[i].dt, b.data, cases[i].expr);
+		ebuf_free(&b);
+	}
+}
+
 int
 main(void)
 {
 	test_mapping();
+	test_select_expr();
 	test_values();
 	test_copy_escaping();
 	test_binary();
