@@ -58,6 +58,7 @@ typedef struct SyncTable
 	char	   *cursor_column;
 	int64		lookback_secs;
 	char	   *watermark;
+	char	   *reread_from;	/* non-temporal cursor: the last run's start */
 	List	   *columns;		/* of char *, NIL: all */
 	List	   *exclude_columns;	/* of char * */
 } SyncTable;
@@ -68,6 +69,8 @@ typedef struct ServerConn
 	char	   *server;
 	ms_conn    *conn;
 	char	   *database;		/* the server's database option */
+	TimestampTz snapshot_before;	/* the snapshot was taken after this */
+	TimestampTz snapshot_after; /* ... and before this */
 } ServerConn;
 
 #define MAX_SERVERS 32
@@ -119,11 +122,13 @@ server_conn(const char *server)
 	sc->server = MemoryContextStrdup(TopMemoryContext, server);
 	sc->conn = conn;
 	sc->database = p.database ? MemoryContextStrdup(TopMemoryContext, p.database) : NULL;
+	sc->snapshot_before = GetCurrentTimestamp();
 	if (!ms_begin_snapshot(conn, err, sizeof(err)))
 		ereport(ERROR,
 				(errcode(ERRCODE_CONNECTION_FAILURE),
 				 errmsg("server \"%s\": could not start a consistent snapshot: %s",
 						server, err)));
+	sc->snapshot_after = GetCurrentTimestamp();
 	return sc;
 }
 
@@ -263,7 +268,7 @@ load_sync_tables(int32 only_table, Oid owner, bool incremental_only)
 	if (catalog_spi("SELECT id, server_name, source_database, source_table, "
 					"target_schema, target_table, mode = 'incremental', key_columns, "
 					"cursor_column, extract(epoch FROM lookback)::bigint, watermark, "
-					"columns, exclude_columns "
+					"columns, exclude_columns, reread_from "
 					"FROM ecsync.sync_tables WHERE enabled AND owner = $2 AND ($1 = 0 OR id = $1) "
 					"AND (NOT $3 OR mode = 'incremental') ORDER BY id",
 					3, types, args, NULL, true, 0) != SPI_OK_SELECT)
@@ -293,6 +298,7 @@ load_sync_tables(int32 only_table, Oid owner, bool incremental_only)
 		t->columns = isnull ? NIL : text_array_to_list(d);
 		d = SPI_getbinval(tup, desc, 13, &isnull);
 		t->exclude_columns = isnull ? NIL : text_array_to_list(d);
+		t->reread_from = spi_getstr(i, 14);
 		tables = lappend(tables, t);
 	}
 	return tables;
@@ -449,6 +455,16 @@ ensure_target(SyncTable *t, MappedTable *m, const char *source)
 	return relid;
 }
 
+/* temporal_cursor: is the table's cursor a date or time? */
+static bool
+temporal_cursor(MappedTable *m)
+{
+	const char *ct = m->cols[m->cursor_idx]->data_type;
+
+	return strcmp(ct, "timestamp") == 0 || strcmp(ct, "datetime") == 0 ||
+		strcmp(ct, "date") == 0;
+}
+
 /* select_sql builds the MySQL SELECT of the columns, from since if given */
 static char *
 select_sql(MappedTable *m, ms_conn *conn, const char *db, SyncTable *t,
@@ -463,32 +479,43 @@ select_sql(MappedTable *m, ms_conn *conn, const char *db, SyncTable *t,
 	appendStringInfo(&sql, " FROM %s.%s", mysql_ident(db), mysql_ident(t->source_table));
 	if (since != NULL)
 	{
-		const char *ct = m->cols[m->cursor_idx]->data_type;
-		bool		temporal = strcmp(ct, "timestamp") == 0 ||
-			strcmp(ct, "datetime") == 0 || strcmp(ct, "date") == 0;
-
-		/* re-read a look-back window: late commits and equal timestamps */
-		if (temporal)
+		/*
+		 * Re-read a look-back window for late commits and equal cursors: of
+		 * lookback for a time, of the previous run's window otherwise.
+		 */
+		if (temporal_cursor(m))
 			appendStringInfo(&sql, " WHERE %s >= CAST(%s AS DATETIME(6)) - INTERVAL " INT64_FORMAT " SECOND",
 							 mysql_ident(t->cursor_column), mysql_literal(conn, since),
 							 t->lookback_secs);
 		else
 			appendStringInfo(&sql, " WHERE %s >= %s", mysql_ident(t->cursor_column),
-							 mysql_literal(conn, since));
+							 mysql_literal(conn, t->reread_from ? t->reread_from : since));
 	}
 	return sql.data;
 }
 
-/* max_cursor returns MAX(cursor) in the snapshot, as MySQL writes it */
+/*
+ * max_cursor returns the next watermark, as MySQL writes it: MAX(cursor) in
+ * the snapshot, but for a date or time no later than the MySQL server's
+ * clock.  A row dated in the future would otherwise move the watermark
+ * past every change made until the clock caught up; it is read again by
+ * every run instead, until it is in the past.  A TIMESTAMP is compared in
+ * the session's UTC, a DATETIME or DATE in the server's time zone.
+ */
 static char *
-max_cursor(ms_conn *conn, const char *db, SyncTable *t)
+max_cursor(ms_conn *conn, const char *db, SyncTable *t, MappedTable *m)
 {
 	char		err[MS_ERRLEN];
 	char	  **values;
 	unsigned long *lengths;
 	char	   *result = NULL;
-	char	   *sql = psprintf("SELECT MAX(%s) FROM %s.%s", mysql_ident(t->cursor_column),
-							   mysql_ident(db), mysql_ident(t->source_table));
+	const char *ct = m->cols[m->cursor_idx]->data_type;
+	const char *cap = strcmp(ct, "timestamp") == 0 ? "NOW(6)" :
+		temporal_cursor(m) ? "CONVERT_TZ(NOW(6), '+00:00', @@global.time_zone)" : NULL;
+	char	   *sql = psprintf("SELECT MAX(%s) FROM %s.%s%s%s%s", mysql_ident(t->cursor_column),
+							   mysql_ident(db), mysql_ident(t->source_table),
+							   cap ? " WHERE " : "", cap ? mysql_ident(t->cursor_column) : "",
+							   cap ? psprintf(" <= %s", cap) : "");
 
 	if (!ms_stream(conn, sql, err, sizeof(err)) ||
 		ms_fetch(conn, &values, &lengths, err, sizeof(err)) < 0)
@@ -583,14 +610,29 @@ attname_list(MappedTable *m)
 	return l;
 }
 
+static void record_table_status(int64 run_id, SyncTable *t, const char *mode, bool binary,
+								uint64 rows_read, uint64 rows_written, instr_time start,
+								const char *status, const char *note);
+
 /* record_table stores one table's result of the run */
 static void
 record_table(int64 run_id, SyncTable *t, const char *mode, bool binary,
 			 uint64 rows_read, uint64 rows_written, instr_time start)
 {
+	record_table_status(run_id, t, mode, binary, rows_read, rows_written, start,
+						"succeeded", NULL);
+}
+
+static void
+record_table_status(int64 run_id, SyncTable *t, const char *mode, bool binary,
+					uint64 rows_read, uint64 rows_written, instr_time start,
+					const char *status, const char *note)
+{
 	instr_time	elapsed;
-	Datum		args[8];
-	Oid			types[8] = {INT8OID, INT4OID, TEXTOID, TEXTOID, INT8OID, INT8OID, FLOAT8OID, TEXTOID};
+	Datum		args[10];
+	Oid			types[10] = {INT8OID, INT4OID, TEXTOID, TEXTOID, INT8OID, INT8OID, FLOAT8OID, TEXTOID,
+	TEXTOID, TEXTOID};
+	char		nulls[10] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', note ? ' ' : 'n'};
 
 	INSTR_TIME_SET_CURRENT(elapsed);
 	INSTR_TIME_SUBTRACT(elapsed, start);
@@ -602,10 +644,12 @@ record_table(int64 run_id, SyncTable *t, const char *mode, bool binary,
 	args[5] = Int64GetDatum((int64) rows_written);
 	args[6] = Float8GetDatum(INSTR_TIME_GET_DOUBLE(elapsed));
 	args[7] = CStringGetTextDatum(binary ? "binary" : "text");
+	args[8] = CStringGetTextDatum(status);
+	args[9] = note ? CStringGetTextDatum(note) : (Datum) 0;
 	if (catalog_spi("INSERT INTO ecsync.run_tables (run_id, sync_table_id, table_name, "
-					"mode, rows_read, rows_written, seconds, copy_format) "
-					"VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-					8, types, args, NULL, false, 0) != SPI_OK_INSERT)
+					"mode, rows_read, rows_written, seconds, copy_format, status, error) "
+					"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+					10, types, args, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not record table results");
 }
 
@@ -690,6 +734,27 @@ reconcile_table(SyncTable *t, MappedTable *m, Oid relid, ms_conn *conn,
 	return SPI_processed;
 }
 
+/*
+ * claim_snapshot records that the table is synced from sc's snapshot,
+ * unless a run that committed since this one began synced it from a
+ * snapshot certainly newer (taken after this one was): the older data
+ * must not overwrite it, nor move its watermark back.  Called holding the
+ * table's lock; reads the committed state.
+ */
+static bool
+claim_snapshot(SyncTable *t, ServerConn *sc)
+{
+	Datum		args[3] = {Int32GetDatum(t->id), TimestampTzGetDatum(sc->snapshot_before),
+	TimestampTzGetDatum(sc->snapshot_after)};
+	Oid			types[3] = {INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+
+	if (catalog_spi("UPDATE ecsync.sync_tables SET snapshot_before = $2 "
+					"WHERE id = $1 AND (snapshot_before IS NULL OR snapshot_before < $3)",
+					3, types, args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not record the snapshot of table %s", qualified(t));
+	return SPI_processed == 1;
+}
+
 /* sync_context names the table being synced in every error's context */
 static void
 sync_context(void *arg)
@@ -743,6 +808,13 @@ sync_table_inner(int64 run_id, SyncTable *t, bool reconcile)
 						   psprintf("ecsync batch run " INT64_FORMAT ": %s from %s",
 									run_id, qualified(t), source));
 	lock_table(t);
+	if (!claim_snapshot(t, sc))
+	{
+		record_table_status(run_id, t, reconcile ? "reconcile deletes" : t->incremental ? "incremental" : "full",
+							false, 0, 0, start, "skipped",
+							"a run that began later synced it from a newer MySQL snapshot");
+		return;
+	}
 	{
 		TableSpec	spec = {t->source_table, t->incremental, t->key_columns,
 		t->cursor_column, t->columns, t->exclude_columns};
@@ -772,7 +844,7 @@ sync_table_inner(int64 run_id, SyncTable *t, bool reconcile)
 	src.binary = use_binary(relid, &m, all_columns(&m), m.ncols);
 
 	if (t->incremental)
-		new_watermark = max_cursor(sc->conn, db, t);
+		new_watermark = max_cursor(sc->conn, db, t, &m);
 	/* an incremental table's first run (no watermark yet) is a full copy */
 	incremental_pass = t->incremental && t->watermark != NULL;
 
@@ -818,7 +890,7 @@ sync_table_inner(int64 run_id, SyncTable *t, bool reconcile)
 		Datum		wargs[2] = {Int32GetDatum(t->id), CStringGetTextDatum(new_watermark)};
 		Oid			wtypes[2] = {INT4OID, TEXTOID};
 
-		if (catalog_spi("UPDATE ecsync.sync_tables SET watermark = $2 WHERE id = $1",
+		if (catalog_spi("UPDATE ecsync.sync_tables SET watermark = $2, reread_from = watermark WHERE id = $1",
 						2, wtypes, wargs, NULL, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "could not store the watermark");
 	}

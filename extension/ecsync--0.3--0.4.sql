@@ -17,6 +17,12 @@ COMMENT ON COLUMN ecsync.sync_tables.columns IS
   'the MySQL columns synced (NULL: all of them, less exclude_columns)';
 COMMENT ON COLUMN ecsync.sync_tables.exclude_columns IS
   'MySQL columns left out of the sync';
+ALTER TABLE ecsync.sync_tables ADD COLUMN reread_from text;
+COMMENT ON COLUMN ecsync.sync_tables.reread_from IS
+  'a cursor that is not a date or time: the watermark the last run started from, where the next re-reads';
+ALTER TABLE ecsync.sync_tables ADD COLUMN snapshot_before timestamptz;
+COMMENT ON COLUMN ecsync.sync_tables.snapshot_before IS
+  'the MySQL snapshot the table was last synced from was taken after this; an older one never overwrites it';
 
 ALTER TABLE ecsync.runs DROP CONSTRAINT runs_status_check;
 ALTER TABLE ecsync.runs ADD CONSTRAINT runs_status_check
@@ -29,7 +35,7 @@ COMMENT ON COLUMN ecsync.runs.status IS
   'running, succeeded, failed (nothing committed), or partial (isolation table: some tables failed)';
 
 ALTER TABLE ecsync.run_tables ADD COLUMN status text NOT NULL DEFAULT 'succeeded'
-    CHECK (status IN ('succeeded', 'failed'));
+    CHECK (status IN ('succeeded', 'failed', 'skipped'));
 ALTER TABLE ecsync.run_tables ADD COLUMN error text;
 COMMENT ON TABLE ecsync.run_tables IS
   'per table of each run: rows and seconds, or (isolation table) the error of a table that failed alone';
@@ -144,6 +150,11 @@ BEGIN
                                  (excluded.server_name, excluded.source_database, excluded.source_table,
                                   excluded.mode, excluded.cursor_column)
                             THEN t.watermark END,
+           reread_from = CASE WHEN (t.server_name, t.source_database, t.source_table, t.mode, t.cursor_column)
+                                   IS NOT DISTINCT FROM
+                                   (excluded.server_name, excluded.source_database, excluded.source_table,
+                                    excluded.mode, excluded.cursor_column)
+                              THEN t.reread_from END,
            enabled = true
     RETURNING id INTO new_id;
     RETURN to_jsonb(new_id);

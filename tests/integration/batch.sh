@@ -344,3 +344,58 @@ test_tls_when_the_server_options_ask_for_it() {
 	assert_eq t "$(psql_q -c "SELECT to_regclass('t_wrong') IS NULL")" "nothing created from an unverified server"
 	rm -rf "$other"
 }
+
+test_future_dated_row_does_not_hide_later_changes() {
+	my_q -e "DROP DATABASE IF EXISTS b_future; CREATE DATABASE b_future"
+	my_q b_future -e "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(10), updated_at DATETIME(6) NOT NULL);
+	                  INSERT INTO t VALUES (1, 'a', NOW(6)), (2, 'b', '2099-01-01 00:00:00')"
+	pg_db b_future b_future
+	psql_q -c "SELECT ecsync_register_table('src', 't', mode => 'incremental', lookback => '1 second')" >/dev/null
+	psql_q -c "SELECT * FROM ecsync_run_batch()" >/dev/null
+	psql_q -c "SELECT * FROM ecsync_run_batch()" >/dev/null
+	[[ $(psql_q -c "SELECT watermark FROM ecsync.sync_tables") < 2099 ]] || fail "the watermark jumped to the future row"
+	sleep 1.2
+	my_q b_future -e "UPDATE t SET v = 'a2', updated_at = NOW(6) WHERE id = 1"
+	psql_q -c "SELECT * FROM ecsync_run_batch()" >/dev/null
+	assert_eq "1|a2,2|b" "$(psql_q -c "SELECT id || '|' || v FROM t ORDER BY id" | paste -sd,)" "a change after a future-dated row arrives"
+}
+
+test_integer_cursor_rereads_the_last_runs_window() {
+	my_q -e "DROP DATABASE IF EXISTS b_intcur; CREATE DATABASE b_intcur"
+	my_q b_intcur -e "CREATE TABLE t (id INT PRIMARY KEY, version BIGINT NOT NULL);
+	                  INSERT INTO t VALUES (1, 1), (2, 2), (3, 3)"
+	pg_db b_intcur b_intcur
+	psql_q -c "SELECT ecsync_register_table('src', 't', mode => 'incremental', cursor_column => 'version')" >/dev/null
+	psql_q -c "SELECT * FROM ecsync_run_batch()" >/dev/null
+	my_q b_intcur -e "INSERT INTO t VALUES (6, 6)"
+	psql_q -c "SELECT * FROM ecsync_run_batch()" >/dev/null
+	# a transaction that took version 5 commits after version 6 was synced
+	my_q b_intcur -e "INSERT INTO t VALUES (5, 5)"
+	psql_q -c "SELECT * FROM ecsync_run_batch()" >/dev/null
+	assert_eq "1,2,3,5,6" "$(psql_q -c "SELECT id FROM t ORDER BY id" | paste -sd,)" "a late commit below the watermark arrives"
+}
+
+test_an_older_snapshot_never_overwrites_a_newer_sync() {
+	my_q -e "DROP DATABASE IF EXISTS b_order; CREATE DATABASE b_order"
+	my_q b_order -e "CREATE VIEW a_slow AS SELECT 1 AS id, SLEEP(4) AS s;
+	                 CREATE TABLE x (id INT PRIMARY KEY, v VARCHAR(10), updated_at DATETIME(6) NOT NULL DEFAULT NOW(6));
+	                 INSERT INTO x (id, v) VALUES (1, 'old')"
+	pg_db b_order b_order
+	psql_q -c "SELECT ecsync_register_table('src', 'a_slow')" >/dev/null
+	psql_q -c "SELECT ecsync_register_table('src', 'x', mode => 'incremental')" >/dev/null
+	# run A takes its snapshot, then spends 4 s on a_slow ...
+	psql_q -c "SELECT table_name, status FROM ecsync_run_batch()" >"$ECSYNC_RUN_DIR/order.out" 2>&1 &
+	local a=$!
+	sleep 1.5
+	# ... while x changes and run B syncs it from a newer snapshot
+	my_q b_order -e "UPDATE x SET v = 'new', updated_at = NOW(6)"
+	psql_q -c "SELECT * FROM ecsync_run_batch('x')" >/dev/null
+	assert_eq new "$(psql_q -c "SELECT v FROM x")" "run B synced x"
+	wait $a || fail "run A failed: $(cat "$ECSYNC_RUN_DIR/order.out")"
+	cat "$ECSYNC_RUN_DIR/order.out"
+	assert_eq new "$(psql_q -c "SELECT v FROM x")" "run A's older snapshot did not overwrite x"
+	assert_contains "public.x|skipped" "$(cat "$ECSYNC_RUN_DIR/order.out")" "run A says it skipped x"
+	local wm
+	wm=$(psql_q -c "SELECT watermark FROM ecsync.sync_tables WHERE target_table = 'x'")
+	assert_eq "$(my_q b_order -e "SELECT MAX(updated_at) FROM x")" "$wm" "the watermark is run B's"
+}
