@@ -371,6 +371,12 @@ ms_fetch(ms_conn *c, char ***values, unsigned long **lengths,
 	return 1;
 }
 
+int
+ms_socket(ms_conn *c)
+{
+	return (int) mysql_get_socket(c->mysql);
+}
+
 void
 ms_cancel(ms_conn *c)
 {

@@ -106,6 +106,13 @@ extern int	ms_fetch(ms_conn *c, char ***values, unsigned long **lengths,
  */
 extern void ms_cancel(ms_conn *c);
 
+/*
+ * ms_socket returns the connection's socket: a signal handler may
+ * shutdown(2) it (async-signal-safe) to end a call that blocks in the
+ * main thread, which then fails at once.
+ */
+extern int	ms_socket(ms_conn *c);
+
 /* ms_stream_end frees the current result (reading what is left) */
 extern void ms_stream_end(ms_conn *c);
 

@@ -19,7 +19,11 @@
 #include "miscadmin.h"
 #include "postmaster/bgworker.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "storage/latch.h"
+#include "pgstat.h"
 #include "utils/syscache.h"
 #include "catalog/pg_authid.h"
 
@@ -81,6 +85,55 @@ check_own_registrations(Oid role)
 				 errdetail("ecsync_run_batch() without a target syncs the tables the calling role registered; "
 						   "another role's tables are synced by that role, or by naming them."),
 				 errhint("Register tables with ecsync_register_table() or ecsync_register_shop().")));
+}
+
+/* blocked_by_me: is backend pid waiting for a lock this session holds? */
+static bool
+blocked_by_me(pid_t pid)
+{
+	ArrayType  *blockers = DatumGetArrayTypeP(DirectFunctionCall1(pg_blocking_pids,
+																 Int32GetDatum(pid)));
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+
+	deconstruct_array(blockers, INT4OID, 4, true, TYPALIGN_INT, &elems, &nulls, &n);
+	for (int i = 0; i < n; i++)
+		if (!nulls[i] && DatumGetInt32(elems[i]) == MyProcPid)
+			return true;
+	return false;
+}
+
+/*
+ * wait_for_worker waits until the batch worker exits.  The worker is
+ * another backend: if it waits for a lock this session holds (the caller's
+ * transaction block read a target, say), neither would ever go on, and the
+ * deadlock detector cannot see a latch wait.  So the wait checks, each
+ * second, and cancels the run with an error that says what to do.
+ */
+static void
+wait_for_worker(BackgroundWorkerHandle *handle, pid_t pid)
+{
+	for (;;)
+	{
+		pid_t		p;
+
+		if (GetBackgroundWorkerPid(handle, &p) == BGWH_STOPPED)
+			return;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 1000L, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		if (blocked_by_me(pid))
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_DEADLOCK_DETECTED),
+					 errmsg("ecsync_run_batch() would wait for ever: its batch worker needs a lock "
+							"that this transaction holds"),
+					 errdetail("The worker syncs in a transaction of its own; this transaction block "
+							   "holds a lock on a table the run writes (it read a target, or "
+							   "changed a registration, say).  The run is cancelled."),
+					 errhint("Call ecsync_run_batch() outside a transaction block, or commit first.")));
+	}
 }
 
 /*
@@ -188,7 +241,7 @@ run_in_worker(FunctionCallInfo fcinfo, bool reconcile)
 
 	PG_TRY();
 	{
-		(void) WaitForBackgroundWorkerShutdown(handle);
+		wait_for_worker(handle, pid);
 	}
 	PG_CATCH();
 	{

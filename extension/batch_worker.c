@@ -14,6 +14,7 @@
 #include "postgres.h"
 
 #include <signal.h>
+#include <sys/socket.h>
 
 #include "access/table.h"
 #include "access/xact.h"
@@ -77,12 +78,51 @@ typedef struct ServerConn
 static ServerConn servers[MAX_SERVERS];
 static int	nservers = 0;
 
+/*
+ * The sockets of the open MySQL connections, for the signal handlers: a
+ * cancel or a termination shuts them down, so that a MySQL call blocking
+ * the main thread (a slow query before its first row, say) fails at once
+ * instead of after read_timeout.
+ */
+static int	server_sockets[MAX_SERVERS];
+static volatile sig_atomic_t nserver_sockets = 0;
+
+static void
+shutdown_server_sockets(void)
+{
+	for (int i = 0; i < nserver_sockets; i++)
+		if (server_sockets[i] >= 0)
+			(void) shutdown(server_sockets[i], SHUT_RDWR);
+}
+
+static void
+batch_cancel_handler(SIGNAL_ARGS)
+{
+	int			save_errno = errno;
+
+	shutdown_server_sockets();
+	errno = save_errno;
+	StatementCancelHandler(postgres_signal_arg);
+}
+
+static void
+batch_die_handler(SIGNAL_ARGS)
+{
+	int			save_errno = errno;
+
+	shutdown_server_sockets();
+	errno = save_errno;
+	die(postgres_signal_arg);
+}
+
 static int64 current_run_id = 0;
 
 /* close_servers closes every MySQL connection (malloc'd, not palloc'd) */
 static void
 close_servers(void)
 {
+	nserver_sockets = 0;
+	pg_memory_barrier();
 	for (int i = 0; i < nservers; i++)
 		ms_close(servers[i].conn);
 	nservers = 0;
@@ -113,23 +153,42 @@ server_conn(const char *server)
 	ecsync_check_server_usage(srv, GetUserId());
 	ecsync_mysql_params(srv, GetUserId(), &p);
 	conn = ms_connect(&p, err, sizeof(err));
+	CHECK_FOR_INTERRUPTS();
 	if (conn == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION),
 				 errmsg("server \"%s\": %s", server, err)));
 	/* registered before the snapshot so that it is closed on any error */
+	server_sockets[nservers] = ms_socket(conn);
+	pg_memory_barrier();
+	nserver_sockets = nservers + 1;
 	sc = &servers[nservers++];
 	sc->server = MemoryContextStrdup(TopMemoryContext, server);
 	sc->conn = conn;
 	sc->database = p.database ? MemoryContextStrdup(TopMemoryContext, p.database) : NULL;
 	sc->snapshot_before = GetCurrentTimestamp();
 	if (!ms_begin_snapshot(conn, err, sizeof(err)))
+	{
+		CHECK_FOR_INTERRUPTS();
 		ereport(ERROR,
 				(errcode(ERRCODE_CONNECTION_FAILURE),
 				 errmsg("server \"%s\": could not start a consistent snapshot: %s",
 						server, err)));
+	}
 	sc->snapshot_after = GetCurrentTimestamp();
 	return sc;
+}
+
+/*
+ * mysql_failed raises a failed MySQL call's error, unless a cancel or a
+ * termination (whose handler shut the connection down) caused it: that is
+ * then the error.
+ */
+static void
+mysql_failed(const char *err)
+{
+	CHECK_FOR_INTERRUPTS();
+	ereport(ERROR, (errcode(ERRCODE_CONNECTION_FAILURE), errmsg("%s", err)));
 }
 
 /* ---------------------------------------------------------------- SPI helpers */
@@ -519,7 +578,7 @@ max_cursor(ms_conn *conn, const char *db, SyncTable *t, MappedTable *m)
 
 	if (!ms_stream(conn, sql, err, sizeof(err)) ||
 		ms_fetch(conn, &values, &lengths, err, sizeof(err)) < 0)
-		ereport(ERROR, (errcode(ERRCODE_CONNECTION_FAILURE), errmsg("%s", err)));
+		mysql_failed(err);
 	if (values[0] != NULL)
 		result = pnstrdup(values[0], lengths[0]);
 	ms_stream_end(conn);
@@ -712,7 +771,7 @@ reconcile_table(SyncTable *t, MappedTable *m, Oid relid, ms_conn *conn,
 	CommandCounterIncrement();
 	if (!ms_stream(conn, psprintf("SELECT %s FROM %s.%s", sel.data, mysql_ident(db),
 								  mysql_ident(t->source_table)), err, sizeof(err)))
-		ereport(ERROR, (errcode(ERRCODE_CONNECTION_FAILURE), errmsg("%s", err)));
+		mysql_failed(err);
 	memset(&src, 0, sizeof(src));
 	src.conn = conn;
 	src.ncols = nkeys;
@@ -851,7 +910,7 @@ sync_table_inner(int64 run_id, SyncTable *t, bool reconcile)
 	if (!ms_stream(sc->conn, select_sql(&m, sc->conn, db, t,
 										incremental_pass ? t->watermark : NULL),
 				   err, sizeof(err)))
-		ereport(ERROR, (errcode(ERRCODE_CONNECTION_FAILURE), errmsg("%s", err)));
+		mysql_failed(err);
 
 	if (!incremental_pass)
 	{
@@ -1057,8 +1116,13 @@ run_per_table(int64 run_id, const BatchRequest *req, MemoryContext work)
 			for (int k = 0; k < nservers; k++)
 				if (strcmp(servers[k].server, servers_of[i]) == 0)
 				{
+					nserver_sockets = 0;
+					pg_memory_barrier();
 					ms_close(servers[k].conn);
 					servers[k] = servers[--nservers];
+					server_sockets[k] = server_sockets[nservers];
+					pg_memory_barrier();
+					nserver_sockets = nservers;
 					break;
 				}
 			INSTR_TIME_SET_CURRENT(elapsed);
@@ -1104,8 +1168,8 @@ ecsync_batch_worker_main(Datum main_arg)
 	MemoryContext work_context;
 
 	memcpy(&req, MyBgworkerEntry->bgw_extra, sizeof(req));
-	pqsignal(SIGTERM, die);
-	pqsignal(SIGINT, StatementCancelHandler);
+	pqsignal(SIGTERM, batch_die_handler);
+	pqsignal(SIGINT, batch_cancel_handler);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(req.dboid, req.userid, 0);
 

@@ -55,6 +55,7 @@ copy_source_read(void *outbuf, int minread, int maxread)
 			 * row the message names.  PG_TRY in ecsync_copy_from_mysql
 			 * restores the stack.
 			 */
+			CHECK_FOR_INTERRUPTS();	/* a cancel shuts the connection down */
 			error_context_stack = outer_context;
 			ereport(ERROR,
 					(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),

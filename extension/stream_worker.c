@@ -57,6 +57,7 @@
 #include "storage/latch.h"
 #include "storage/lmgr.h"
 #include "storage/lock.h"
+#include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "utils/acl.h"
 #include "utils/array.h"
@@ -161,12 +162,23 @@ static struct
 	TimestampTz deadline;
 } feed;
 
+/*
+ * stream_sigterm asks the worker to stop after the batch it is in, which
+ * it closes early and commits.  A worker waiting for a lock on the target
+ * (someone holds it) would never get there: it dies at once instead, as
+ * a backend would, and the uncommitted batch is read again by the next.
+ */
 static void
 stream_sigterm(SIGNAL_ARGS)
 {
 	int			save_errno = errno;
 
 	got_sigterm = true;
+	if (MyProc != NULL && MyProc->waitLock != NULL)
+	{
+		InterruptPending = true;
+		ProcDiePending = true;
+	}
 	SetLatch(MyLatch);
 	errno = save_errno;
 }

@@ -14,6 +14,7 @@
 
 #include "catalog/pg_type.h"
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 
@@ -71,9 +72,12 @@ ecsync_map_table(const TableSpec *spec, ms_conn *conn, const char *db, MappedTab
 
 	memset(m, 0, sizeof(*m));
 	if (!ms_describe(conn, db, spec->source_table, &m->mt, err, sizeof(err)))
+	{
+		CHECK_FOR_INTERRUPTS();	/* a cancel shuts the connection down */
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("%s", err)));
+	}
 
 	/* every column named must exist */
 	foreach(lc, spec->columns)

@@ -399,3 +399,48 @@ test_an_older_snapshot_never_overwrites_a_newer_sync() {
 	wm=$(psql_q -c "SELECT watermark FROM ecsync.sync_tables WHERE target_table = 'x'")
 	assert_eq "$(my_q b_order -e "SELECT MAX(updated_at) FROM x")" "$wm" "the watermark is run B's"
 }
+
+test_a_run_blocked_by_its_callers_lock_fails_instead_of_hanging() {
+	my_q -e "DROP DATABASE IF EXISTS b_lock; CREATE DATABASE b_lock"
+	my_q b_lock -e "CREATE TABLE t (id INT PRIMARY KEY); INSERT INTO t VALUES (1), (2)"
+	pg_db b_lock b_lock
+	psql_q -c "SELECT ecsync_register_table('src', 't')" >/dev/null
+	psql_q -c "SELECT * FROM ecsync_run_batch()" >/dev/null
+	my_q b_lock -e "INSERT INTO t VALUES (3)"
+	local out t0 t1
+	t0=$(date +%s)
+	# the transaction block read the target: the worker's TRUNCATE waits for it
+	out=$(timeout 60 psql -X -q -A -t -v ON_ERROR_STOP=1 -c "BEGIN" -c "SELECT count(*) FROM t" -c "SELECT * FROM ecsync_run_batch()" -c "COMMIT" 2>&1) &&
+		fail "the run succeeded: $out"
+	t1=$(date +%s)
+	echo "$out"
+	[ $((t1 - t0)) -lt 20 ] || fail "the run hung for $((t1 - t0)) s"
+	assert_contains "would wait for ever" "$out" "the error says why"
+	assert_contains "outside a transaction block" "$out" "the error says what to do"
+	wait_for 10 no_batch_worker || fail "the batch worker outlived the error"
+	assert_eq 2 "$(psql_q -c "SELECT count(*) FROM t")" "target unchanged"
+	psql_q -c "SELECT * FROM ecsync_run_batch()" >/dev/null
+	assert_eq 3 "$(psql_q -c "SELECT count(*) FROM t")" "the next run syncs"
+}
+
+test_cancel_reaches_a_worker_blocked_in_mysql() {
+	my_q -e "DROP DATABASE IF EXISTS b_slow; CREATE DATABASE b_slow"
+	my_q b_slow -e "CREATE VIEW v AS SELECT 1 AS id, SLEEP(120) AS s"
+	pg_db b_slow b_slow
+	psql_q -c "SELECT ecsync_register_table('src', 'v')" >/dev/null
+	psql_q -c "SELECT * FROM ecsync_run_batch()" >"$ECSYNC_RUN_DIR/slow.out" 2>&1 &
+	local bg=$! caller t0 t1
+	sleep 2
+	caller=$(psql_q -c "SELECT pid FROM pg_stat_activity WHERE datname = 'b_slow' AND query LIKE 'SELECT * FROM ecsync_run_batch()%' AND backend_type = 'client backend'")
+	[ -n "$caller" ] || fail "no caller found"
+	t0=$(date +%s%N)
+	psql_q -c "SELECT pg_cancel_backend($caller)" >/dev/null
+	wait $bg || true
+	wait_for 10 no_batch_worker || fail "the batch worker, inside a MySQL query, outlived the cancel"
+	t1=$(date +%s%N)
+	echo "cancel took $(((t1 - t0) / 1000000)) ms"
+	[ $(((t1 - t0) / 1000000)) -lt 5000 ] || fail "cancel took $(((t1 - t0) / 1000000)) ms"
+	wait_for 5 run_failed || fail "run not recorded as failed: $(psql_q -c "SELECT status, error FROM ecsync.runs")"
+	assert_contains "canceling statement" "$(psql_q -c "SELECT error FROM ecsync.runs ORDER BY run_id DESC LIMIT 1")" "cancel recorded"
+}
+run_failed() { [ "$(psql_q -c "SELECT status FROM ecsync.runs ORDER BY run_id DESC LIMIT 1")" = failed ]; }

@@ -312,6 +312,36 @@ test_stop_start_and_restart_keep_the_stream_state() {
 	cleanup $t
 }
 
+test_stop_reaches_a_worker_waiting_for_a_lock() {
+	setup
+	local t=st_lockwait holder t0 t1
+	"$pvproduce" -t $t --partitions 1 -n 100 -q
+	start_stream $t
+	wait_for 30 arrived $t 100 || fail "first events"
+	# a session holds the target; the next batch waits for it
+	psql_q -c "BEGIN" -c "LOCK TABLE $t IN ACCESS EXCLUSIVE MODE" -c "SELECT pg_sleep(120)" >/dev/null 2>&1 &
+	holder=$!
+	sleep 1
+	"$pvproduce" -t $t -n 100 -q
+	wait_for 15 worker_waits_for_lock $t || fail "the worker never waited for the lock"
+	t0=$(date +%s%N)
+	psql_q -c "SELECT ecsync_stop_stream('$t')" >/dev/null
+	wait_for 10 workers_running $t 0 || fail "the worker waiting for a lock ignored the stop"
+	t1=$(date +%s%N)
+	echo "stop took $(((t1 - t0) / 1000000)) ms"
+	kill $holder 2>/dev/null; wait $holder 2>/dev/null || true
+	psql_q -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(120)%' AND pid <> pg_backend_pid()" >/dev/null
+	assert_eq 100 "$(rows $t)" "the waiting batch was not committed"
+	psql_q -c "SELECT ecsync_start_stream('$t')" >/dev/null
+	wait_for 30 arrived $t 200 || fail "after the restart: $(rows $t) of 200"
+	assert_exactly_once $t 200
+	cleanup $t
+}
+
+worker_waits_for_lock() {
+	[ -n "$(psql_q -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'ecsync stream $1' AND wait_event_type = 'Lock'")" ]
+}
+
 new_worker() {
 	local p
 	p=$(worker_pids "$1")
