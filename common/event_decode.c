@@ -77,7 +77,7 @@ ev_type_name(ev_type type)
 bool
 ev_source_from_name(const char *name, ev_source *source)
 {
-	static const char *const names[] = {"json", "partition", "offset", "timestamp", "key"};
+	static const char *const names[] = {"json", "partition", "offset", "timestamp", "key", "topic"};
 
 	for (int i = 0; i < (int) (sizeof(names) / sizeof(names[0])); i++)
 		if (strcmp(names[i], name) == 0)
@@ -282,6 +282,12 @@ decode_json_field(ev_decoder *d, int i, char *reason, size_t reasonlen)
 				return wrong_type(f, "a string", v, reason, reasonlen);
 			val->s = json_string_value(v);
 			val->len = json_string_length(v);
+			if (memchr(val->s, '\0', val->len) != NULL)
+			{
+				seterr(reason, reasonlen, "field \"%s\" holds \\u0000, which PostgreSQL text cannot store",
+					   f->key);
+				return EV_WRONG_TYPE;
+			}
 			break;
 		case EV_TIMESTAMPTZ:
 			if (!json_is_string(v))
@@ -302,6 +308,12 @@ decode_json_field(ev_decoder *d, int i, char *reason, size_t reasonlen)
 			}
 			val->s = d->owned[i];
 			val->len = strlen(d->owned[i]);
+			if (strstr(val->s, "\\u0000") != NULL)
+			{
+				seterr(reason, reasonlen, "field \"%s\" holds \\u0000, which PostgreSQL jsonb cannot store",
+					   f->key);
+				return EV_WRONG_TYPE;
+			}
 			break;
 	}
 	val->isnull = false;
@@ -505,6 +517,18 @@ fast_decode(ev_decoder *d, const ev_msg *m)
 	return true;
 }
 
+/* json_blank: nothing but JSON white space (or nothing at all)? */
+static bool
+json_blank(const void *p, size_t len)
+{
+	const unsigned char *s = p;
+
+	for (size_t i = 0; i < len; i++)
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r')
+			return false;
+	return true;
+}
+
 ev_kind
 ev_decode(ev_decoder *d, const ev_msg *m, char *reason, size_t reasonlen)
 {
@@ -518,18 +542,28 @@ ev_decode(ev_decoder *d, const ev_msg *m, char *reason, size_t reasonlen)
 		seterr(reason, reasonlen, "the message has no value");
 		return EV_EMPTY;
 	}
+	for (int i = 0; i < spec->nfields; i++)
+		need_json |= spec->fields[i].source == EV_FROM_JSON;
+	if (need_json && json_blank(m->payload, m->len))
+	{
+		seterr(reason, reasonlen, m->len ? "the message holds only white space" : "the message is empty");
+		return EV_EMPTY;
+	}
 	if (m->len > spec->max_bytes)
 	{
 		seterr(reason, reasonlen, "the message is %zu bytes, more than the stream's limit of %zu",
 			   m->len, spec->max_bytes);
 		return EV_TOO_LARGE;
 	}
-	for (int i = 0; i < spec->nfields; i++)
-		need_json |= spec->fields[i].source == EV_FROM_JSON;
-
 	if (need_json && (d->jansson_only || !fast_decode(d, m)))
 	{
-		d->root = json_loadb(m->payload, m->len, 0, &jerr);
+		/*
+		 * Any JSON value parses (null or a number is then "not an object",
+		 * not "not JSON"), and \u0000 too: only a field ecsync stores
+		 * refuses it (PostgreSQL text cannot hold it); in a key the mapping
+		 * ignores it does no harm.  jansson nests at most 2048 deep.
+		 */
+		d->root = json_loadb(m->payload, m->len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
 		if (d->root == NULL)
 		{
 			switch (json_error_code(&jerr))
@@ -585,6 +619,11 @@ ev_decode(ev_decoder *d, const ev_msg *m, char *reason, size_t reasonlen)
 			case EV_FROM_TIMESTAMP:
 				val->isnull = m->timestamp_ms < 0;
 				val->i = (m->timestamp_ms - POSTGRES_EPOCH_MS) * 1000;
+				break;
+			case EV_FROM_TOPIC:
+				val->isnull = m->topic == NULL;
+				val->s = m->topic;
+				val->len = m->topic ? strlen(m->topic) : 0;
 				break;
 			case EV_FROM_KEY:
 				val->isnull = m->key == NULL;

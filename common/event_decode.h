@@ -39,7 +39,8 @@ typedef enum ev_source
 	EV_FROM_PARTITION,			/* the Kafka partition */
 	EV_FROM_OFFSET,				/* the Kafka offset */
 	EV_FROM_TIMESTAMP,			/* the Kafka message timestamp */
-	EV_FROM_KEY					/* the Kafka message key, as text */
+	EV_FROM_KEY,				/* the Kafka message key, as text */
+	EV_FROM_TOPIC				/* the Kafka topic's name */
 } ev_source;
 
 /* why a message was dead-lettered (ecsync.dead_letters.kind) */
@@ -84,6 +85,7 @@ typedef struct ev_msg
 	int32_t		partition;
 	int64_t		offset;
 	int64_t		timestamp_ms;	/* -1 when the message has none */
+	const char *topic;			/* NUL-terminated; NULL if unknown */
 } ev_msg;
 
 typedef struct ev_decoder ev_decoder;

@@ -166,6 +166,7 @@ decode(ep_pipe *p, ev_decoder *d, ep_chunk *c)
 		em.partition = m->partition;
 		em.offset = m->offset;
 		em.timestamp_ms = rd_kafka_message_timestamp(m, &tstype);
+		em.topic = m->rkt ? rd_kafka_topic_name(m->rkt) : NULL;
 		it->row_start = c->data.len;
 		it->kind = ev_decode(d, &em, reason, sizeof(reason));
 		if (it->kind == EV_OK && !p->encode(d, &c->data))

@@ -49,7 +49,7 @@
 #include "csv_write.h"
 #include "event_decode.h"
 #include "event_pipe.h"
-#include "kafka_close.h"
+#include "kafka_consumer.h"
 #include "ingest.h"
 #include "manifest.h"
 #include "seterr.h"
@@ -100,13 +100,8 @@ static long roll_bytes;
 static long roll_seconds;
 static bool start_latest;
 static part parts[MAX_PARTITIONS];
-static rd_kafka_t *rk;
-static rd_kafka_queue_t *consumer_q;
-static rd_kafka_queue_t *fetch_q;
+static kc_consumer kc = {.cq_fd = {-1, -1}, .notify_fd = {-1, -1}};
 static rd_kafka_queue_t *commit_q;	/* results of offset commits */
-static ep_pipe *pipe_;
-static int	cq_fd[2] = {-1, -1};
-static int	notify_fd[2] = {-1, -1};
 static int	nparts;
 static int	commits_pending;	/* Kafka offset commits not yet answered */
 static bool commit_warned;
@@ -539,7 +534,7 @@ take_chunk(ep_chunk *c)
 static int
 partition_count(int timeout_ms)
 {
-	rd_kafka_topic_t *t = rd_kafka_topic_new(rk, topic, NULL);
+	rd_kafka_topic_t *t = rd_kafka_topic_new(kc.rk, topic, NULL);
 	const struct rd_kafka_metadata *md = NULL;
 	rd_kafka_resp_err_t e;
 	int			n = -1;
@@ -549,7 +544,7 @@ partition_count(int timeout_ms)
 		seterr(err, sizeof(err), "could not look up topic \"%s\"", topic);
 		return -1;
 	}
-	e = rd_kafka_metadata(rk, 0, t, &md, timeout_ms);
+	e = rd_kafka_metadata(kc.rk, 0, t, &md, timeout_ms);
 	if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
 		seterr(err, sizeof(err), "could not read the metadata of topic \"%s\": %s",
 			   topic, rd_kafka_err2str(e));
@@ -586,11 +581,9 @@ assign_all(int n)
 		part	   *pt = &parts[p];
 		int64_t		lo,
 					hi;
-		rd_kafka_queue_t *pq;
-
 		pt->owned = true;
 		pt->high = -1;
-		if (rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 10000) ==
+		if (rd_kafka_query_watermark_offsets(kc.rk, topic, p, &lo, &hi, 10000) ==
 			RD_KAFKA_RESP_ERR_NO_ERROR)
 		{
 			pt->high = hi;
@@ -600,7 +593,7 @@ assign_all(int n)
 		}
 		rd_kafka_topic_partition_list_add(list, topic, p)->offset = pt->next >= 0 ? pt->next :
 			start_latest ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
-		(void) ep_set_position(pipe_, p, pt->next >= 0 ? pt->next : EP_ANY_OFFSET);
+		(void) ep_set_position(kc.pipe, p, pt->next >= 0 ? pt->next : EP_ANY_OFFSET);
 		if (len < sizeof(line) - 64)
 		{
 			if (pt->next >= 0)
@@ -610,14 +603,9 @@ assign_all(int n)
 				len += (size_t) snprintf(line + len, sizeof(line) - len, "%s%d@%s",
 										 p ? ", " : "", p, start_latest ? "latest" : "earliest");
 		}
-		pq = rd_kafka_queue_get_partition(rk, topic, p);
-		if (pq != NULL)
-		{
-			rd_kafka_queue_forward(pq, fetch_q);
-			rd_kafka_queue_destroy(pq);
-		}
+		(void) kc_forward(&kc, topic, p);
 	}
-	e = rd_kafka_assign(rk, list);
+	e = rd_kafka_assign(kc.rk, list);
 	rd_kafka_topic_partition_list_destroy(list);
 	if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
 	{
@@ -639,24 +627,15 @@ check_partitions(void)
 	if (n <= nparts)
 		return true;			/* unchanged, or the broker is away: later */
 	ingest_log("topic \"%s\" grew to %d partitions", topic, n);
-	ep_pause(pipe_);
+	ep_pause(kc.pipe);
 	/* chunks not yet taken were dropped: what the rolls hold is complete */
 	if (!commit_all())
 		return false;
-	ep_disown_all(pipe_);
+	ep_disown_all(kc.pipe);
 	if (!assign_all(n))
 		return false;
-	ep_resume(pipe_);
+	ep_resume(kc.pipe);
 	return true;
-}
-
-static void
-drain_fd(int fd)
-{
-	char		buf[256];
-
-	while (read(fd, buf, sizeof(buf)) > 0)
-		;
 }
 
 /*
@@ -675,7 +654,7 @@ commit_offsets(void)
 			rd_kafka_topic_partition_list_add(l, topic, p)->offset = parts[p].next;
 			parts[p].to_commit = false;
 		}
-	if (l->cnt > 0 && rd_kafka_commit_queue(rk, l, commit_q, NULL, NULL) == RD_KAFKA_RESP_ERR_NO_ERROR)
+	if (l->cnt > 0 && rd_kafka_commit_queue(kc.rk, l, commit_q, NULL, NULL) == RD_KAFKA_RESP_ERR_NO_ERROR)
 		commits_pending++;
 	rd_kafka_topic_partition_list_destroy(l);
 }
@@ -713,8 +692,8 @@ serve_consumer_queue(void)
 	rd_kafka_event_t *ev;
 	bool		ok = true;
 
-	drain_fd(cq_fd[0]);
-	while (ok && (ev = rd_kafka_queue_poll(consumer_q, 0)) != NULL)
+	kc_drain_fd(kc.cq_fd[0]);
+	while (ok && (ev = rd_kafka_queue_poll(kc.consumer_q, 0)) != NULL)
 	{
 		switch (rd_kafka_event_type(ev))
 		{
@@ -734,7 +713,7 @@ serve_consumer_queue(void)
 				{
 					char		fatal[512];
 
-					rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
+					rd_kafka_fatal_error(kc.rk, fatal, sizeof(fatal));
 					seterr(err, sizeof(err), "fatal Kafka error: %s", fatal);
 					ok = false;
 				}
@@ -759,21 +738,13 @@ make_conf(void)
 {
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	char		errstr[512];
-	static const char *const defaults[][2] = {
-		{"enable.auto.commit", "false"},
-		{"enable.auto.offset.store", "false"},
-		{"auto.offset.reset", "earliest"},
-		{"session.timeout.ms", "10000"},
-		{"heartbeat.interval.ms", "2000"},
-		{"queued.min.messages", "10000000"},
-		{"partition.assignment.strategy", "range,roundrobin"},
-		{"log.connection.close", "false"},
-		{"client.id", "ecsync-ingest"},
-		{NULL, NULL}
-	};
 
-	for (int i = 0; defaults[i][0]; i++)
-		(void) rd_kafka_conf_set(conf, defaults[i][0], defaults[i][1], errstr, sizeof(errstr));
+	if (!kc_set_defaults(conf, err, sizeof(err)) ||
+		rd_kafka_conf_set(conf, "client.id", "ecsync-ingest", errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK)
+	{
+		rd_kafka_conf_destroy(conf);
+		return NULL;
+	}
 	for (size_t i = 0; i < opt->cfg->nentries; i++)
 	{
 		const config_entry *e = &opt->cfg->entries[i];
@@ -797,8 +768,7 @@ make_conf(void)
 		}
 	}
 	if (rd_kafka_conf_set(conf, "group.id", ingest_get(opt, "group", "ecsync-ingest"),
-						  errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK ||
-		rd_kafka_conf_set(conf, "log.queue", "true", errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK)
+						  errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK)
 	{
 		seterr(err, sizeof(err), "%s", errstr);
 		rd_kafka_conf_destroy(conf);
@@ -814,47 +784,12 @@ static bool
 start_consumer(int threads)
 {
 	rd_kafka_conf_t *conf = make_conf();
-	char		errstr[512];
-	sigset_t	all,
-				old;
 
 	if (conf == NULL)
 		return false;
-	if (pipe(cq_fd) != 0 || pipe(notify_fd) != 0)
-	{
-		seterr(err, sizeof(err), "could not create a pipe: %s", strerror(errno));
-		rd_kafka_conf_destroy(conf);
+	if (!kc_start(&kc, conf, &spec, encode_row, threads, err, sizeof(err)))
 		return false;
-	}
-	for (int i = 0; i < 2; i++)
-	{
-		fcntl(cq_fd[i], F_SETFL, O_NONBLOCK);
-		fcntl(notify_fd[i], F_SETFL, O_NONBLOCK);
-	}
-	/* librdkafka's and the decoders' threads never take a signal */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
-	if (rk == NULL)
-	{
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
-		rd_kafka_conf_destroy(conf);
-		seterr(err, sizeof(err), "could not create a Kafka consumer: %s", errstr);
-		return false;
-	}
-	rd_kafka_poll_set_consumer(rk);
-	rd_kafka_set_log_queue(rk, NULL);
-	consumer_q = rd_kafka_queue_get_consumer(rk);
-	fetch_q = rd_kafka_queue_new(rk);
-	commit_q = rd_kafka_queue_new(rk);
-	rd_kafka_queue_io_event_enable(consumer_q, cq_fd[1], "e", 1);
-	pipe_ = ep_start(fetch_q, &spec, encode_row, threads, notify_fd[1], errstr, sizeof(errstr));
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (pipe_ == NULL)
-	{
-		seterr(err, sizeof(err), "%s", errstr);
-		return false;
-	}
+	commit_q = rd_kafka_queue_new(kc.rk);
 	{
 		int			n = partition_count(10000);
 
@@ -871,19 +806,10 @@ start_consumer(int threads)
 static void
 shutdown_consumer(void)
 {
-	if (rk == NULL)
-		return;
 	if (commit_q)
 		rd_kafka_queue_destroy(commit_q);
-	(void) kc_shutdown(rk, consumer_q, fetch_q, pipe_, 5000);
-	pipe_ = NULL;
-	fetch_q = consumer_q = commit_q = NULL;
-	rk = NULL;
-	for (int i = 0; i < 2; i++)
-	{
-		close(cq_fd[i]);
-		close(notify_fd[i]);
-	}
+	commit_q = NULL;
+	(void) kc_stop(&kc, 5000);
 }
 
 /* drained: --once is done when every owned partition reached its high mark */
@@ -900,7 +826,7 @@ drained(void)
 		{
 			int64_t		lo;
 
-			(void) rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &pt->high, 1000);
+			(void) rd_kafka_query_watermark_offsets(kc.rk, topic, p, &lo, &pt->high, 1000);
 		}
 		if (pt->high < 0 || next < pt->high)
 			return false;
@@ -922,7 +848,7 @@ report(double started, uint64_t *last_events, double *last_at, bool final)
 					hi;
 
 		if (parts[p].owned &&
-			rd_kafka_get_watermark_offsets(rk, topic, p, &lo, &hi) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+			rd_kafka_get_watermark_offsets(kc.rk, topic, p, &lo, &hi) == RD_KAFKA_RESP_ERR_NO_ERROR &&
 			hi > 0)
 		{
 			int64_t		next = parts[p].r.open ? parts[p].r.last + 1 : parts[p].next;
@@ -1020,15 +946,15 @@ stream_archive_run(const ingest_opts *o)
 	while (ok && !ingest_stop)
 	{
 		struct pollfd fds[3] = {
-			{cq_fd[0], POLLIN, 0}, {notify_fd[0], POLLIN, 0}, {o->wake_fd, POLLIN, 0}
+			{kc.cq_fd[0], POLLIN, 0}, {kc.notify_fd[0], POLLIN, 0}, {o->wake_fd, POLLIN, 0}
 		};
 		ep_chunk   *c;
 		double		now;
 
 		ok = serve_consumer_queue();
 		serve_commits(0);
-		drain_fd(notify_fd[0]);
-		while (ok && (c = ep_take(pipe_)) != NULL)
+		kc_drain_fd(kc.notify_fd[0]);
+		while (ok && (c = ep_take(kc.pipe)) != NULL)
 		{
 			ok = take_chunk(c);
 			ep_chunk_free(c);

@@ -42,7 +42,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ev_kind		kind;
 	int64_t		us;
 	/* the first bytes double as the message key, as a key may be anything */
-	ev_msg		m = {data, size, data, size < 8 ? size : 8, 3, 42, 1795791600000};
+	ev_msg		m = {data, size, data, size < 8 ? size : 8, 3, 42, 1795791600000, "t"};
 
 	if (d == NULL)
 	{

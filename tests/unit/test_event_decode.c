@@ -26,7 +26,7 @@ static ev_spec pv_spec = {7, pv_fields, 200};
 static ev_kind
 decode(ev_decoder *d, const char *payload, size_t len, char *reason)
 {
-	ev_msg		m = {payload, len, "k", 1, 3, 42, 1795791600000};
+	ev_msg		m = {payload, len, "k", 1, 3, 42, 1795791600000, "page_views"};
 
 	return ev_decode(d, &m, reason, 256);
 }
@@ -97,16 +97,21 @@ test_dead_letters(void)
 {
 	ev_decoder *d = ev_decoder_new(&pv_spec);
 	char		reason[256];
-	ev_msg		tomb = {NULL, 0, NULL, 0, 0, 1, -1};
+	ev_msg		tomb = {NULL, 0, NULL, 0, 0, 1, -1, NULL};
 	const char	bad_utf8[] = "{\"user_id\":1,\"page\":\"/\xff\xfe\",\"viewed_at\":\"2026-01-01T00:00:00Z\"}";
 	char		big[400];
 
 	CHECK(ev_decode(d, &tomb, reason, sizeof(reason)) == EV_EMPTY, "tombstone: %s", reason);
-	DECODES_AS("", EV_NOT_JSON, "not JSON");
+	DECODES_AS("", EV_EMPTY, "is empty");
+	DECODES_AS(" \n\t", EV_EMPTY, "only white space");
 	DECODES_AS("{\"user_id\":", EV_NOT_JSON, "not JSON");
 	DECODES_AS("hello", EV_NOT_JSON, "not JSON");
 	DECODES_AS("[1,2]", EV_NOT_OBJECT, "an array");
-	DECODES_AS("42", EV_NOT_JSON, "");
+	DECODES_AS("42", EV_NOT_OBJECT, "an integer");
+	DECODES_AS("null", EV_NOT_OBJECT, "null");
+	DECODES_AS("\"text\"", EV_NOT_OBJECT, "a string");
+	/* \u0000 where the mapping does not look is no reason to refuse an event */
+	DECODES_AS("{\"user_id\":1,\"note\":\"a\\u0000b\",\"page\":\"/\",\"viewed_at\":\"2026-01-01T00:00:00Z\"}", EV_OK, "");
 	CHECK(decode(d, bad_utf8, sizeof(bad_utf8) - 1, reason) == EV_INVALID_UTF8, "bad utf8: %s", reason);
 	DECODES_AS("{\"page\":\"/\",\"viewed_at\":\"2026-01-01T00:00:00Z\"}", EV_MISSING_FIELD, "\"user_id\" is missing");
 	DECODES_AS("{\"user_id\":null,\"page\":\"/\",\"viewed_at\":\"2026-01-01T00:00:00Z\"}", EV_MISSING_FIELD, "is null");
