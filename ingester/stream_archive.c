@@ -587,6 +587,19 @@ assign_all(int n)
 			RD_KAFKA_RESP_ERR_NO_ERROR)
 		{
 			pt->high = hi;
+			/*
+			 * Past the end: every message would be taken for an old copy
+			 * (and --once would end at once, having archived nothing)
+			 */
+			if (pt->next > hi)
+			{
+				seterr(err, sizeof(err), "partition %d: the archive's next offset %" PRId64
+					   " is beyond the end of topic \"%s\" (%" PRId64 "): the topic was deleted "
+					   "and created again?  This archive holds the old topic's events; archive the "
+					   "new topic into a new directory", p, pt->next, topic, hi);
+				rd_kafka_topic_partition_list_destroy(list);
+				return false;
+			}
 			/* a new archive starts at the low mark, or at the end */
 			if (pt->next < 0 && (lo == hi || start_latest))
 				pt->next = start_latest ? hi : lo;
