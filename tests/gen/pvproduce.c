@@ -13,6 +13,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +99,60 @@ create_topic(rd_kafka_t *rk, const char *topic, int partitions)
 	rd_kafka_queue_destroy(q);
 }
 
+/*
+ * delete_topic deletes topic through the Admin API and waits until the
+ * broker no longer lists it; a topic that does not exist is fine.
+ */
+static void
+delete_topic(rd_kafka_t *rk, const char *topic)
+{
+	rd_kafka_DeleteTopic_t *dt = rd_kafka_DeleteTopic_new(topic);
+	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+	rd_kafka_event_t *ev;
+	const rd_kafka_DeleteTopics_result_t *res;
+	const rd_kafka_topic_result_t **results;
+	size_t		n;
+
+	rd_kafka_DeleteTopics(rk, &dt, 1, NULL, q);
+	ev = rd_kafka_queue_poll(q, 30000);
+	if (ev == NULL)
+		FATAL("deleting topic %s timed out", topic);
+	if (rd_kafka_event_error(ev))
+		FATAL("deleting topic %s: %s", topic, rd_kafka_event_error_string(ev));
+	res = rd_kafka_event_DeleteTopics_result(ev);
+	results = rd_kafka_DeleteTopics_result_topics(res, &n);
+	for (size_t i = 0; i < n; i++)
+	{
+		rd_kafka_resp_err_t err = rd_kafka_topic_result_error(results[i]);
+
+		if (err != RD_KAFKA_RESP_ERR_NO_ERROR &&
+			err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+			FATAL("deleting topic %s: %s", topic, rd_kafka_topic_result_error_string(results[i]));
+	}
+	rd_kafka_event_destroy(ev);
+	rd_kafka_DeleteTopic_destroy(dt);
+	rd_kafka_queue_destroy(q);
+	/* the deletion completes in the background: wait until it shows */
+	for (int i = 0; i < 300; i++)
+	{
+		const struct rd_kafka_metadata *md = NULL;
+		rd_kafka_topic_t *t = rd_kafka_topic_new(rk, topic, NULL);
+		bool		gone = false;
+
+		if (rd_kafka_metadata(rk, 0, t, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+		{
+			gone = md->topic_cnt == 1 &&
+				md->topics[0].err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+			rd_kafka_metadata_destroy(md);
+		}
+		rd_kafka_topic_destroy(t);
+		if (gone)
+			return;
+		usleep(100000);
+	}
+	FATAL("topic %s still listed 30 s after its deletion", topic);
+}
+
 static double
 now_seconds(void)
 {
@@ -156,6 +211,7 @@ usage(FILE *f)
 			"  -b, --brokers LIST     bootstrap servers (or $ECSYNC_KAFKA_BROKERS)\n"
 			"  -t, --topic NAME       topic (default page_views)\n"
 			"  -p, --partitions N     first create the topic with N partitions\n"
+			"      --delete-topic     first delete the topic (then -p creates it anew)\n"
 			"  -n, --count N          events to send (default 1000)\n"
 			"  -r, --rate N           events per second (default: as fast as possible)\n"
 			"      --scale S          shop scale, as for shopgen (default 0.01)\n"
@@ -174,6 +230,7 @@ main(int argc, char **argv)
 		{"brokers", required_argument, NULL, 'b'},
 		{"topic", required_argument, NULL, 't'},
 		{"partitions", required_argument, NULL, 'p'},
+		{"delete-topic", no_argument, NULL, 'D'},
 		{"count", required_argument, NULL, 'n'},
 		{"rate", required_argument, NULL, 'r'},
 		{"scale", required_argument, NULL, 's'},
@@ -195,6 +252,7 @@ main(int argc, char **argv)
 	FILE	   *echo = NULL;
 	int			quiet = 0;
 	int			partitions = 0;
+	int			delete_first = 0;
 	int			opt;
 	char		errstr[512];
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -233,6 +291,9 @@ main(int argc, char **argv)
 				break;
 			case 'p':
 				partitions = atoi(optarg);
+				break;
+			case 'D':
+				delete_first = 1;
 				break;
 			case 'n':
 				count = atol(optarg);
@@ -286,6 +347,8 @@ main(int argc, char **argv)
 	if (rk == NULL)
 		FATAL("could not create producer: %s", errstr);
 
+	if (delete_first)
+		delete_topic(rk, topic);
 	if (partitions > 0)
 		create_topic(rk, topic, partitions);
 

@@ -433,3 +433,175 @@ test_worker_memory_stays_flat_over_hundreds_of_batches() {
 	assert_exactly_once $t 4001
 	cleanup $t
 }
+
+# register NAME TOPIC [more arguments]: the stream NAME reads TOPIC into table NAME
+register() {
+	local name=$1 topic=$2
+	shift 2
+	psql_q -c "SELECT ecsync_register_stream('$name', 'kafka', topic => '$topic', target_table => '$name' $*)"
+}
+
+test_repointing_into_a_table_with_rows_needs_a_choice() {
+	setup
+	local t=st_repoint out
+	"$pvproduce" -t ${t}_a --partitions 2 -n 300 -q
+	"$pvproduce" -t ${t}_b --partitions 2 -n 200 -q
+	register $t ${t}_a >/dev/null
+	psql_q -c "SELECT ecsync_start_stream('$t')" >/dev/null
+	wait_for 30 arrived $t 300 || fail "topic a: $(rows $t) of 300"
+	# another topic into the same table: refused without a choice ...
+	out=$(register $t ${t}_b 2>&1) && fail "re-pointed into a table with rows: $out"
+	assert_contains "existing_rows" "$out" "the error names the choice"
+	# ... kept: the topic is part of the key, nothing collides
+	register $t ${t}_b ", existing_rows => 'keep'" >/dev/null
+	wait_for 30 arrived $t 500 || fail "topic b: $(rows $t) of 500"
+	assert_eq "${t}_a|300,${t}_b|200" "$(psql_q -c "SELECT kafka_topic || '|' || count(*) FROM $t GROUP BY kafka_topic ORDER BY kafka_topic" | paste -sd,)" "rows per topic"
+	assert_eq 0 "$(dead $t)" "no collision became a dead letter"
+	# back to topic a with a new consumer group, kept: it resumes after the rows it has
+	"$pvproduce" -t ${t}_a -n 100 -q
+	register $t ${t}_a ", consumer_group => 'other', existing_rows => 'keep'" >/dev/null
+	wait_for 30 arrived $t 600 || fail "topic a again: $(rows $t) of 600"
+	sleep 2
+	assert_eq "${t}_a|400,${t}_b|200" "$(psql_q -c "SELECT kafka_topic || '|' || count(*) FROM $t GROUP BY kafka_topic ORDER BY kafka_topic" | paste -sd,)" "nothing read twice"
+	assert_eq 0 "$(dead $t)" "still no dead letter"
+	# truncated: read again from the start
+	register $t ${t}_a ", existing_rows => 'truncate'" >/dev/null
+	wait_for 30 arrived $t 400 || fail "after truncate: $(rows $t) of 400"
+	sleep 2
+	assert_eq "${t}_a|400" "$(psql_q -c "SELECT kafka_topic || '|' || count(*) FROM $t GROUP BY kafka_topic ORDER BY kafka_topic" | paste -sd,)" "the table holds topic a once"
+	# a new stream into a table with rows is refused the same way
+	out=$(psql_q -c "SELECT ecsync_register_stream('${t}_2', 'kafka', topic => '${t}_b', target_table => '$t')" 2>&1) &&
+		fail "a new stream went into a table with rows"
+	assert_contains "existing_rows" "$out" "a new stream needs the choice too"
+	cleanup $t
+}
+
+test_a_dead_letter_read_again_does_not_stop_the_stream() {
+	setup
+	local t=st_dlagain pid
+	"$pvproduce" -t $t --partitions 1 -n 10 -q
+	echo 'not json at all' | poison $t
+	start_stream $t
+	wait_for 30 arrived $t 11 || fail "first: $(rows $t) rows, $(dead $t) dead"
+	# a new group keeps the rows and starts after them: the poison is read again
+	register $t $t ", consumer_group => 'again', existing_rows => 'keep'" >/dev/null
+	"$pvproduce" -t $t -n 5 -q
+	wait_for 30 visible $t 15 || fail "the stream stopped at the dead letter read again: $(rows $t) rows; $(psql_q -c "SELECT last_error FROM ecsync.stream_status WHERE stream = '$t'")"
+	pid=$(worker_pids $t)
+	sleep 3
+	assert_eq "$pid" "$(worker_pids $t)" "the worker did not restart"
+	assert_eq 1 "$(dead $t)" "the dead letter once"
+	cleanup $t
+}
+
+test_latest_is_resolved_once() {
+	setup
+	local t=st_latest
+	"$pvproduce" -t $t --partitions 3 -n 50 -q
+	start_stream $t ", start_from => 'latest'"
+	wait_for 30 pinned $t 3 || fail "the start was not stored: $(psql_q -c "SELECT * FROM ecsync.stream_partitions WHERE stream = '$t'")"
+	# stopped before any event came, started after some did
+	psql_q -c "SELECT ecsync_stop_stream('$t')" >/dev/null
+	wait_for 15 workers_running $t 0 || fail "worker still running"
+	"$pvproduce" -t $t -n 30 -q
+	psql_q -c "SELECT ecsync_start_stream('$t')" >/dev/null
+	wait_for 30 arrived $t 30 || fail "events sent while stopped were skipped: $(rows $t) of 30"
+	sleep 2
+	assert_eq 30 "$(rows $t)" "exactly the events after the start"
+	cleanup $t
+}
+pinned() { [ "$(psql_q -c "SELECT count(*) FROM ecsync.stream_partitions WHERE stream = '$1' AND stored_offset IS NOT NULL")" = "$2" ]; }
+
+test_a_recreated_topic_pauses_its_partitions_and_shows_the_lag() {
+	setup
+	local t=st_recreate out dir
+	"$pvproduce" -t $t --partitions 1 -n 100 -q
+	start_stream $t
+	wait_for 30 arrived $t 100 || fail "first: $(rows $t) of 100"
+	psql_q -c "SELECT ecsync_stop_stream('$t')" >/dev/null
+	wait_for 15 workers_running $t 0 || fail "worker still running"
+	"$pvproduce" -t $t --delete-topic --partitions 1 -n 10 -q
+	psql_q -c "SELECT ecsync_start_stream('$t')" >/dev/null
+	wait_for 30 beyond_end $t || fail "the partition was not marked: $(psql_q -c "SELECT * FROM ecsync.stream_partitions WHERE stream = '$t'")"
+	assert_eq "10" "$(psql_q -c "SELECT lag FROM ecsync.stream_status WHERE stream = '$t'")" "the real lag"
+	assert_contains "beyond the end" "$(psql_q -c "SELECT last_error FROM ecsync.stream_status WHERE stream = '$t'")" "the error says so"
+	assert_eq 100 "$(rows $t)" "nothing taken for an old copy, nothing read"
+	# emptying the table starts the new topic afresh
+	register $t $t ", existing_rows => 'truncate'" >/dev/null
+	wait_for 30 arrived $t 10 || fail "after truncate: $(rows $t) of 10"
+	assert_eq "false|0" "$(psql_q -c "SELECT beyond_end || '|' || lag FROM ecsync.stream_partitions WHERE stream = '$t'")" "mark cleared, lag 0"
+	# ecsync-ingest: an archive beyond the end is refused, not read to nothing
+	dir=$(mktemp -d)
+	"$pvproduce" -t ${t}_arch --partitions 1 -n 50 -q
+	ECSYNC_MYSQL_PASSWORD=x ecsync-ingest -q -b "$ECSYNC_KAFKA_BROKERS" --stream --once -d "$dir" -X topic=${t}_arch || fail "first archive"
+	"$pvproduce" -t ${t}_arch --delete-topic --partitions 1 -n 5 -q
+	out=$(ECSYNC_MYSQL_PASSWORD=x ecsync-ingest -q -b "$ECSYNC_KAFKA_BROKERS" --stream --once -d "$dir" -X topic=${t}_arch 2>&1) &&
+		fail "--once archived a re-created topic as if nothing happened: $out"
+	assert_contains "beyond the end" "$out" "ecsync-ingest says why"
+	rm -rf "$dir"
+	cleanup $t
+}
+beyond_end() { [ "$(psql_q -c "SELECT bool_or(beyond_end) FROM ecsync.stream_partitions WHERE stream = '$1'")" = t ]; }
+
+test_rows_a_trigger_refuses_are_isolated_by_splitting() {
+	setup
+	local t=st_trigger pid
+	"$pvproduce" -t $t --partitions 1 -n 10 -q
+	start_stream $t ", batch_size => 5000"
+	wait_for 30 arrived $t 10 || fail "first"
+	pid=$(worker_pids $t)
+	psql_q <<-SQL
+	CREATE FUNCTION ${t}_check() RETURNS trigger LANGUAGE plpgsql AS \$\$
+	BEGIN
+	    IF NEW.kafka_offset % 997 = 0 THEN
+	        RAISE EXCEPTION 'offset % is not welcome', NEW.kafka_offset;
+	    END IF;
+	    RETURN NEW;
+	END \$\$;
+	CREATE TRIGGER ${t}_check BEFORE INSERT ON $t FOR EACH ROW EXECUTE FUNCTION ${t}_check();
+	SQL
+	"$pvproduce" -t $t -n 4000 -q
+	wait_for 60 arrived $t 4010 || fail "$(rows $t) rows, $(dead $t) dead of 4010"
+	assert_eq "rejected_by_target:4 " "$(kinds $t)" "the rows the trigger refused, and only those"
+	assert_contains "is not welcome" "$(psql_q -c "SELECT min(reason) FROM ecsync.dead_letters WHERE stream = '$t'")" "the trigger's message"
+	assert_eq "$pid" "$(worker_pids $t)" "the worker never restarted"
+	assert_exactly_once $t 4010
+	assert_contains "isolating the rows at fault" "$(pg_log)" "the log says the batch was split"
+	cleanup $t
+}
+
+test_dead_letter_kinds_for_empty_null_and_an_ignored_nul() {
+	setup
+	local t=st_kinds
+	"$pvproduce" -t $t --partitions 1 -n 1 -q
+	start_stream $t
+	printf '\n' | kcat -b "$ECSYNC_KAFKA_BROKERS" -P -t $t -p 0 -D '|'
+	{
+		echo 'null'
+		echo '42'
+		echo '"text"'
+		echo '{"user_id":7,"note":"a\u0000b","page":"/nul","viewed_at":"2026-01-01T00:00:00Z"}'
+	} | poison $t
+	wait_for 30 arrived $t 6 || fail "$(rows $t) rows, $(dead $t) dead of 6"
+	assert_eq "empty:1 not_object:3 " "$(kinds $t)" "kinds"
+	assert_eq 1 "$(psql_q -c "SELECT count(*) FROM $t WHERE page = '/nul'")" "a \\u0000 the mapping ignores does not refuse the event"
+	cleanup $t
+}
+
+test_last_error_says_when_it_is_old() {
+	setup
+	local t=st_olderr
+	"$pvproduce" -t $t --partitions 1 -n 10 -q
+	start_stream $t
+	wait_for 30 arrived $t 10 || fail "first"
+	# a column the mapping fills is dropped: the stream fails ...
+	psql_q -c "ALTER TABLE $t RENAME COLUMN page TO page_gone"
+	"$pvproduce" -t $t -n 10 -q
+	wait_for 30 error_state $t current || fail "no current error: $(psql_q -c "SELECT last_error, error_state FROM ecsync.stream_status WHERE stream = '$t'")"
+	# ... until it is back; the error stays, marked as the past
+	psql_q -c "ALTER TABLE $t RENAME COLUMN page_gone TO page"
+	wait_for 60 arrived $t 20 || fail "after the fix: $(rows $t) of 20"
+	wait_for 10 error_state $t recovered || fail "error not marked old: $(psql_q -c "SELECT last_error, error_state FROM ecsync.stream_status WHERE stream = '$t'")"
+	cleanup $t
+}
+error_state() { [ "$(psql_q -c "SELECT error_state FROM ecsync.stream_status WHERE stream = '$1'")" = "$2" ]; }
