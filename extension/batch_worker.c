@@ -18,6 +18,7 @@
 
 #include "access/table.h"
 #include "access/xact.h"
+#include "catalog/index.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
 #include "executor/spi.h"
@@ -814,6 +815,47 @@ claim_snapshot(SyncTable *t, ServerConn *sc)
 	return SPI_processed == 1;
 }
 
+/*
+ * copy_then_index copies into rel, just truncated in this transaction,
+ * without maintaining its indexes, then rebuilds them all from the heap
+ * (with their uniqueness checked: a duplicate key fails the run, as it
+ * would have during the COPY).  The indexes keep their OIDs, names and
+ * dependents (foreign keys that reference them).  COPY decides whether to
+ * maintain indexes once, when it starts, from relhasindex; the relcache
+ * entry's flag is off for that moment only.  Were the entry rebuilt
+ * before COPY read it, COPY would maintain the indexes and the rebuild
+ * after it would only cost time.
+ */
+static uint64
+copy_then_index(Relation rel, List *attnames, CopySource *src)
+{
+	bool		had_indexes = rel->rd_rel->relhasindex;
+	uint64		n;
+
+	if (!had_indexes || !ecsync_batch_index_after_load)
+		return ecsync_copy_from_mysql(rel, attnames, src, true);
+	PG_TRY();
+	{
+		rel->rd_rel->relhasindex = false;
+		n = ecsync_copy_from_mysql(rel, attnames, src, true);
+	}
+	PG_FINALLY();
+	{
+		rel->rd_rel->relhasindex = had_indexes;
+	}
+	PG_END_TRY();
+	CommandCounterIncrement();
+	{
+		ReindexParams params = {0};
+
+		pgstat_report_activity(STATE_RUNNING,
+							   psprintf("ecsync batch run " INT64_FORMAT ": building the indexes of %s",
+										current_run_id, RelationGetRelationName(rel)));
+		(void) reindex_relation(RelationGetRelid(rel), REINDEX_REL_CHECK_CONSTRAINTS, &params);
+	}
+	return n;
+}
+
 /* sync_context names the table being synced in every error's context */
 static void
 sync_context(void *arg)
@@ -914,10 +956,14 @@ sync_table_inner(int64 run_id, SyncTable *t, bool reconcile)
 
 	if (!incremental_pass)
 	{
-		/* full: empty the target, then COPY FREEZE (it was truncated here) */
+		/*
+		 * Full: empty the target, COPY FREEZE into the new heap (it was
+		 * truncated here), then build its indexes from the loaded heap:
+		 * sorting once beats inserting every row into every index.
+		 */
 		spi_exec(psprintf("TRUNCATE ONLY %s", qualified(t)), SPI_OK_UTILITY);
 		rel = table_open(relid, RowExclusiveLock);
-		rows_written = ecsync_copy_from_mysql(rel, attname_list(&m), &src, true);
+		rows_written = copy_then_index(rel, attname_list(&m), &src);
 		rows_read = src.rows_read;
 		table_close(rel, NoLock);
 	}

@@ -23,6 +23,7 @@ void		_PG_init(void);
 char	   *ecsync_database = NULL;
 int			ecsync_launcher_naptime = 10;
 int			ecsync_batch_copy_format = BATCH_COPY_AUTO;
+bool		ecsync_batch_index_after_load = true;
 
 static const struct config_enum_entry batch_copy_formats[] = {
 	{"auto", BATCH_COPY_AUTO, false},
@@ -71,6 +72,16 @@ _PG_init(void)
 							 &ecsync_batch_copy_format,
 							 BATCH_COPY_AUTO,
 							 batch_copy_formats,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("ecsync.batch_index_after_load",
+							 "Whether a full sync builds the target's indexes after loading it "
+							 "(faster) rather than maintaining them row by row.",
+							 NULL,
+							 &ecsync_batch_index_after_load,
+							 true,
 							 PGC_SUSET,
 							 0,
 							 NULL, NULL, NULL);

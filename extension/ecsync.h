@@ -21,6 +21,7 @@
 extern char *ecsync_database;
 extern int	ecsync_launcher_naptime;
 extern int	ecsync_batch_copy_format;
+extern bool ecsync_batch_index_after_load;
 
 #define BATCH_COPY_AUTO 0		/* binary where every column allows it */
 #define BATCH_COPY_TEXT 1

@@ -3,7 +3,7 @@
 # COPY of the same rows from a file, pgloader and mysql_fdw INSERT ... SELECT
 # into the same table shape; then an incremental sync after 1 % of the rows
 # changed.  Prints:
-#   BENCH batch_full rows=... ecsync_s=... copy_s=... pgloader_s=... mysql_fdw_s=... ecsync_peak_rss_mb=...
+#   BENCH batch_full rows=... ecsync_s=... copy_s=... pgloader_s=... mysql_fdw_s=... ecsync_peak_rss_mb=... maintained_s=...
 #   BENCH batch_incremental rows=... changed=... incremental_s=... full_s=...
 set -euo pipefail
 
@@ -56,6 +56,12 @@ e2=$(timed_run e.sales_details)
 ecsync_s=$(best "$e1" "$e2")
 ecsync_rss=$(cat "$ECSYNC_RUN_DIR/last_rss")
 [ "$(q -c 'SELECT count(*) FROM e.sales_details')" = "$n" ] || { log "ecsync copied the wrong number of rows"; exit 1; }
+# what building the indexes after the load gains: the same run maintaining
+# them row by row (ecsync.batch_index_after_load = off, as in 0.3)
+log "ecsync: a timed full run maintaining the indexes row by row"
+q -c "ALTER DATABASE bench SET ecsync.batch_index_after_load = off"
+maintained_s=$(timed_run e.sales_details)
+q -c "ALTER DATABASE bench RESET ecsync.batch_index_after_load"
 
 log "COPY of the same rows from a file into the same table shape (best of 2)"
 q -c "CREATE SCHEMA c" -c "CREATE TABLE c.sales_details (LIKE e.sales_details INCLUDING ALL) WITH (autovacuum_enabled = off)"
@@ -149,5 +155,5 @@ incremental_s=$(timed_run i.sales_details)
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else print "n/a" }'; }
 log "ecsync runs: $e1 s, $e2 s; COPY runs: ${copies[*]} s"
-echo "BENCH batch_full rows=$n ecsync_s=$ecsync_s copy_s=$copy_s pgloader_s=$pgloader_s mysql_fdw_s=$mysql_fdw_s ecsync_peak_rss_mb=$ecsync_rss ecsync_peak_rss_mb_1m=$rss_1m ecsync_vs_copy=$(ratio "$ecsync_s" "$copy_s") pgloader_vs_ecsync=$(ratio "$pgloader_s" "$ecsync_s") mysql_fdw_vs_ecsync=$(ratio "$mysql_fdw_s" "$ecsync_s")"
+echo "BENCH batch_full rows=$n ecsync_s=$ecsync_s copy_s=$copy_s pgloader_s=$pgloader_s mysql_fdw_s=$mysql_fdw_s ecsync_peak_rss_mb=$ecsync_rss ecsync_peak_rss_mb_1m=$rss_1m ecsync_vs_copy=$(ratio "$ecsync_s" "$copy_s") pgloader_vs_ecsync=$(ratio "$pgloader_s" "$ecsync_s") mysql_fdw_vs_ecsync=$(ratio "$mysql_fdw_s" "$ecsync_s") maintained_s=$maintained_s maintained_vs_ecsync=$(ratio "$maintained_s" "$ecsync_s")"
 echo "BENCH batch_incremental rows=$n changed=$changed_recent incremental_s=$incremental_recent_s full_s=$ecsync_s incremental_vs_full=$(ratio "$incremental_recent_s" "$ecsync_s") changed_spread=$changed incremental_spread_s=$incremental_s incremental_spread_vs_full=$(ratio "$incremental_s" "$ecsync_s")"

@@ -444,3 +444,31 @@ test_cancel_reaches_a_worker_blocked_in_mysql() {
 	assert_contains "canceling statement" "$(psql_q -c "SELECT error FROM ecsync.runs ORDER BY run_id DESC LIMIT 1")" "cancel recorded"
 }
 run_failed() { [ "$(psql_q -c "SELECT status FROM ecsync.runs ORDER BY run_id DESC LIMIT 1")" = failed ]; }
+
+test_full_sync_builds_indexes_after_the_load() {
+	my_q -e "DROP DATABASE IF EXISTS b_idx; CREATE DATABASE b_idx"
+	my_q b_idx -e "CREATE TABLE t (id INT, code VARCHAR(10), n INT);
+	               INSERT INTO t SELECT seq, CONCAT('c', seq), seq % 7 FROM seq_1_to_5000"
+	pg_db b_idx b_idx
+	psql_q -c "SELECT ecsync_register_table('src', 't', key_columns => '{id}')" >/dev/null
+	psql_q -c "SELECT * FROM ecsync_run_batch()" >/dev/null
+	# the user's own indexes
+	psql_q -c "CREATE UNIQUE INDEX t_code ON t (code); CREATE INDEX t_n ON t (n) WHERE n > 3"
+	local oids
+	oids=$(psql_q -c "SELECT string_agg(indexrelid::text, ',' ORDER BY indexrelid) FROM pg_index WHERE indrelid = 't'::regclass")
+	my_q b_idx -e "UPDATE t SET n = n + 1"
+	psql_q -c "SELECT * FROM ecsync_run_batch()" >/dev/null
+	assert_eq "$oids" "$(psql_q -c "SELECT string_agg(indexrelid::text, ',' ORDER BY indexrelid) FROM pg_index WHERE indrelid = 't'::regclass")" "the same indexes"
+	assert_eq "true|true|true" "$(psql_q -c "SELECT bool_and(indisvalid) || '|' || bool_and(indisready) || '|' || bool_and(indislive) FROM pg_index WHERE indrelid = 't'::regclass")" "indexes valid"
+	# the indexes hold every row: index scans agree with the heap
+	assert_eq "$(my_q b_idx -e "SELECT COUNT(*) FROM t WHERE n > 3")" \
+		"$(psql_q -c "SET enable_seqscan = off; SET enable_bitmapscan = off; SELECT count(*) FROM t WHERE n > 3")" "partial index"
+	assert_eq "c4999" "$(psql_q -c "SET enable_seqscan = off; SELECT code FROM t WHERE code = 'c4999'")" "unique index"
+	assert_eq "$(psql_q -c "SELECT count(*) FROM t")" "$(psql_q -c "SET enable_seqscan = off; SET enable_bitmapscan = off; SELECT count(*) FROM t WHERE id > 0")" "primary key"
+	# a duplicate key still fails the run, and the target stays as it was
+	my_q b_idx -e "INSERT INTO t VALUES (7, 'dup', 1)"
+	local out
+	out=$(psql_q -c "SELECT * FROM ecsync_run_batch()" 2>&1) && fail "a duplicate key was loaded"
+	assert_contains "Key (id)=(7)" "$out" "the error names the duplicate"
+	assert_eq 5000 "$(psql_q -c "SELECT count(*) FROM t")" "target unchanged"
+}
