@@ -132,9 +132,9 @@ oom:
 	return row_failed(p, rowno, NULL, "out of memory");
 }
 
-/* publish hands the filled chunk to the reader; waits while the ring is full */
+/* cp_publish hands the filled chunk to the reader; waits while the ring is full */
 static bool
-publish(copy_pipe *p, int *slot)
+cp_publish(copy_pipe *p, int *slot)
 {
 	pthread_mutex_lock(&p->lock);
 	p->count++;
@@ -200,7 +200,7 @@ reader_main(void *arg)
 		if (out->len >= PIPE_CHUNK_SIZE - 1024)
 		{
 			__atomic_store_n(&p->rows, rows, __ATOMIC_RELAXED);
-			if (!publish(p, &slot))
+			if (!cp_publish(p, &slot))
 				break;
 		}
 	}

@@ -186,9 +186,9 @@ decode(ep_pipe *p, ev_decoder *d, ep_chunk *c)
 	}
 }
 
-/* publish puts c into the sorted done list; called with the mutex held */
+/* ep_publish puts c into the sorted done list; called with the mutex held */
 static void
-publish(ep_pipe *p, ep_chunk *c)
+ep_publish(ep_pipe *p, ep_chunk *c)
 {
 	ep_chunk  **at = &p->done;
 
@@ -246,7 +246,7 @@ worker_main(void *arg)
 		if (c)
 		{
 			p->decoded += c->nitems;
-			publish(p, c);
+			ep_publish(p, c);
 		}
 		p->active--;
 		pthread_cond_broadcast(&p->changed);

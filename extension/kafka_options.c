@@ -24,6 +24,7 @@
 #include "utils/syscache.h"
 
 #include "ecsync.h"
+#include "kafka_consumer.h"
 
 PG_FUNCTION_INFO_V1(ecsync_kafka_validator);
 
@@ -355,25 +356,6 @@ user_mapping_options(Oid userid, Oid serverid)
 rd_kafka_conf_t *
 ecsync_kafka_conf(ForeignServer *server, Oid userid)
 {
-	static const char *const defaults[][2] = {
-		{"enable.auto.commit", "false"},
-		{"enable.auto.offset.store", "false"},
-		{"enable.partition.eof", "false"},
-		{"auto.offset.reset", "earliest"},
-		{"session.timeout.ms", "10000"},
-		{"heartbeat.interval.ms", "2000"},
-		/*
-		 * librdkafka 2.0 stops fetching when its queue passes either bound
-		 * and looks again only about a second later: the bytes bound must
-		 * hold more than a second of events, and the count bound must not
-		 * come first (memory stays bounded by the bytes)
-		 */
-		{"queued.max.messages.kbytes", "32768"},
-		{"queued.min.messages", "10000000"},
-		{"partition.assignment.strategy", "range,roundrobin"},
-		{"log.connection.close", "false"},
-		{NULL, NULL}
-	};
 	rd_kafka_conf_t *conf;
 	List	   *all;
 	List	   *um_options;
@@ -382,10 +364,11 @@ ecsync_kafka_conf(ForeignServer *server, Oid userid)
 	char		errstr[512];
 
 	conf = rd_kafka_conf_new();
-	for (int i = 0; defaults[i][0]; i++)
-		if (rd_kafka_conf_set(conf, defaults[i][0], defaults[i][1], errstr,
-							  sizeof(errstr)) != RD_KAFKA_CONF_OK)
-			elog(ERROR, "librdkafka refused ecsync's default %s: %s", defaults[i][0], errstr);
+	if (!kc_set_defaults(conf, errstr, sizeof(errstr)))
+	{
+		rd_kafka_conf_destroy(conf);
+		elog(ERROR, "%s", errstr);
+	}
 
 	/*
 	 * The validator checked each option with the rights of whoever set it;
