@@ -12,7 +12,8 @@ fidelity_query() {
 	echo "SELECT concat_ws('|', id, encode(float4send(f), 'hex'), encode(float8send(d), 'hex'),
 	  dc::text, biu::text, bi, iu, si, tiu, bt::text, y, dt::text,
 	  to_char(dtm, 'YYYY-MM-DD HH24:MI:SS.US'), (extract(epoch FROM ts) * 1000000)::bigint,
-	  (extract(epoch FROM tm) * 1000000)::bigint) FROM $1 ORDER BY id"
+	  (extract(epoch FROM tm) * 1000000)::bigint, encode(convert_to(s, 'UTF8'), 'hex'),
+	  encode(bl, 'hex')) FROM $1 ORDER BY id"
 }
 
 test_every_value_round_trips_exactly() {
@@ -24,7 +25,8 @@ test_every_value_round_trips_exactly() {
 	my_q -e "DROP DATABASE IF EXISTS f_vals; CREATE DATABASE f_vals"
 	my_q f_vals -e "CREATE TABLE v (id INT PRIMARY KEY, f FLOAT, d DOUBLE, dc DECIMAL(65,30),
 	  biu BIGINT UNSIGNED, bi BIGINT, iu INT UNSIGNED, si SMALLINT, tiu TINYINT UNSIGNED, bt BIT(64),
-	  y YEAR, dt DATE, dtm DATETIME(6), ts TIMESTAMP(6) NULL, tm TIME(6))"
+	  y YEAR, dt DATE, dtm DATETIME(6), ts TIMESTAMP(6) NULL, tm TIME(6),
+	  s VARCHAR(100) CHARACTER SET utf8mb4, bl BLOB)"
 	my_q f_vals <"$dir/v.sql"
 	assert_eq 3000 "$(my_q f_vals -e "SELECT count(*) FROM v")" "rows in MySQL"
 	pg_db f_vals f_vals

@@ -7,7 +7,8 @@ of ecsync, what PostgreSQL must hold afterwards (EXPECTEDFILE), one line per
 row in the canonical form tests/integration/fidelity.sh reads back:
 
   id|float bits|double bits|decimal digits|bigint unsigned|bigint|int unsigned|
-  smallint|tinyint unsigned|bit(64)|year|date|datetime(6)|timestamp(6) epoch us|time(6) us
+  smallint|tinyint unsigned|bit(64)|year|date|datetime(6)|timestamp(6) epoch us|time(6) us|
+  varchar UTF-8 bytes (hex)|blob bytes (hex)
 
 Floats are compared as IEEE-754 bit patterns (hex, big-endian, what
 float4send/float8send give), decimals as their digits, timestamps as
@@ -71,6 +72,29 @@ DT_MIN = datetime.datetime(1000, 1, 1)
 DT_MAX = datetime.datetime(9999, 12, 31, 23, 59, 59, 999999)
 
 
+# characters for text: ASCII with COPY's specials, Japanese, emoji; never
+# U+0000 (PostgreSQL text cannot hold it) and never a surrogate
+CHAR_RANGES = [(0x01, 0x7f), (0x80, 0x7ff), (0x3040, 0x30ff), (0x4e00, 0x9fff),
+               (0xff01, 0xff5e), (0x1f300, 0x1f64f)]
+SPECIALS = ['\t', '\n', '\r', '\\', '"', "'", ',', 'N', '.']
+
+
+def random_text():
+    n = rng.randint(0, 60)
+    out = []
+    for _ in range(n):
+        if rng.random() < 0.15:
+            out.append(rng.choice(SPECIALS))
+        else:
+            lo, hi = rng.choice(CHAR_RANGES)
+            out.append(chr(rng.randint(lo, hi)))
+    return ''.join(out)
+
+
+def random_bytes():
+    return bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 80)))
+
+
 def rows():
     for i in range(n):
         edge = lambda edges, gen: edges[i] if i < len(edges) else gen()
@@ -90,7 +114,9 @@ def rows():
         date = dt.date()
         ts = edge([TS_MIN, TS_MAX], lambda: rng.randint(TS_MIN, TS_MAX))
         tm = edge([-TIME_MAX, TIME_MAX, 0, -1], lambda: rng.randint(-TIME_MAX, TIME_MAX))
-        yield i + 1, f, d, dec, biu, bi, iu, si, tiu, bits, year, date, dt, ts, tm
+        text = edge(['', '\\N', '\\.', '日本語🍣'], random_text)
+        blob = edge([b'', b'\x00', b'\\N', bytes(range(256))[:80]], random_bytes)
+        yield i + 1, f, d, dec, biu, bi, iu, si, tiu, bits, year, date, dt, ts, tm, text, blob
 
 
 def time_literal(us):
@@ -110,12 +136,17 @@ def ts_literal(us):
 
 with open(sqlfile, 'w') as sql, open(expfile, 'w') as exp:
     sql.write("SET time_zone = '+00:00';\n")
-    for (i, f, d, dec, biu, bi, iu, si, tiu, bits, year, date, dt, ts, tm) in rows():
+    for (i, f, d, dec, biu, bi, iu, si, tiu, bits, year, date, dt, ts, tm, text, blob) in rows():
         neg, ip, frac = dec
         declit = decimal_literal(neg, ip, frac)
-        sql.write("INSERT INTO v VALUES (%d, %s, %r, %s, %d, %d, %d, %d, %d, b'%s', %d, '%s', '%s', '%s', '%s');\n" % (
+        utf8 = text.encode('utf-8')
+        # hex literals: the bytes arrive as they are, whatever they hold
+        textlit = "CONVERT(X'%s' USING utf8mb4)" % utf8.hex()
+        bloblit = "X'%s'" % blob.hex()
+        sql.write("INSERT INTO v VALUES (%d, %s, %r, %s, %d, %d, %d, %d, %d, b'%s', %d, '%s', '%s', '%s', '%s', %s, %s);\n" % (
             i, f32_literal(f), d, declit, biu, bi, iu, si, tiu, format(bits, 'b'), year,
-            date.isoformat(), dt.strftime('%Y-%m-%d %H:%M:%S.%f'), ts_literal(ts), time_literal(tm)))
+            date.isoformat(), dt.strftime('%Y-%m-%d %H:%M:%S.%f'), ts_literal(ts), time_literal(tm),
+            textlit, bloblit))
         exp.write('|'.join(str(x) for x in (
             i, f32_bits(f), f64_bits(d), declit, biu, bi, iu, si, tiu, format(bits, '064b'), year,
-            date.isoformat(), dt.strftime('%Y-%m-%d %H:%M:%S.%f'), ts, tm)) + '\n')
+            date.isoformat(), dt.strftime('%Y-%m-%d %H:%M:%S.%f'), ts, tm, utf8.hex(), blob.hex())) + '\n')
