@@ -398,6 +398,24 @@ bound(const char *s, const char *hour, char *out)
 	return false;
 }
 
+/* self_path: this program's absolute path, for the load script to run */
+static const char *
+self_path(void)
+{
+	static char path[4096];
+
+	if (path[0] == '\0')
+	{
+		ssize_t		n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+
+		if (n <= 0 || strchr(path, '\'') || strchr(path, '\\'))
+			strcpy(path, "ecsync-ingest");
+		else
+			path[n] = '\0';
+	}
+	return path;
+}
+
 static bool
 print_copy(const ingest_opts *o, const char *qualified, const char *rel, const char *columns)
 {
@@ -409,11 +427,13 @@ print_copy(const ingest_opts *o, const char *qualified, const char *rel, const c
 		ingest_log("\"%s\": a path with quotes, backslashes or newlines cannot go into a psql script", path);
 		return false;
 	}
-	if (strlen(path) > 3 && strcmp(path + strlen(path) - 3, ".gz") == 0)
-		printf("\\copy %s%s FROM PROGRAM 'gzip -dc ''%s''' WITH (FORMAT csv, HEADER true)\n",
-			   qualified, columns, path);
-	else
-		printf("\\copy %s%s FROM '%s' WITH (FORMAT csv, HEADER true)\n", qualified, columns, path);
+	/*
+	 * Through ecsync-ingest --copy-text, as COPY text: psql's \copy takes a
+	 * line "\." inside a quoted CSV field for the end of the data
+	 * (csv_to_copy.c)
+	 */
+	printf("\\copy %s%s FROM PROGRAM '''%s'' --copy-text ''%s''' WITH (FORMAT text)\n",
+		   qualified, columns, self_path(), path);
 	return true;
 }
 

@@ -17,6 +17,7 @@
 
 #include "archive_file.h"
 #include "config.h"
+#include "csv_to_copy.h"
 #include "ingest.h"
 #include "mysql_source.h"
 
@@ -36,6 +37,7 @@ usage(FILE *out)
 			"      --verify          check every archived file against its manifest\n"
 			"      --load-script     print a psql script that loads archived data into PostgreSQL\n"
 			"      --dump-config     print the effective settings (secrets masked)\n"
+			"      --copy-text FILE  print an archived CSV file as COPY text (the load script's reader)\n"
 			"\n"
 			"Options:\n"
 			"  -c, --config FILE     read key=value settings from FILE\n"
@@ -114,7 +116,7 @@ main(int argc, char **argv)
 	enum
 	{
 		OPT_VERIFY = 1000, OPT_LOAD, OPT_DUMP, OPT_TABLE, OPT_FROM, OPT_TO,
-		OPT_SNAPSHOT_ID, OPT_SCHEMA
+		OPT_SNAPSHOT_ID, OPT_SCHEMA, OPT_COPY_TEXT
 	};
 	static const struct option longopts[] = {
 		{"stream", no_argument, NULL, 'C'},
@@ -135,6 +137,7 @@ main(int argc, char **argv)
 		{"to", required_argument, NULL, OPT_TO},
 		{"snapshot-id", required_argument, NULL, OPT_SNAPSHOT_ID},
 		{"schema", required_argument, NULL, OPT_SCHEMA},
+		{"copy-text", required_argument, NULL, OPT_COPY_TEXT},
 		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
@@ -221,6 +224,10 @@ main(int argc, char **argv)
 			case OPT_SCHEMA:
 				o.schema = optarg;
 				break;
+			case OPT_COPY_TEXT:
+				/* what the load script runs: no settings needed */
+				rc = csv_to_copy_text(optarg);
+				goto done;
 			case 'V':
 				printf("ecsync-ingest %s (librdkafka %s, jansson %s, libmariadb %s)\n",
 					   INGEST_VERSION, rd_kafka_version_str(), jansson_version_str(),

@@ -114,7 +114,8 @@ def rows():
         date = dt.date()
         ts = edge([TS_MIN, TS_MAX], lambda: rng.randint(TS_MIN, TS_MAX))
         tm = edge([-TIME_MAX, TIME_MAX, 0, -1], lambda: rng.randint(-TIME_MAX, TIME_MAX))
-        text = edge(['', '\\N', '\\.', '日本語🍣'], random_text)
+        # a line "\." inside a value ended psql's \copy of CSV early
+        text = edge(['', '\\N', '\\.', '日本語🍣', 'a\n\\.\nb', 'c\r\n\\.\r\nd'], random_text)
         blob = edge([b'', b'\x00', b'\\N', bytes(range(256))[:80]], random_bytes)
         yield i + 1, f, d, dec, biu, bi, iu, si, tiu, bits, year, date, dt, ts, tm, text, blob
 

@@ -1,0 +1,239 @@
+/*
+ * csv_to_copy.c
+ *	  ecsync-ingest --copy-text FILE: an archived CSV file (gzip or not),
+ *	  its header skipped, as PostgreSQL's COPY text format on stdout.  The
+ *	  load script reads every file through it (\copy ... FROM PROGRAM),
+ *	  because psql's \copy (up to PostgreSQL 15 at least) takes a line that
+ *	  is exactly "\." for the end of the data even inside a quoted CSV
+ *	  field, so a text value holding "\n\\.\n" would cut a CSV load short.
+ *	  In COPY text, a newline in a value is written "\n": no line of data
+ *	  can be "\.".
+ *
+ *	  The CSV is the archive's own (csv_write.c, PostgreSQL's CSV): fields
+ *	  quoted with doubled quotes inside, NULL an unquoted empty field.
+ */
+#include "csv_to_copy.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "ebuf.h"
+
+typedef struct converter
+{
+	ebuf		out;
+	ebuf		field;
+	bool		in_quotes;
+	bool		quote_seen;		/* a quote inside quotes: doubled, or the end */
+	bool		was_quoted;		/* the current field was quoted */
+	bool		header;			/* still in the header record */
+	bool		pending_cr;
+	bool		field_open;		/* something of the record was read */
+} converter;
+
+static bool
+flush_out(converter *c, bool all)
+{
+	if (!all && c->out.len < (1 << 18))
+		return true;
+	for (size_t off = 0; off < c->out.len;)
+	{
+		ssize_t		n = write(STDOUT_FILENO, c->out.data + off, c->out.len - off);
+
+		if (n < 0)
+		{
+			if (errno == EINTR)
+				continue;
+			return false;
+		}
+		off += (size_t) n;
+	}
+	ebuf_reset(&c->out);
+	return true;
+}
+
+/* end_field writes the field read so far, escaped for COPY text */
+static bool
+end_field(converter *c, char sep)
+{
+	if (!c->header)
+	{
+		if (c->field.len == 0 && !c->was_quoted)
+		{
+			if (!ebuf_puts(&c->out, "\\N"))
+				return false;
+		}
+		else
+			for (size_t i = 0; i < c->field.len; i++)
+			{
+				char		ch = c->field.data[i];
+				const char *esc = ch == '\\' ? "\\\\" : ch == '\t' ? "\\t" :
+					ch == '\n' ? "\\n" : ch == '\r' ? "\\r" : NULL;
+
+				if (esc ? !ebuf_puts(&c->out, esc) : !ebuf_putc(&c->out, ch))
+					return false;
+			}
+		if (!ebuf_putc(&c->out, sep))
+			return false;
+	}
+	ebuf_reset(&c->field);
+	c->was_quoted = false;
+	c->quote_seen = false;
+	c->field_open = sep == '\t';
+	if (sep == '\n')
+		c->header = false;
+	return true;
+}
+
+static bool
+feed(converter *c, const char *buf, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+	{
+		char		ch = buf[i];
+
+		if (c->in_quotes)
+		{
+			if (c->quote_seen)
+			{
+				c->quote_seen = false;
+				if (ch == '"')
+				{
+					if (!ebuf_putc(&c->field, '"'))
+						return false;
+					continue;
+				}
+				c->in_quotes = false;
+				/* fall through to the unquoted handling of ch */
+			}
+			else if (ch == '"')
+			{
+				c->quote_seen = true;
+				continue;
+			}
+			else
+			{
+				if (!ebuf_putc(&c->field, ch))
+					return false;
+				continue;
+			}
+		}
+		/* outside quotes, CR LF ends a record as LF does */
+		if (c->pending_cr)
+		{
+			c->pending_cr = false;
+			if (ch != '\n' && !ebuf_putc(&c->field, '\r'))
+				return false;
+		}
+		if (ch == '\r')
+		{
+			c->pending_cr = true;
+			c->field_open = true;
+			continue;
+		}
+		if (ch == '"' && c->field.len == 0 && !c->was_quoted)
+		{
+			c->in_quotes = true;
+			c->was_quoted = true;
+			c->field_open = true;
+		}
+		else if (ch == ',')
+		{
+			if (!end_field(c, '\t'))
+				return false;
+		}
+		else if (ch == '\n')
+		{
+			if (!end_field(c, '\n'))
+				return false;
+		}
+		else
+		{
+			c->field_open = true;
+			if (!ebuf_putc(&c->field, ch))
+				return false;
+		}
+		if (!flush_out(c, false))
+			return false;
+	}
+	return true;
+}
+
+int
+csv_to_copy_text(const char *path)
+{
+	int			fd = open(path, O_RDONLY);
+	bool		gz = strlen(path) > 3 && strcmp(path + strlen(path) - 3, ".gz") == 0;
+	static unsigned char in[1 << 18],
+				mid[1 << 18];
+	converter	c;
+	z_stream	z;
+	ssize_t		n;
+	int			zrc = Z_OK;
+	bool		ok = true;
+
+	if (fd < 0)
+	{
+		fprintf(stderr, "ecsync-ingest: \"%s\": %s\n", path, strerror(errno));
+		return 1;
+	}
+	memset(&c, 0, sizeof(c));
+	ebuf_init(&c.out);
+	ebuf_init(&c.field);
+	c.header = true;
+	memset(&z, 0, sizeof(z));
+	if (gz && inflateInit2(&z, 15 + 32) != Z_OK)
+	{
+		close(fd);
+		fprintf(stderr, "ecsync-ingest: \"%s\": could not start gzip decompression\n", path);
+		return 1;
+	}
+	while (ok && (n = read(fd, in, sizeof(in))) > 0)
+	{
+		if (!gz)
+		{
+			ok = feed(&c, (const char *) in, (size_t) n);
+			continue;
+		}
+		z.next_in = in;
+		z.avail_in = (uInt) n;
+		while (ok && z.avail_in > 0 && zrc != Z_STREAM_END)
+		{
+			z.next_out = mid;
+			z.avail_out = sizeof(mid);
+			zrc = inflate(&z, Z_NO_FLUSH);
+			if (zrc != Z_OK && zrc != Z_STREAM_END && zrc != Z_BUF_ERROR)
+				ok = false;
+			else
+				ok = feed(&c, (const char *) mid, sizeof(mid) - z.avail_out);
+		}
+	}
+	if (n < 0)
+		ok = false;
+	if (c.pending_cr)
+		ok = ok && ebuf_putc(&c.field, '\r');
+	/* an unterminated last record: end it */
+	if (ok && (c.field_open || c.field.len > 0) && !c.in_quotes)
+		ok = end_field(&c, '\n');
+	if (ok && c.in_quotes)
+	{
+		fprintf(stderr, "ecsync-ingest: \"%s\": a quoted field is not closed\n", path);
+		ok = false;
+	}
+	ok = ok && flush_out(&c, true);
+	if (gz)
+		inflateEnd(&z);
+	close(fd);
+	ebuf_free(&c.out);
+	ebuf_free(&c.field);
+	if (!ok)
+	{
+		fprintf(stderr, "ecsync-ingest: could not convert \"%s\"\n", path);
+		return 1;
+	}
+	return 0;
+}
