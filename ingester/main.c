@@ -21,7 +21,7 @@
 #include "ingest.h"
 #include "mysql_source.h"
 
-#define INGEST_VERSION "0.2"
+#define INGEST_VERSION "0.4"
 
 static void
 usage(FILE *out)

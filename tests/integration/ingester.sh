@@ -5,11 +5,11 @@ ingest=$ECSYNC_TOP/ingester/ecsync-ingest
 test_help_lists_every_option() {
 	local out
 	out=$("$ingest" --help)
-	for o in --stream --snapshot --verify --load-script --once --gzip --config -X --dump-config \
+	for o in --stream --snapshot --verify --load-script --copy-text --once --gzip --config -X --dump-config \
 		--version --help ECSYNC_MYSQL_PASSWORD "Exit codes" roll.bytes roll.seconds; do
 		assert_contains "$o" "$out" "--help mentions $o"
 	done
-	assert_match '^ecsync-ingest 0\.2 \(librdkafka [0-9.]+, jansson [0-9.]+, libmariadb [0-9.]+\)$' "$("$ingest" --version)" "--version"
+	assert_match '^ecsync-ingest 0\.4 \(librdkafka [0-9.]+, jansson [0-9.]+, libmariadb [0-9.]+\)$' "$("$ingest" --version)" "--version"
 }
 
 test_usage_errors_exit_2() {
