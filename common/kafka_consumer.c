@@ -25,11 +25,11 @@ static const char *const default_properties[][2] = {
 
 	/*
 	 * librdkafka 2.0 stops fetching when its queue passes either bound and
-	 * looks again only about a second later: the bytes bound must hold more
-	 * than a second of events, and the count bound must not come first
-	 * (memory stays bounded by the bytes)
+	 * looks again only about a second later: the bytes bound
+	 * (queued.max.messages.kbytes, set by each program for its own rate)
+	 * must hold more than a second of events, and the count bound must not
+	 * come first (memory stays bounded by the bytes)
 	 */
-	{"queued.max.messages.kbytes", "32768"},
 	{"queued.min.messages", "10000000"},
 	{"partition.assignment.strategy", "range,roundrobin"},
 	{"log.connection.close", "false"},

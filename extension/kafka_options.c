@@ -364,7 +364,15 @@ ecsync_kafka_conf(ForeignServer *server, Oid userid)
 	char		errstr[512];
 
 	conf = rd_kafka_conf_new();
-	if (!kc_set_defaults(conf, errstr, sizeof(errstr)))
+
+	/*
+	 * A stream worker's prefetch: 32 MB holds more than a second of events
+	 * at its rate (16 MB cut it from 350 k to 180 k events/s); ecsync-ingest,
+	 * about three times faster, keeps librdkafka's 64 MB
+	 */
+	if (!kc_set_defaults(conf, errstr, sizeof(errstr)) ||
+		rd_kafka_conf_set(conf, "queued.max.messages.kbytes", "32768", errstr,
+						  sizeof(errstr)) != RD_KAFKA_CONF_OK)
 	{
 		rd_kafka_conf_destroy(conf);
 		elog(ERROR, "%s", errstr);

@@ -13,7 +13,7 @@ pvproduce=$ECSYNC_TOP/tests/gen/pvproduce
 export PGDATABASE=ecsync PGTZ=UTC
 . "$ECSYNC_TOP/tests/bench/lib.sh"
 topic=bench_pv_$n
-cols="kafka_partition, kafka_offset, user_id, age, gender, occupation, page, viewed_at"
+cols="kafka_topic, kafka_partition, kafka_offset, user_id, age, gender, occupation, page, viewed_at"
 
 q -c "CREATE EXTENSION IF NOT EXISTS ecsync" \
 	-c "CREATE SERVER IF NOT EXISTS kafka FOREIGN DATA WRAPPER ecsync_kafka
@@ -63,7 +63,7 @@ log "ecsync: $ecsync_s s from the first batch ($join_s s to join the group), $ba
 [ "$(q -c "SELECT count(*) FROM bench_pv")" = "$n" ] || { log "ecsync ingested the wrong number of rows"; exit 1; }
 
 # the PostgreSQL-side limit: COPY of the same rows from a file into a table
-# of the same shape (primary key on partition and offset, index on view time)
+# of the same shape (primary key on topic, partition and offset, index on view time)
 file=$ECSYNC_RUN_DIR/bench_pv.copy
 q -c "\\copy (SELECT $cols FROM bench_pv) TO '$file'"
 copy_once() {
