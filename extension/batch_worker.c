@@ -3,11 +3,12 @@
  * batch_worker.c
  *	  The batch worker: one dynamic background worker per
  *	  ecsync_run_batch() call, running as the owner of the registrations
- *	  it syncs (who may only read ecsync's catalog: the worker's own
- *	  statements there run as the catalog's owner, see catalog_spi).  It records the run in ecsync.runs, then
- *	  syncs every requested table in ONE transaction (a failure leaves every
- *	  target as it was) from one consistent MySQL snapshot per server, and
- *	  records success in that same transaction or failure in a new one.
+ *	  it syncs (who may only read ecsync's catalog: the worker's statements
+ *	  there are batch_catalog.c's, run as the catalog's owner).  It records
+ *	  the run in ecsync.runs, then syncs every requested table from one
+ *	  consistent MySQL snapshot per server: in ONE transaction (isolation
+ *	  'run': a failure leaves every target as it was), or in one
+ *	  transaction per table (isolation 'table'), and records the outcome.
  *
  *-------------------------------------------------------------------------
  */
@@ -39,31 +40,13 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
-#include "ecsync.h"
+#include "batch_worker.h"
 
 PGDLLEXPORT void ecsync_batch_worker_main(Datum main_arg);
 
 /* first half of the advisory lock key of a sync table: "ecsy" */
 #define ECSYNC_LOCK_KEY 0x65637379
 
-/* a registered table, as read from ecsync.sync_tables */
-typedef struct SyncTable
-{
-	int32		id;
-	char	   *server;
-	char	   *source_db;		/* NULL: the server's database */
-	char	   *source_table;
-	char	   *target_schema;
-	char	   *target_table;
-	bool		incremental;
-	List	   *key_columns;	/* of char *, NIL: MySQL primary key */
-	char	   *cursor_column;
-	int64		lookback_secs;
-	char	   *watermark;
-	char	   *reread_from;	/* non-temporal cursor: the last run's start */
-	List	   *columns;		/* of char *, NIL: all */
-	List	   *exclude_columns;	/* of char * */
-} SyncTable;
 
 /* one MySQL connection per server, all opened with a consistent snapshot */
 typedef struct ServerConn
@@ -203,166 +186,7 @@ spi_exec(const char *sql, int expect)
 		elog(ERROR, "SPI_execute failed (%d): %s", rc, sql);
 }
 
-/*
- * catalog_spi runs one of ecsync's own statements on its catalog, as the
- * catalog's owner: the worker itself runs as the registrations' owner,
- * who may only read its own rows there.
- */
-static int
-catalog_spi(const char *sql, int nargs, Oid *types, Datum *values,
-			const char *nulls, bool read_only, long count)
-{
-	CatalogAccess saved;
-	int			rc;
-
-	ecsync_catalog_enter(&saved);
-	rc = SPI_execute_with_args(sql, nargs, types, values, nulls, read_only, count);
-	ecsync_catalog_leave(&saved);
-	return rc;
-}
-
-static char *
-spi_getstr(int row, int col)
-{
-	return SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col);
-}
-
-/* ------------------------------------------------------------------ runs */
-
-/*
- * start_run marks runs whose worker is gone as failed and inserts this
- * run, committed, so that other sessions see it while it works.
- */
-static int64
-start_run(const BatchRequest *req)
-{
-	Datum		args[4];
-	Oid			types[4] = {NAMEOID, INT4OID, INT4OID, OIDOID};
-	char		nulls[4] = {' ', ' ', req->only_table ? ' ' : 'n', ' '};
-	int64		run_id;
-	bool		isnull;
-
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	pgstat_report_activity(STATE_RUNNING, "ecsync batch: starting");
-
-	/* a run whose worker is gone failed (whoever may see that worker) */
-	if (catalog_spi("UPDATE ecsync.runs SET status = 'failed', finished_at = clock_timestamp(), "
-					"error = 'the batch worker exited unexpectedly (see the server log)' "
-					"WHERE status = 'running' AND NOT ecsync.batch_worker_alive(worker_pid)",
-					0, NULL, NULL, NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "could not mark the runs of exited workers");
-
-	args[0] = CStringGetDatum(GetUserNameFromId(req->requested_by, false));
-	args[1] = Int32GetDatum(MyProcPid);
-	args[2] = Int32GetDatum(req->only_table);
-	args[3] = ObjectIdGetDatum(req->userid);
-	if (catalog_spi("INSERT INTO ecsync.runs (requested_by, worker_pid, only_table, owner) "
-					"VALUES ($1, $2, $3, $4) RETURNING run_id",
-					4, types, args, nulls, false, 1) != SPI_OK_INSERT_RETURNING)
-		elog(ERROR, "could not record the run");
-	run_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-										 SPI_tuptable->tupdesc, 1, &isnull));
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	return run_id;
-}
-
-static char *error_text(ErrorData *edata);
-
-/* record_failure stores the error of a failed run, in its own transaction */
-static void
-record_failure(int64 run_id, ErrorData *edata)
-{
-	Datum		args[2];
-	Oid			types[2] = {INT8OID, TEXTOID};
-
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	args[0] = Int64GetDatum(run_id);
-	args[1] = CStringGetTextDatum(error_text(edata));
-	if (catalog_spi("UPDATE ecsync.runs SET status = 'failed', "
-					"finished_at = clock_timestamp(), error = $2 WHERE run_id = $1",
-					2, types, args, NULL, false, 0) != SPI_OK_UPDATE)
-		elog(WARNING, "could not record the failure of ecsync run " INT64_FORMAT, run_id);
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-}
-
 /* ------------------------------------------------------------- the tables */
-
-static List *
-text_array_to_list(Datum d)
-{
-	ArrayType  *arr = DatumGetArrayTypeP(d);
-	Datum	   *elems;
-	bool	   *nulls;
-	int			n;
-	List	   *out = NIL;
-
-	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
-	for (int i = 0; i < n; i++)
-		if (!nulls[i])
-			out = lappend(out, TextDatumGetCString(elems[i]));
-	return out;
-}
-
-/*
- * load_sync_tables reads the enabled tables the run's role registered (or
- * only the one asked for, which is that role's)
- */
-static List *
-load_sync_tables(int32 only_table, Oid owner, bool incremental_only)
-{
-	Datum		args[3] = {Int32GetDatum(only_table), ObjectIdGetDatum(owner),
-	BoolGetDatum(incremental_only)};
-	Oid			types[3] = {INT4OID, OIDOID, BOOLOID};
-	List	   *tables = NIL;
-
-	if (catalog_spi("SELECT id, server_name, source_database, source_table, "
-					"target_schema, target_table, mode = 'incremental', key_columns, "
-					"cursor_column, extract(epoch FROM lookback)::bigint, watermark, "
-					"columns, exclude_columns, reread_from "
-					"FROM ecsync.sync_tables WHERE enabled AND owner = $2 AND ($1 = 0 OR id = $1) "
-					"AND (NOT $3 OR mode = 'incremental') ORDER BY id",
-					3, types, args, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read ecsync.sync_tables");
-
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		SyncTable  *t = palloc0(sizeof(SyncTable));
-		bool		isnull;
-		Datum		d;
-
-		t->id = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
-		t->server = spi_getstr(i, 2);
-		t->source_db = spi_getstr(i, 3);
-		t->source_table = spi_getstr(i, 4);
-		t->target_schema = spi_getstr(i, 5);
-		t->target_table = spi_getstr(i, 6);
-		t->incremental = DatumGetBool(SPI_getbinval(tup, desc, 7, &isnull));
-		d = SPI_getbinval(tup, desc, 8, &isnull);
-		t->key_columns = isnull ? NIL : text_array_to_list(d);
-		t->cursor_column = spi_getstr(i, 9);
-		t->lookback_secs = DatumGetInt64(SPI_getbinval(tup, desc, 10, &isnull));
-		t->watermark = spi_getstr(i, 11);
-		d = SPI_getbinval(tup, desc, 12, &isnull);
-		t->columns = isnull ? NIL : text_array_to_list(d);
-		d = SPI_getbinval(tup, desc, 13, &isnull);
-		t->exclude_columns = isnull ? NIL : text_array_to_list(d);
-		t->reread_from = spi_getstr(i, 14);
-		tables = lappend(tables, t);
-	}
-	return tables;
-}
 
 /*
  * lock_table takes the table's advisory lock for this transaction, or
@@ -376,14 +200,8 @@ lock_table(SyncTable *t)
 	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, ECSYNC_LOCK_KEY, (uint32) t->id, 2);
 	if (LockAcquire(&tag, ExclusiveLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
 	{
-		char	   *other = NULL;
+		char	   *other = bc_other_run();
 
-		if (catalog_spi("SELECT format('run %s of role %s (worker pid %s, started %s)', run_id, "
-						"owner::regrole, worker_pid, started_at) "
-						"FROM ecsync.runs WHERE status = 'running' AND worker_pid <> pg_backend_pid() "
-						"ORDER BY run_id LIMIT 1", 0, NULL, NULL, NULL, true, 1) == SPI_OK_SELECT &&
-			SPI_processed > 0)
-			other = spi_getstr(0, 1);
 		ereport(ERROR,
 				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
 				 errmsg("table %s.%s is being synced by another ecsync run",
@@ -670,49 +488,6 @@ attname_list(MappedTable *m)
 	return l;
 }
 
-static void record_table_status(int64 run_id, SyncTable *t, const char *mode, bool binary,
-								uint64 rows_read, uint64 rows_written, instr_time start,
-								const char *status, const char *note);
-
-/* record_table stores one table's result of the run */
-static void
-record_table(int64 run_id, SyncTable *t, const char *mode, bool binary,
-			 uint64 rows_read, uint64 rows_written, instr_time start)
-{
-	record_table_status(run_id, t, mode, binary, rows_read, rows_written, start,
-						"succeeded", NULL);
-}
-
-static void
-record_table_status(int64 run_id, SyncTable *t, const char *mode, bool binary,
-					uint64 rows_read, uint64 rows_written, instr_time start,
-					const char *status, const char *note)
-{
-	instr_time	elapsed;
-	Datum		args[10];
-	Oid			types[10] = {INT8OID, INT4OID, TEXTOID, TEXTOID, INT8OID, INT8OID, FLOAT8OID, TEXTOID,
-	TEXTOID, TEXTOID};
-	char		nulls[10] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', note ? ' ' : 'n'};
-
-	INSTR_TIME_SET_CURRENT(elapsed);
-	INSTR_TIME_SUBTRACT(elapsed, start);
-	args[0] = Int64GetDatum(run_id);
-	args[1] = Int32GetDatum(t->id);
-	args[2] = CStringGetTextDatum(psprintf("%s.%s", t->target_schema, t->target_table));
-	args[3] = CStringGetTextDatum(mode);
-	args[4] = Int64GetDatum((int64) rows_read);
-	args[5] = Int64GetDatum((int64) rows_written);
-	args[6] = Float8GetDatum(INSTR_TIME_GET_DOUBLE(elapsed));
-	args[7] = CStringGetTextDatum(binary ? "binary" : "text");
-	args[8] = CStringGetTextDatum(status);
-	args[9] = note ? CStringGetTextDatum(note) : (Datum) 0;
-	if (catalog_spi("INSERT INTO ecsync.run_tables (run_id, sync_table_id, table_name, "
-					"mode, rows_read, rows_written, seconds, copy_format, status, error) "
-					"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-					10, types, args, nulls, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not record table results");
-}
-
 /*
  * reconcile_table deletes the target rows whose key MySQL no longer has: the
  * MySQL keys are copied into a stage, then an anti-join deletes.  Returns
@@ -792,27 +567,6 @@ reconcile_table(SyncTable *t, MappedTable *m, Oid relid, ms_conn *conn,
 	spi_exec(psprintf("DELETE FROM %s t WHERE NOT EXISTS (SELECT 1 FROM pg_temp.%s s WHERE %s)",
 					  qualified(t), quote_identifier(stage), match.data), SPI_OK_DELETE);
 	return SPI_processed;
-}
-
-/*
- * claim_snapshot records that the table is synced from sc's snapshot,
- * unless a run that committed since this one began synced it from a
- * snapshot certainly newer (taken after this one was): the older data
- * must not overwrite it, nor move its watermark back.  Called holding the
- * table's lock; reads the committed state.
- */
-static bool
-claim_snapshot(SyncTable *t, ServerConn *sc)
-{
-	Datum		args[3] = {Int32GetDatum(t->id), TimestampTzGetDatum(sc->snapshot_before),
-	TimestampTzGetDatum(sc->snapshot_after)};
-	Oid			types[3] = {INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
-
-	if (catalog_spi("UPDATE ecsync.sync_tables SET snapshot_before = $2 "
-					"WHERE id = $1 AND (snapshot_before IS NULL OR snapshot_before < $3)",
-					3, types, args, NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "could not record the snapshot of table %s", qualified(t));
-	return SPI_processed == 1;
 }
 
 /*
@@ -909,9 +663,9 @@ sync_table_inner(int64 run_id, SyncTable *t, bool reconcile)
 						   psprintf("ecsync batch run " INT64_FORMAT ": %s from %s",
 									run_id, qualified(t), source));
 	lock_table(t);
-	if (!claim_snapshot(t, sc))
+	if (!bc_claim_snapshot(t, sc->snapshot_before, sc->snapshot_after))
 	{
-		record_table_status(run_id, t, reconcile ? "reconcile deletes" : t->incremental ? "incremental" : "full",
+		bc_record_table_status(run_id, t, reconcile ? "reconcile deletes" : t->incremental ? "incremental" : "full",
 							false, 0, 0, start, "skipped",
 							"a run that began later synced it from a newer MySQL snapshot");
 		return;
@@ -930,7 +684,7 @@ sync_table_inner(int64 run_id, SyncTable *t, bool reconcile)
 		bool		binary;
 
 		rows_written = reconcile_table(t, &m, relid, sc->conn, db, &rows_read, &binary);
-		record_table(run_id, t, "reconcile deletes", binary, rows_read, rows_written, start);
+		bc_record_table(run_id, t, "reconcile deletes", binary, rows_read, rows_written, start);
 		ms_table_free(&m.mt);
 		return;
 	}
@@ -988,17 +742,10 @@ sync_table_inner(int64 run_id, SyncTable *t, bool reconcile)
 	ms_stream_end(sc->conn);
 	CommandCounterIncrement();
 
-	record_table(run_id, t, t->incremental ? (incremental_pass ? "incremental" : "incremental (initial full)") : "full",
+	bc_record_table(run_id, t, t->incremental ? (incremental_pass ? "incremental" : "incremental (initial full)") : "full",
 				 src.binary, rows_read, rows_written, start);
 	if (t->incremental && new_watermark != NULL)
-	{
-		Datum		wargs[2] = {Int32GetDatum(t->id), CStringGetTextDatum(new_watermark)};
-		Oid			wtypes[2] = {INT4OID, TEXTOID};
-
-		if (catalog_spi("UPDATE ecsync.sync_tables SET watermark = $2, reread_from = watermark WHERE id = $1",
-						2, wtypes, wargs, NULL, false, 0) != SPI_OK_UPDATE)
-			elog(ERROR, "could not store the watermark");
-	}
+		bc_store_watermark(t, new_watermark);
 	ms_table_free(&m.mt);
 }
 
@@ -1013,21 +760,6 @@ no_tables(const BatchRequest *req)
 			 errhint("Register tables with ecsync_register_table() or ecsync_register_shop().")));
 }
 
-/* finish_run records the run's outcome in the current transaction */
-static void
-finish_run(int64 run_id, const char *status, const char *error)
-{
-	Datum		args[3] = {Int64GetDatum(run_id), CStringGetTextDatum(status),
-	error ? CStringGetTextDatum(error) : (Datum) 0};
-	Oid			types[3] = {INT8OID, TEXTOID, TEXTOID};
-	char		nulls[3] = {' ', ' ', error ? ' ' : 'n'};
-
-	if (catalog_spi("UPDATE ecsync.runs SET status = $2, finished_at = clock_timestamp(), error = $3, "
-					"rows_written = (SELECT sum(rows_written) FROM ecsync.run_tables WHERE run_id = $1) "
-					"WHERE run_id = $1", 3, types, args, nulls, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "could not record the run's outcome");
-}
-
 /*
  * run_atomic does the whole run in the current transaction: every table
  * or none.  Without a target, a delete reconciliation covers the
@@ -1037,14 +769,14 @@ static void
 run_atomic(int64 run_id, const BatchRequest *req)
 {
 	bool		incremental_only = req->reconcile && req->only_table == 0;
-	List	   *tables = load_sync_tables(req->only_table, req->userid, incremental_only);
+	List	   *tables = bc_load_tables(req->only_table, req->userid, incremental_only);
 	ListCell   *lc;
 
 	if (tables == NIL && !incremental_only)
 		no_tables(req);
 	foreach(lc, tables)
 		sync_table(run_id, lfirst(lc), req->reconcile);
-	finish_run(run_id, "succeeded", NULL);
+	bc_finish_run(run_id, "succeeded", NULL);
 }
 
 /* begin_tx and commit_tx bracket one transaction of the worker */
@@ -1063,23 +795,6 @@ commit_tx(void)
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
-}
-
-/* error_text renders an error as ecsync.runs and run_tables store it */
-static char *
-error_text(ErrorData *edata)
-{
-	StringInfoData msg;
-
-	initStringInfo(&msg);
-	appendStringInfoString(&msg, edata->message ? edata->message : "unknown error");
-	if (edata->detail)
-		appendStringInfo(&msg, " (%s)", edata->detail);
-	if (edata->hint)
-		appendStringInfo(&msg, " Hint: %s", edata->hint);
-	if (edata->context)
-		appendStringInfo(&msg, "; context: %s", edata->context);
-	return msg.data;
 }
 
 /*
@@ -1102,7 +817,7 @@ run_per_table(int64 run_id, const BatchRequest *req, MemoryContext work)
 	begin_tx();
 	ecsync_worker_client_encoding();
 	{
-		List	   *tables = load_sync_tables(req->only_table, req->userid, false);
+		List	   *tables = bc_load_tables(req->only_table, req->userid, false);
 		ListCell   *lc;
 
 		if (tables == NIL)
@@ -1134,7 +849,7 @@ run_per_table(int64 run_id, const BatchRequest *req, MemoryContext work)
 			List	   *one;
 
 			begin_tx();
-			one = load_sync_tables(ids[i], req->userid, false);
+			one = bc_load_tables(ids[i], req->userid, false);
 			/* unregistered or disabled since the run began: nothing to do */
 			if (one != NIL)
 				sync_table(run_id, linitial(one), false);
@@ -1154,7 +869,7 @@ run_per_table(int64 run_id, const BatchRequest *req, MemoryContext work)
 				PG_RE_THROW();
 			FlushErrorState();
 			AbortOutOfAnyTransaction();
-			msg = error_text(edata);
+			msg = bc_error_text(edata);
 			ereport(LOG,
 					(errmsg("ecsync batch run " INT64_FORMAT ": table %s failed: %s",
 							run_id, names[i], edata->message)));
@@ -1174,19 +889,7 @@ run_per_table(int64 run_id, const BatchRequest *req, MemoryContext work)
 			INSTR_TIME_SET_CURRENT(elapsed);
 			INSTR_TIME_SUBTRACT(elapsed, start);
 			begin_tx();
-			{
-				Datum		args[5] = {Int64GetDatum(run_id), Int32GetDatum(ids[i]),
-					CStringGetTextDatum(names[i]), CStringGetTextDatum(msg),
-				Float8GetDatum(INSTR_TIME_GET_DOUBLE(elapsed))};
-				Oid			types[5] = {INT8OID, INT4OID, TEXTOID, TEXTOID, FLOAT8OID};
-
-				if (catalog_spi("INSERT INTO ecsync.run_tables (run_id, sync_table_id, table_name, "
-								"mode, rows_read, rows_written, seconds, copy_format, status, error) "
-								"SELECT $1, $2, $3, mode, 0, 0, $5, 'none', 'failed', $4 "
-								"FROM ecsync.sync_tables WHERE id = $2",
-								5, types, args, NULL, false, 0) != SPI_OK_INSERT)
-					elog(ERROR, "could not record the failure of table %s", names[i]);
-			}
+			bc_record_table_failure(run_id, ids[i], names[i], msg, INSTR_TIME_GET_DOUBLE(elapsed));
 			commit_tx();
 			appendStringInfo(&failed, "%s%s", nfailed++ ? ", " : "", names[i]);
 		}
@@ -1195,9 +898,9 @@ run_per_table(int64 run_id, const BatchRequest *req, MemoryContext work)
 
 	begin_tx();
 	if (nfailed == 0)
-		finish_run(run_id, "succeeded", NULL);
+		bc_finish_run(run_id, "succeeded", NULL);
 	else
-		finish_run(run_id, "partial",
+		bc_finish_run(run_id, "partial",
 				   psprintf("%d of %d tables failed: %s (see ecsync.run_tables)",
 							nfailed, ntables, failed.data));
 	commit_tx();
@@ -1219,7 +922,7 @@ ecsync_batch_worker_main(Datum main_arg)
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(req.dboid, req.userid, 0);
 
-	current_run_id = start_run(&req);
+	current_run_id = bc_start_run(&req);
 	work_context = AllocSetContextCreate(TopMemoryContext, "ecsync batch",
 										 ALLOCSET_DEFAULT_SIZES);
 
@@ -1248,7 +951,7 @@ ecsync_batch_worker_main(Datum main_arg)
 		ereport(LOG,
 				(errmsg("ecsync batch run " INT64_FORMAT " failed: %s",
 						current_run_id, edata->message)));
-		record_failure(current_run_id, edata);
+		bc_record_failure(current_run_id, edata);
 	}
 	PG_END_TRY();
 
