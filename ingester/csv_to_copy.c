@@ -21,11 +21,10 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "ebuf.h"
+#include <stdlib.h>
 
-typedef struct converter
+struct csv2copy
 {
-	ebuf		out;
 	ebuf		field;
 	bool		in_quotes;
 	bool		quote_seen;		/* a quote inside quotes: doubled, or the end */
@@ -33,38 +32,38 @@ typedef struct converter
 	bool		header;			/* still in the header record */
 	bool		pending_cr;
 	bool		field_open;		/* something of the record was read */
-} converter;
+};
 
-static bool
-flush_out(converter *c, bool all)
+csv2copy *
+c2c_new(void)
 {
-	if (!all && c->out.len < (1 << 18))
-		return true;
-	for (size_t off = 0; off < c->out.len;)
-	{
-		ssize_t		n = write(STDOUT_FILENO, c->out.data + off, c->out.len - off);
+	csv2copy   *c = calloc(1, sizeof(csv2copy));
 
-		if (n < 0)
-		{
-			if (errno == EINTR)
-				continue;
-			return false;
-		}
-		off += (size_t) n;
-	}
-	ebuf_reset(&c->out);
-	return true;
+	if (c == NULL)
+		return NULL;
+	ebuf_init(&c->field);
+	c->header = true;
+	return c;
+}
+
+void
+c2c_free(csv2copy *c)
+{
+	if (c == NULL)
+		return;
+	ebuf_free(&c->field);
+	free(c);
 }
 
 /* end_field writes the field read so far, escaped for COPY text */
 static bool
-end_field(converter *c, char sep)
+end_field(csv2copy *c, ebuf *out, char sep)
 {
 	if (!c->header)
 	{
 		if (c->field.len == 0 && !c->was_quoted)
 		{
-			if (!ebuf_puts(&c->out, "\\N"))
+			if (!ebuf_puts(out, "\\N"))
 				return false;
 		}
 		else
@@ -74,10 +73,10 @@ end_field(converter *c, char sep)
 				const char *esc = ch == '\\' ? "\\\\" : ch == '\t' ? "\\t" :
 					ch == '\n' ? "\\n" : ch == '\r' ? "\\r" : NULL;
 
-				if (esc ? !ebuf_puts(&c->out, esc) : !ebuf_putc(&c->out, ch))
+				if (esc ? !ebuf_puts(out, esc) : !ebuf_putc(out, ch))
 					return false;
 			}
-		if (!ebuf_putc(&c->out, sep))
+		if (!ebuf_putc(out, sep))
 			return false;
 	}
 	ebuf_reset(&c->field);
@@ -89,8 +88,8 @@ end_field(converter *c, char sep)
 	return true;
 }
 
-static bool
-feed(converter *c, const char *buf, size_t len)
+bool
+c2c_feed(csv2copy *c, const char *buf, size_t len, ebuf *out)
 {
 	for (size_t i = 0; i < len; i++)
 	{
@@ -143,12 +142,12 @@ feed(converter *c, const char *buf, size_t len)
 		}
 		else if (ch == ',')
 		{
-			if (!end_field(c, '\t'))
+			if (!end_field(c, out, '\t'))
 				return false;
 		}
 		else if (ch == '\n')
 		{
-			if (!end_field(c, '\n'))
+			if (!end_field(c, out, '\n'))
 				return false;
 		}
 		else
@@ -157,9 +156,45 @@ feed(converter *c, const char *buf, size_t len)
 			if (!ebuf_putc(&c->field, ch))
 				return false;
 		}
-		if (!flush_out(c, false))
+	}
+	return true;
+}
+
+bool
+c2c_finish(csv2copy *c, ebuf *out, bool *unclosed)
+{
+	*unclosed = c->in_quotes && !c->quote_seen;
+	if (*unclosed)
+		return false;
+	c->in_quotes = false;
+	if (c->pending_cr)
+	{
+		c->pending_cr = false;
+		if (!ebuf_putc(&c->field, '\r'))
 			return false;
 	}
+	/* an unterminated last record: end it */
+	if (c->field_open || c->field.len > 0 || c->was_quoted)
+		return end_field(c, out, '\n');
+	return true;
+}
+
+static bool
+write_all(ebuf *out)
+{
+	for (size_t off = 0; off < out->len;)
+	{
+		ssize_t		n = write(STDOUT_FILENO, out->data + off, out->len - off);
+
+		if (n < 0)
+		{
+			if (errno == EINTR)
+				continue;
+			return false;
+		}
+		off += (size_t) n;
+	}
+	ebuf_reset(out);
 	return true;
 }
 
@@ -170,69 +205,62 @@ csv_to_copy_text(const char *path)
 	bool		gz = strlen(path) > 3 && strcmp(path + strlen(path) - 3, ".gz") == 0;
 	static unsigned char in[1 << 18],
 				mid[1 << 18];
-	converter	c;
+	csv2copy   *c;
+	ebuf		out;
 	z_stream	z;
-	ssize_t		n;
+	ssize_t		n = 0;
 	int			zrc = Z_OK;
-	bool		ok = true;
+	bool		ok = true,
+				unclosed = false;
 
 	if (fd < 0)
 	{
 		fprintf(stderr, "ecsync-ingest: \"%s\": %s\n", path, strerror(errno));
 		return 1;
 	}
-	memset(&c, 0, sizeof(c));
-	ebuf_init(&c.out);
-	ebuf_init(&c.field);
-	c.header = true;
 	memset(&z, 0, sizeof(z));
-	if (gz && inflateInit2(&z, 15 + 32) != Z_OK)
+	if ((c = c2c_new()) == NULL || (gz && inflateInit2(&z, 15 + 32) != Z_OK))
 	{
 		close(fd);
-		fprintf(stderr, "ecsync-ingest: \"%s\": could not start gzip decompression\n", path);
+		c2c_free(c);
+		fprintf(stderr, "ecsync-ingest: \"%s\": out of memory\n", path);
 		return 1;
 	}
+	ebuf_init(&out);
 	while (ok && (n = read(fd, in, sizeof(in))) > 0)
 	{
 		if (!gz)
+			ok = c2c_feed(c, (const char *) in, (size_t) n, &out);
+		else
 		{
-			ok = feed(&c, (const char *) in, (size_t) n);
-			continue;
+			z.next_in = in;
+			z.avail_in = (uInt) n;
+			while (ok && z.avail_in > 0 && zrc != Z_STREAM_END)
+			{
+				z.next_out = mid;
+				z.avail_out = sizeof(mid);
+				zrc = inflate(&z, Z_NO_FLUSH);
+				if (zrc != Z_OK && zrc != Z_STREAM_END && zrc != Z_BUF_ERROR)
+					ok = false;
+				else
+					ok = c2c_feed(c, (const char *) mid, sizeof(mid) - z.avail_out, &out);
+			}
 		}
-		z.next_in = in;
-		z.avail_in = (uInt) n;
-		while (ok && z.avail_in > 0 && zrc != Z_STREAM_END)
-		{
-			z.next_out = mid;
-			z.avail_out = sizeof(mid);
-			zrc = inflate(&z, Z_NO_FLUSH);
-			if (zrc != Z_OK && zrc != Z_STREAM_END && zrc != Z_BUF_ERROR)
-				ok = false;
-			else
-				ok = feed(&c, (const char *) mid, sizeof(mid) - z.avail_out);
-		}
+		if (ok && out.len >= (1 << 18))
+			ok = write_all(&out);
 	}
 	if (n < 0)
 		ok = false;
-	if (c.pending_cr)
-		ok = ok && ebuf_putc(&c.field, '\r');
-	/* an unterminated last record: end it */
-	if (ok && (c.field_open || c.field.len > 0) && !c.in_quotes)
-		ok = end_field(&c, '\n');
-	if (ok && c.in_quotes)
-	{
-		fprintf(stderr, "ecsync-ingest: \"%s\": a quoted field is not closed\n", path);
-		ok = false;
-	}
-	ok = ok && flush_out(&c, true);
+	ok = ok && c2c_finish(c, &out, &unclosed) && write_all(&out);
 	if (gz)
 		inflateEnd(&z);
 	close(fd);
-	ebuf_free(&c.out);
-	ebuf_free(&c.field);
+	c2c_free(c);
+	ebuf_free(&out);
 	if (!ok)
 	{
-		fprintf(stderr, "ecsync-ingest: could not convert \"%s\"\n", path);
+		fprintf(stderr, "ecsync-ingest: could not convert \"%s\"%s\n", path,
+				unclosed ? ": a quoted field is not closed" : "");
 		return 1;
 	}
 	return 0;

@@ -26,3 +26,7 @@ test_event_decoder_survives_fuzzing() {
 test_csv_writer_survives_fuzzing() {
 	run_fuzzer fuzz_csv_write
 }
+
+test_csv_to_copy_converter_survives_fuzzing() {
+	run_fuzzer fuzz_csv_to_copy
+}
