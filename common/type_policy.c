@@ -43,8 +43,10 @@ tp_select_expr(ebuf *out, const tp_column *col, const char *qname)
 	return ebuf_puts(out, qname);
 }
 
+const tp_options tp_default_options = {false};
+
 bool
-tp_map_column(const tp_column *col, char *pgtype, size_t typelen,
+tp_map_column(const tp_column *col, const tp_options *opts, char *pgtype, size_t typelen,
 			  tp_conv *conv, tp_wire *wire, int *bits, bool *nullable,
 			  char *err, size_t errlen)
 {
@@ -88,8 +90,11 @@ tp_map_column(const tp_column *col, char *pgtype, size_t typelen,
 	}
 	else if (is(t, "bigint"))
 	{
-		snprintf(pgtype, typelen, is_unsigned ? "numeric(20,0)" : "bigint");
-		*wire = is_unsigned ? TW_NUMERIC : TW_INT8;
+		bool		as_numeric = is_unsigned &&
+			!(opts ? opts : &tp_default_options)->bigint_unsigned_as_bigint;
+
+		snprintf(pgtype, typelen, as_numeric ? "numeric(20,0)" : "bigint");
+		*wire = as_numeric ? TW_NUMERIC : TW_INT8;
 	}
 	else if (is(t, "decimal") || is(t, "numeric"))
 	{

@@ -63,6 +63,20 @@ typedef struct tp_column
 	bool		is_json;		/* MariaDB: longtext CHECK (json_valid(col)) */
 } tp_column;
 
+/* what a source says about its own conventions (server options) */
+typedef struct tp_options
+{
+	/*
+	 * bigint unsigned as bigint (every value must fit: a larger one fails
+	 * loudly) rather than numeric(20,0): ids a BI tool reads as ids, and
+	 * binary COPY of 8 bytes rather than numeric digits
+	 */
+	bool		bigint_unsigned_as_bigint;
+} tp_options;
+
+/* tp_default_options: numeric(20,0) for bigint unsigned */
+extern const tp_options tp_default_options;
+
 /*
  * tp_map_column writes the PostgreSQL type for col into pgtype and its
  * conversion into *conv and its binary COPY encoding into *wire (with the
@@ -71,7 +85,8 @@ typedef struct tp_column
  * accept NULL (zero dates become NULL).  False with a message for a type
  * the policy does not cover.
  */
-extern bool tp_map_column(const tp_column *col, char *pgtype, size_t typelen,
+extern bool tp_map_column(const tp_column *col, const tp_options *opts,
+						  char *pgtype, size_t typelen,
 						  tp_conv *conv, tp_wire *wire, int *bits, bool *nullable,
 						  char *err, size_t errlen);
 

@@ -54,6 +54,7 @@ typedef struct ServerConn
 	char	   *server;
 	ms_conn    *conn;
 	char	   *database;		/* the server's database option */
+	tp_options	policy;			/* the server's type-policy options */
 	TimestampTz snapshot_before;	/* the snapshot was taken after this */
 	TimestampTz snapshot_after; /* ... and before this */
 } ServerConn;
@@ -150,6 +151,7 @@ server_conn(const char *server)
 	sc->server = MemoryContextStrdup(TopMemoryContext, server);
 	sc->conn = conn;
 	sc->database = p.database ? MemoryContextStrdup(TopMemoryContext, p.database) : NULL;
+	ecsync_mysql_policy(srv, &sc->policy);
 	sc->snapshot_before = GetCurrentTimestamp();
 	if (!ms_begin_snapshot(conn, err, sizeof(err)))
 	{
@@ -672,7 +674,7 @@ sync_table_inner(int64 run_id, SyncTable *t, bool reconcile)
 	}
 	{
 		TableSpec	spec = {t->source_table, t->incremental, t->key_columns,
-		t->cursor_column, t->columns, t->exclude_columns};
+		t->cursor_column, t->columns, t->exclude_columns, sc->policy};
 
 		ecsync_map_table(&spec, sc->conn, db, &m);
 	}

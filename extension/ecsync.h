@@ -48,6 +48,7 @@ extern void ecsync_worker_client_encoding(void);
 
 /* options.c */
 extern void ecsync_mysql_params(ForeignServer *server, Oid userid, ms_params *p);
+extern void ecsync_mysql_policy(ForeignServer *server, tp_options *policy);
 
 /* copy_sink.c: one MySQL result being copied into a relation */
 typedef struct CopySource
@@ -74,6 +75,7 @@ typedef struct TableSpec
 	const char *cursor_column;	/* incremental only */
 	List	   *columns;		/* of char *, NIL: every column */
 	List	   *exclude_columns;	/* of char * */
+	tp_options	policy;			/* the server's (ecsync_mysql_policy) */
 } TableSpec;
 
 /* ... and that table mapped to PostgreSQL: the synced columns, in order */

@@ -43,6 +43,7 @@ static const OptionSpec valid_options[] = {
 	{"ssl_key", ForeignServerRelationId, true},
 	{"connect_timeout", ForeignServerRelationId, false},
 	{"read_timeout", ForeignServerRelationId, false},
+	{"bigint_unsigned", ForeignServerRelationId, false},
 	{"user", UserMappingRelationId, false},
 	{"password", UserMappingRelationId, false},
 	{NULL, InvalidOid, false}
@@ -138,6 +139,17 @@ ecsync_mysql_validator(PG_FUNCTION_ARGS)
 		else if (strcmp(def->defname, "connect_timeout") == 0 ||
 				 strcmp(def->defname, "read_timeout") == 0)
 			(void) int_option(def, 1, 86400);
+		else if (strcmp(def->defname, "bigint_unsigned") == 0)
+		{
+			const char *v = defGetString(def);
+
+			if (strcmp(v, "numeric") != 0 && strcmp(v, "bigint") != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid bigint_unsigned \"%s\"", v),
+						 errhint("Valid values are numeric (numeric(20,0), every value) and bigint "
+								 "(every value must be at most 9223372036854775807).")));
+		}
 		else if (strcmp(def->defname, "ssl_mode") == 0)
 		{
 			const char *v = defGetString(def);
@@ -212,4 +224,20 @@ ecsync_mysql_params(ForeignServer *server, Oid userid, ms_params *p)
 				 errhint("ALTER USER MAPPING FOR %s SERVER %s OPTIONS (ADD password '...').",
 						 quote_identifier(GetUserNameFromId(userid, false)),
 						 quote_identifier(server->servername))));
+}
+
+/* ecsync_mysql_policy reads the server's type-policy options */
+void
+ecsync_mysql_policy(ForeignServer *server, tp_options *policy)
+{
+	ListCell   *lc;
+
+	*policy = tp_default_options;
+	foreach(lc, server->options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+
+		if (strcmp(def->defname, "bigint_unsigned") == 0)
+			policy->bigint_unsigned_as_bigint = strcmp(defGetString(def), "bigint") == 0;
+	}
 }

@@ -107,6 +107,7 @@ ecsync_check_source(PG_FUNCTION_ARGS)
 	spec.cursor_column = PG_ARGISNULL(5) ? "updated_at" : text_to_cstring(PG_GETARG_TEXT_PP(5));
 	spec.columns = arg_names(fcinfo, 6);
 	spec.exclude_columns = arg_names(fcinfo, 7);
+	ecsync_mysql_policy(srv, &spec.policy);
 	db = PG_ARGISNULL(1) ? p.database : text_to_cstring(PG_GETARG_TEXT_PP(1));
 	if (db == NULL)
 		ereport(ERROR,

@@ -110,7 +110,7 @@ ecsync_map_table(const TableSpec *spec, ms_conn *conn, const char *db, MappedTab
 			list_has(spec->exclude_columns, col->name))
 			continue;
 		m->pgtypes[n] = palloc(64);
-		if (!tp_map_column(col, m->pgtypes[n], 64, &m->conv[n], &m->wire[n],
+		if (!tp_map_column(col, &spec->policy, m->pgtypes[n], 64, &m->conv[n], &m->wire[n],
 						   &m->bits[n], &m->nullable[n], err, sizeof(err)))
 		{
 			unsupported = lappend(unsupported, pstrdup(col->name));

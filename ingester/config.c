@@ -21,7 +21,7 @@ static const char *const own_keys[] = {
 	"roll.bytes", "roll.seconds", "decode.threads", "max.message.bytes",
 	"tables",
 	"mysql.host", "mysql.port", "mysql.socket", "mysql.database",
-	"mysql.user", "mysql.password", "mysql.ssl-mode", "mysql.ssl-ca",
+	"mysql.user", "mysql.password", "mysql.ssl-mode", "mysql.ssl-ca", "mysql.bigint-unsigned",
 	NULL
 };
 
@@ -273,6 +273,13 @@ config_validate(const ingest_config *cfg, char *errbuf, size_t errlen)
 				seterr(errbuf, errlen, "%s (%s): %s", e->key, e->origin, kerr);
 				ok = false;
 			}
+		}
+		else if (strcmp(e->key, "mysql.bigint-unsigned") == 0 &&
+				 strcmp(e->value, "numeric") != 0 && strcmp(e->value, "bigint") != 0)
+		{
+			seterr(errbuf, errlen, "mysql.bigint-unsigned (%s): invalid value \"%s\"; valid values are "
+				   "numeric, bigint", e->origin, e->value);
+			ok = false;
 		}
 		else if (strcmp(e->key, "mysql.ssl-mode") == 0 && !ms_valid_ssl_mode(e->value))
 		{

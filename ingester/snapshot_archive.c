@@ -112,6 +112,7 @@ archive_table(ms_conn *conn, const char *db, const char *table, const char *rel,
 			  table_file *tf, ebuf *ddl, uint64_t *rows)
 {
 	ms_table	mt = {0};
+	tp_options	policy = tp_default_options;
 	tp_conv    *conv = NULL;
 	tp_wire    *wire = NULL;
 	int		   *bits = NULL;
@@ -125,6 +126,8 @@ archive_table(ms_conn *conn, const char *db, const char *table, const char *rel,
 				last = started;
 
 	ebuf_init(&sql);
+	policy.bigint_unsigned_as_bigint =
+		strcmp(ingest_get(opt, "mysql.bigint-unsigned", "numeric"), "bigint") == 0;
 	if (!ms_describe(conn, db, table, &mt, err, sizeof(err)))
 		goto done;
 	conv = calloc(mt.ncols, sizeof(tp_conv));
@@ -147,7 +150,7 @@ archive_table(ms_conn *conn, const char *db, const char *table, const char *rel,
 		bool		nullable;
 		char		cerr[MS_ERRLEN];
 
-		if (!tp_map_column(&mt.cols[i], pgtype, sizeof(pgtype), &conv[i], &wire[i],
+		if (!tp_map_column(&mt.cols[i], &policy, pgtype, sizeof(pgtype), &conv[i], &wire[i],
 						   &bits[i], &nullable, cerr, sizeof(cerr)))
 		{
 			seterr(err, sizeof(err), "MySQL table %s.%s: %s (see the type policy in the README)",

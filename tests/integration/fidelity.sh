@@ -211,3 +211,37 @@ test_registration_checks_the_source() {
 	out=$(psql_q -c "SELECT ecsync_register_table('down', 'whatever', 'later')" 2>&1) || fail "registration failed on an unreachable server: $out"
 	assert_contains "was not checked" "$out" "notice says the table was not checked"
 }
+
+test_bigint_unsigned_as_bigint_when_the_server_says_so() {
+	my_q -e "DROP DATABASE IF EXISTS f_ubig; CREATE DATABASE f_ubig"
+	my_q f_ubig -e "CREATE TABLE t (id BIGINT UNSIGNED PRIMARY KEY, n BIGINT UNSIGNED);
+	                INSERT INTO t VALUES (1, 0), (2, 9223372036854775807), (18446744073709551615, 5)"
+	pg_db f_ubig f_ubig
+	local out
+	out=$(psql_q -c "ALTER SERVER src OPTIONS (ADD bigint_unsigned 'maybe')" 2>&1) && fail "a wrong bigint_unsigned was accepted"
+	assert_contains "invalid bigint_unsigned" "$out" "the validator names the option"
+	psql_q -c "ALTER SERVER src OPTIONS (ADD bigint_unsigned 'bigint')"
+	psql_q -c "SELECT ecsync_register_table('src', 't')" >/dev/null
+	# a value beyond bigint fails loudly, naming the column and the value
+	out=$(psql_q -c "SELECT * FROM ecsync_run_batch()" 2>&1) && fail "18446744073709551615 went into a bigint"
+	assert_contains 'column "id"' "$out" "the error names the column"
+	assert_contains "18446744073709551615" "$out" "the error names the value"
+	my_q f_ubig -e "DELETE FROM t WHERE id > 100"
+	psql_q -c "SELECT * FROM ecsync_run_batch()" >/dev/null
+	assert_eq "id bigint|n bigint" "$(psql_q -c "SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod), '|' ORDER BY attnum) FROM pg_attribute WHERE attrelid = 't'::regclass AND attnum > 0")" "bigint columns"
+	assert_eq "1|0,2|9223372036854775807" "$(psql_q -c "SELECT id || '|' || n FROM t ORDER BY id" | paste -sd,)" "values"
+	assert_eq binary "$(psql_q -c "SELECT copy_format FROM ecsync.run_tables ORDER BY run_id DESC LIMIT 1")" "binary COPY of 8-byte integers"
+	# without the option: numeric(20,0), every value
+	psql_q -c "ALTER SERVER src OPTIONS (DROP bigint_unsigned)" -c "DROP TABLE t"
+	my_q f_ubig -e "INSERT INTO t VALUES (18446744073709551615, 5)"
+	psql_q -c "SELECT * FROM ecsync_run_batch()" >/dev/null
+	assert_eq "18446744073709551615" "$(psql_q -c "SELECT max(id) FROM t")" "numeric keeps every value"
+	# ecsync-ingest has the same setting
+	local dir=$ECSYNC_RUN_DIR/f_ubig
+	rm -rf "$dir"
+	my_q f_ubig -e "DELETE FROM t WHERE id > 100"
+	ECSYNC_MYSQL_PASSWORD=$(cat "$ECSYNC_MYSQL_PASSWORD_FILE") "$ECSYNC_TOP/ingester/ecsync-ingest" --snapshot -q -d "$dir" \
+		-X mysql.host=127.0.0.1 -X "mysql.port=$ECSYNC_MYSQL_PORT" -X mysql.user=ecsync -X mysql.database=f_ubig \
+		-X tables=t -X mysql.bigint-unsigned=bigint || fail "snapshot failed"
+	assert_contains '"id" bigint' "$(cat "$dir"/_snapshots/*.schema.sql)" "the archive's schema says bigint"
+}

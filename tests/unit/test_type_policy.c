@@ -22,7 +22,7 @@ map(const char *data_type, const char *column_type, bool is_json,
 	tp_wire		wire;
 	tp_column	c = {"c", data_type, column_type, false, 20, 10, 2, 6, is_json};
 
-	if (!tp_map_column(&c, pgtype, sizeof(pgtype), conv, &wire, bits, nullable, err, sizeof(err)))
+	if (!tp_map_column(&c, NULL, pgtype, sizeof(pgtype), conv, &wire, bits, nullable, err, sizeof(err)))
 		return "ERROR";
 	return pgtype;
 }
@@ -68,6 +68,19 @@ test_mapping(void)
 		CHECK(strcmp(got, cases[i].pg) == 0, "%s -> %s, expected %s", cases[i].ct, got, cases[i].pg);
 	}
 	CHECK(strcmp(map("longtext", "longtext", true, &conv, &bits, &nullable), "jsonb") == 0, "MariaDB JSON");
+	{
+		tp_column	c = {"c", "bigint", "bigint(20) unsigned", true, -1, 20, 0, -1, false};
+		tp_options	o = {true};
+		char		pgtype[64],
+					err[256];
+		tp_conv		cv;
+		tp_wire		w;
+		int			b;
+		bool		nl;
+
+		CHECK(tp_map_column(&c, &o, pgtype, sizeof(pgtype), &cv, &w, &b, &nl, err, sizeof(err)) &&
+			  strcmp(pgtype, "bigint") == 0 && w == TW_INT8, "bigint unsigned as bigint: %s", pgtype);
+	}
 	CHECK(conv == TP_JSON, "JSON conversion");
 	map("date", "date", false, &conv, &bits, &nullable);
 	CHECK(nullable, "date columns accept NULL (zero dates)");
