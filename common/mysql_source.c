@@ -239,7 +239,8 @@ ms_describe(ms_conn *c, const char *db, const char *table,
 					 "c.DATETIME_PRECISION, c.COLUMN_KEY, "
 					 "(SELECT k.ORDINAL_POSITION FROM information_schema.KEY_COLUMN_USAGE k "
 					 "  WHERE k.TABLE_SCHEMA = c.TABLE_SCHEMA AND k.TABLE_NAME = c.TABLE_NAME "
-					 "  AND k.COLUMN_NAME = c.COLUMN_NAME AND k.CONSTRAINT_NAME = 'PRIMARY') "
+					 "  AND k.COLUMN_NAME = c.COLUMN_NAME AND k.CONSTRAINT_NAME = 'PRIMARY'), "
+					 "c.COLUMN_COMMENT "
 					 "FROM information_schema.COLUMNS c WHERE c.TABLE_SCHEMA = ") ||
 		!ms_quote_literal(c, &q, db) ||
 		!ebuf_puts(&q, " AND c.TABLE_NAME = BINARY ") ||
@@ -271,6 +272,7 @@ ms_describe(ms_conn *c, const char *db, const char *table,
 		col->precision = (int) num_or(row[5], -1);
 		col->scale = (int) num_or(row[6], -1);
 		col->datetime_precision = (int) num_or(row[7], -1);
+		col->comment = row[10] ? keep(t, row[10]) : NULL;
 		if (pkpos > 0 && pkpos <= t->ncols)
 		{
 			t->pk[pkpos - 1] = i;
@@ -284,6 +286,21 @@ ms_describe(ms_conn *c, const char *db, const char *table,
 		seterr(err, errlen, "MySQL table %s.%s does not exist or has no column "
 			   "the user can see", db, table);
 		goto done;
+	}
+
+	/* the table's comment */
+	ebuf_reset(&q);
+	if (ebuf_puts(&q, "SELECT IF(TABLE_TYPE = 'VIEW', '', TABLE_COMMENT) FROM information_schema.TABLES "
+					"WHERE TABLE_SCHEMA = ") &&
+		ms_quote_literal(c, &q, db) &&
+		ebuf_puts(&q, " AND TABLE_NAME = BINARY ") &&
+		ms_quote_literal(c, &q, table) && ebuf_putc(&q, '\0') &&
+		mysql_real_query(c->mysql, q.data, q.len - 1) == 0 &&
+		(r = mysql_store_result(c->mysql)) != NULL)
+	{
+		if ((row = mysql_fetch_row(r)) != NULL && row[0] != NULL)
+			t->comment = keep(t, row[0]);
+		mysql_free_result(r);
 	}
 
 	/* MariaDB's JSON is longtext CHECK (json_valid(col)); MySQL lacks this view */

@@ -47,6 +47,7 @@ typedef struct ms_table
 	tp_column  *cols;
 	int			npk;
 	int		   *pk;				/* indexes into cols, in key order */
+	const char *comment;		/* TABLE_COMMENT; NULL or "" for none */
 	char	  **strings;		/* what cols point into, freed together */
 	int			nstrings;
 } ms_table;

@@ -61,6 +61,7 @@ typedef struct tp_column
 	int			scale;			/* NUMERIC_SCALE or -1 */
 	int			datetime_precision; /* DATETIME_PRECISION or -1 */
 	bool		is_json;		/* MariaDB: longtext CHECK (json_valid(col)) */
+	const char *comment;		/* COLUMN_COMMENT; NULL or "" for none */
 } tp_column;
 
 /* what a source says about its own conventions (server options) */

@@ -313,9 +313,22 @@ ensure_target(SyncTable *t, MappedTable *m, const char *source)
 		appendStringInfoChar(&sql, ')');
 		spi_exec(sql.data, SPI_OK_UTILITY);
 		resetStringInfo(&sql);
+		/* MySQL's comments, for people and for BI tools that show them */
 		appendStringInfo(&sql, "COMMENT ON TABLE %s IS %s", qualified(t),
-						 quote_literal_cstr(psprintf("synced by ecsync from MySQL %s", source)));
+						 quote_literal_cstr(m->mt.comment && m->mt.comment[0]
+											? psprintf("%s (synced by ecsync from MySQL %s)",
+													   m->mt.comment, source)
+											: psprintf("synced by ecsync from MySQL %s", source)));
 		spi_exec(sql.data, SPI_OK_UTILITY);
+		for (int i = 0; i < m->ncols; i++)
+			if (m->cols[i]->comment && m->cols[i]->comment[0])
+			{
+				resetStringInfo(&sql);
+				appendStringInfo(&sql, "COMMENT ON COLUMN %s.%s IS %s", qualified(t),
+								 quote_identifier(m->colnames[i]),
+								 quote_literal_cstr(m->cols[i]->comment));
+				spi_exec(sql.data, SPI_OK_UTILITY);
+			}
 		CommandCounterIncrement();
 		relid = RangeVarGetRelid(rv, NoLock, false);
 	}

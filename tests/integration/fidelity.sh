@@ -245,3 +245,17 @@ test_bigint_unsigned_as_bigint_when_the_server_says_so() {
 		-X tables=t -X mysql.bigint-unsigned=bigint || fail "snapshot failed"
 	assert_contains '"id" bigint' "$(cat "$dir"/_snapshots/*.schema.sql)" "the archive's schema says bigint"
 }
+
+test_mysql_comments_become_postgresql_comments() {
+	my_q -e "DROP DATABASE IF EXISTS f_cmt; CREATE DATABASE f_cmt"
+	my_q f_cmt -e "CREATE TABLE t (id INT PRIMARY KEY COMMENT '注文ID', note VARCHAR(10) COMMENT 'it''s a note', plain INT)
+	               COMMENT '注文 (orders)'; CREATE VIEW v AS SELECT id FROM t"
+	pg_db f_cmt f_cmt
+	psql_q -c "SELECT ecsync_register_table('src', 't'), ecsync_register_table('src', 'v')" >/dev/null
+	psql_q -c "SELECT * FROM ecsync_run_batch()" >/dev/null
+	assert_eq "注文 (orders) (synced by ecsync from MySQL f_cmt.t on server src)" "$(psql_q -c "SELECT obj_description('t'::regclass, 'pg_class')")" "the table's comment"
+	assert_eq "id:注文ID|note:it's a note|plain:" \
+		"$(psql_q -c "SELECT string_agg(attname || ':' || coalesce(col_description('t'::regclass, attnum), ''), '|' ORDER BY attnum) FROM pg_attribute WHERE attrelid = 't'::regclass AND attnum > 0")" \
+		"the columns' comments"
+	assert_eq "synced by ecsync from MySQL f_cmt.v on server src" "$(psql_q -c "SELECT obj_description('v'::regclass, 'pg_class')")" "a view has no comment of its own"
+}

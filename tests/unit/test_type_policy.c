@@ -20,7 +20,7 @@ map(const char *data_type, const char *column_type, bool is_json,
 	static char pgtype[64];
 	char		err[256];
 	tp_wire		wire;
-	tp_column	c = {"c", data_type, column_type, false, 20, 10, 2, 6, is_json};
+	tp_column	c = {"c", data_type, column_type, false, 20, 10, 2, 6, is_json, NULL};
 
 	if (!tp_map_column(&c, NULL, pgtype, sizeof(pgtype), conv, &wire, bits, nullable, err, sizeof(err)))
 		return "ERROR";
@@ -69,7 +69,7 @@ test_mapping(void)
 	}
 	CHECK(strcmp(map("longtext", "longtext", true, &conv, &bits, &nullable), "jsonb") == 0, "MariaDB JSON");
 	{
-		tp_column	c = {"c", "bigint", "bigint(20) unsigned", true, -1, 20, 0, -1, false};
+		tp_column	c = {"c", "bigint", "bigint(20) unsigned", true, -1, 20, 0, -1, false, NULL};
 		tp_options	o = {true};
 		char		pgtype[64],
 					err[256];
@@ -235,7 +235,7 @@ test_select_expr(void)
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 	{
-		tp_column	col = {"c", cases[i].dt, cases[i].dt, true, -1, -1, -1, -1, false};
+		tp_column	col = {"c", cases[i].dt, cases[i].dt, true, -1, -1, -1, -1, false, NULL};
 		ebuf		b;
 
 		ebuf_init(&b);
