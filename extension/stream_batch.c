@@ -384,6 +384,21 @@ ingest(Batch *b, bool isolated)
 		 batch_wait_us / 1000.0, (GetCurrentTimestamp() - t1) / 1000.0);
 }
 
+/* update_rate closes a partition's rate window once it is window_ms old */
+static void
+update_rate(PartState *ps, TimestampTz now, int window_ms)
+{
+	long		secs;
+	int			usecs;
+
+	if (!TimestampDifferenceExceeds(ps->win_start, now, window_ms))
+		return;
+	TimestampDifference(ps->win_start, now, &secs, &usecs);
+	ps->rate = ps->win_rows / (secs + usecs / 1e6);
+	ps->win_rows = 0;
+	ps->win_start = now;
+}
+
 /* after_commit moves positions and rates on, and reports decoding errors */
 static void
 after_commit(Batch *b)
@@ -398,16 +413,7 @@ after_commit(Batch *b)
 			continue;
 		ps->next = ps->batch_last + 1;
 		ps->win_rows += ps->batch_rows + ps->batch_dead;
-		if (TimestampDifferenceExceeds(ps->win_start, now, 1000))
-		{
-			long		secs;
-			int			usecs;
-
-			TimestampDifference(ps->win_start, now, &secs, &usecs);
-			ps->rate = ps->win_rows / (secs + usecs / 1e6);
-			ps->win_rows = 0;
-			ps->win_start = now;
-		}
+		update_rate(ps, now, 1000);
 	}
 	stream_consumer_committed();
 	for (int ci = 0; ci < b->n; ci++)
@@ -494,16 +500,7 @@ stream_refresh_stats(void)
 
 		if (!ps->owned)
 			continue;
-		if (TimestampDifferenceExceeds(ps->win_start, now, STATS_INTERVAL_MS))
-		{
-			long		secs;
-			int			usecs;
-
-			TimestampDifference(ps->win_start, now, &secs, &usecs);
-			ps->rate = ps->win_rows / (secs + usecs / 1e6);
-			ps->win_rows = 0;
-			ps->win_start = now;
-		}
+		update_rate(ps, now, STATS_INTERVAL_MS);
 		stream_consumer_watermarks(p, &lo, &hi);
 		if (hi >= 0 && ps->next > hi)
 			ereport(ERROR,
