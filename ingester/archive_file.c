@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "seterr.h"
 
@@ -319,4 +320,70 @@ af_clear_dir(const char *path, char *err, size_t errlen)
 	}
 	closedir(d);
 	return true;
+}
+
+bool
+af_read_file(const char *path, af_chunk_fn raw, af_chunk_fn data, void *arg,
+			 char *err, size_t errlen)
+{
+	int			fd = open(path, O_RDONLY);
+	bool		gz = strlen(path) > 3 && strcmp(path + strlen(path) - 3, ".gz") == 0;
+	static unsigned char in[1 << 18],
+				out[1 << 18];
+	z_stream	z;
+	ssize_t		n;
+	int			zrc = Z_OK;
+	bool		ok = true;
+
+	if (fd < 0)
+	{
+		seterr(err, errlen, "%s", strerror(errno));
+		return false;
+	}
+	memset(&z, 0, sizeof(z));
+	if (gz && inflateInit2(&z, 15 + 32) != Z_OK)
+	{
+		close(fd);
+		seterr(err, errlen, "could not start gzip decompression");
+		return false;
+	}
+	while (ok && (n = read(fd, in, sizeof(in))) > 0)
+	{
+		if (raw && !raw(in, (size_t) n, arg))
+			ok = false;
+		else if (!gz)
+			ok = !data || data(in, (size_t) n, arg);
+		else
+		{
+			z.next_in = in;
+			z.avail_in = (uInt) n;
+			while (ok && z.avail_in > 0 && zrc != Z_STREAM_END)
+			{
+				z.next_out = out;
+				z.avail_out = sizeof(out);
+				zrc = inflate(&z, Z_NO_FLUSH);
+				if (zrc != Z_OK && zrc != Z_STREAM_END && zrc != Z_BUF_ERROR)
+				{
+					seterr(err, errlen, "not a valid gzip stream");
+					ok = false;
+				}
+				else if (data && !data(out, sizeof(out) - z.avail_out, arg))
+					ok = false;
+			}
+		}
+	}
+	if (ok && n < 0)
+	{
+		seterr(err, errlen, "%s", strerror(errno));
+		ok = false;
+	}
+	if (ok && gz && zrc != Z_STREAM_END)
+	{
+		seterr(err, errlen, "not a complete gzip stream");
+		ok = false;
+	}
+	if (gz)
+		inflateEnd(&z);
+	close(fd);
+	return ok;
 }

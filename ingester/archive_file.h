@@ -87,4 +87,16 @@ extern bool af_write_durably(const char *path, int flags, const void *data, size
 /* af_clear_dir removes every file in path (not subdirectories) */
 extern bool af_clear_dir(const char *path, char *err, size_t errlen);
 
+/* what af_read_file hands on: false stops the read */
+typedef bool (*af_chunk_fn) (const void *buf, size_t len, void *arg);
+
+/*
+ * af_read_file reads path, gunzipping a ".gz" file: raw gets the bytes as
+ * stored, data the file's content (either may be NULL).  False with a
+ * message on a read error, a broken or incomplete gzip stream, or a
+ * callback that returned false (whose message is its own).
+ */
+extern bool af_read_file(const char *path, af_chunk_fn raw, af_chunk_fn data, void *arg,
+						 char *err, size_t errlen);
+
 #endif							/* INGEST_ARCHIVE_FILE_H */

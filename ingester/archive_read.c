@@ -90,70 +90,43 @@ problem(verify_state *v, const char *fmt, ...)
 }
 
 /* check_file reads a file: its size, CRC and CSV records (after gunzip) */
+typedef struct file_check
+{
+	uint64_t	bytes;
+	uint32_t	crc;
+	csv_counter cc;
+} file_check;
+
+static bool
+check_raw(const void *buf, size_t len, void *arg)
+{
+	file_check *fc = arg;
+
+	fc->crc = (uint32_t) crc32(fc->crc, buf, (uInt) len);
+	fc->bytes += len;
+	return true;
+}
+
+static bool
+check_data(const void *buf, size_t len, void *arg)
+{
+	csv_count(&((file_check *) arg)->cc, buf, len);
+	return true;
+}
+
 static bool
 check_file(const char *path, uint64_t *bytes, uint32_t *crc, uint64_t *records,
 		   bool *bad_csv, char *err, size_t errlen)
 {
-	int			fd = open(path, O_RDONLY);
-	bool		gz = strlen(path) > 3 && strcmp(path + strlen(path) - 3, ".gz") == 0;
-	z_stream	z;
-	static unsigned char in[1 << 18],
-				out[1 << 18];
-	csv_counter cc = {0};
-	ssize_t		n;
-	int			zrc = Z_OK;
+	file_check	fc;
 
-	*bytes = 0;
-	*crc = (uint32_t) crc32(0L, Z_NULL, 0);
-	if (fd < 0)
-	{
-		seterr(err, errlen, "%s", strerror(errno));
+	memset(&fc, 0, sizeof(fc));
+	fc.crc = (uint32_t) crc32(0L, Z_NULL, 0);
+	if (!af_read_file(path, check_raw, check_data, &fc, err, errlen))
 		return false;
-	}
-	memset(&z, 0, sizeof(z));
-	if (gz && inflateInit2(&z, 15 + 32) != Z_OK)
-	{
-		close(fd);
-		seterr(err, errlen, "could not start gzip decompression");
-		return false;
-	}
-	while ((n = read(fd, in, sizeof(in))) > 0)
-	{
-		*crc = (uint32_t) crc32(*crc, in, (uInt) n);
-		*bytes += (uint64_t) n;
-		if (!gz)
-		{
-			csv_count(&cc, (const char *) in, (size_t) n);
-			continue;
-		}
-		z.next_in = in;
-		z.avail_in = (uInt) n;
-		while (z.avail_in > 0 && zrc != Z_STREAM_END)
-		{
-			z.next_out = out;
-			z.avail_out = sizeof(out);
-			zrc = inflate(&z, Z_NO_FLUSH);
-			if (zrc != Z_OK && zrc != Z_STREAM_END && zrc != Z_BUF_ERROR)
-				break;
-			csv_count(&cc, (const char *) out, sizeof(out) - z.avail_out);
-		}
-		if (zrc != Z_OK && zrc != Z_STREAM_END && zrc != Z_BUF_ERROR)
-			break;
-	}
-	if (gz)
-		inflateEnd(&z);
-	close(fd);
-	if (n < 0)
-	{
-		seterr(err, errlen, "%s", strerror(errno));
-		return false;
-	}
-	if (gz && zrc != Z_STREAM_END)
-	{
-		seterr(err, errlen, "not a complete gzip stream");
-		return false;
-	}
-	*records = csv_count_finish(&cc, bad_csv);
+	*bytes = fc.bytes;
+	*crc = fc.crc;
+	*records = csv_count_finish(&fc.cc, bad_csv);
 	return true;
 }
 

@@ -14,12 +14,13 @@
  */
 #include "csv_to_copy.h"
 
+#include "archive_file.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <stdlib.h>
 
@@ -198,69 +199,44 @@ write_all(ebuf *out)
 	return true;
 }
 
+/* the file being converted: the converter, and what it wrote not yet out */
+typedef struct file_conversion
+{
+	csv2copy   *c;
+	ebuf		out;
+} file_conversion;
+
+static bool
+convert_chunk(const void *buf, size_t len, void *arg)
+{
+	file_conversion *fc = arg;
+
+	return c2c_feed(fc->c, buf, len, &fc->out) &&
+		(fc->out.len < (1 << 18) || write_all(&fc->out));
+}
+
 int
 csv_to_copy_text(const char *path)
 {
-	int			fd = open(path, O_RDONLY);
-	bool		gz = strlen(path) > 3 && strcmp(path + strlen(path) - 3, ".gz") == 0;
-	static unsigned char in[1 << 18],
-				mid[1 << 18];
-	csv2copy   *c;
-	ebuf		out;
-	z_stream	z;
-	ssize_t		n = 0;
-	int			zrc = Z_OK;
-	bool		ok = true,
+	file_conversion fc;
+	char		err[512] = "";
+	bool		ok,
 				unclosed = false;
 
-	if (fd < 0)
+	if ((fc.c = c2c_new()) == NULL)
 	{
-		fprintf(stderr, "ecsync-ingest: \"%s\": %s\n", path, strerror(errno));
-		return 1;
-	}
-	memset(&z, 0, sizeof(z));
-	if ((c = c2c_new()) == NULL || (gz && inflateInit2(&z, 15 + 32) != Z_OK))
-	{
-		close(fd);
-		c2c_free(c);
 		fprintf(stderr, "ecsync-ingest: \"%s\": out of memory\n", path);
 		return 1;
 	}
-	ebuf_init(&out);
-	while (ok && (n = read(fd, in, sizeof(in))) > 0)
-	{
-		if (!gz)
-			ok = c2c_feed(c, (const char *) in, (size_t) n, &out);
-		else
-		{
-			z.next_in = in;
-			z.avail_in = (uInt) n;
-			while (ok && z.avail_in > 0 && zrc != Z_STREAM_END)
-			{
-				z.next_out = mid;
-				z.avail_out = sizeof(mid);
-				zrc = inflate(&z, Z_NO_FLUSH);
-				if (zrc != Z_OK && zrc != Z_STREAM_END && zrc != Z_BUF_ERROR)
-					ok = false;
-				else
-					ok = c2c_feed(c, (const char *) mid, sizeof(mid) - z.avail_out, &out);
-			}
-		}
-		if (ok && out.len >= (1 << 18))
-			ok = write_all(&out);
-	}
-	if (n < 0)
-		ok = false;
-	ok = ok && c2c_finish(c, &out, &unclosed) && write_all(&out);
-	if (gz)
-		inflateEnd(&z);
-	close(fd);
-	c2c_free(c);
-	ebuf_free(&out);
+	ebuf_init(&fc.out);
+	ok = af_read_file(path, NULL, convert_chunk, &fc, err, sizeof(err)) &&
+		c2c_finish(fc.c, &fc.out, &unclosed) && write_all(&fc.out);
+	c2c_free(fc.c);
+	ebuf_free(&fc.out);
 	if (!ok)
 	{
-		fprintf(stderr, "ecsync-ingest: could not convert \"%s\"%s\n", path,
-				unclosed ? ": a quoted field is not closed" : "");
+		fprintf(stderr, "ecsync-ingest: could not convert \"%s\"%s%s\n", path,
+				unclosed ? ": a quoted field is not closed" : err[0] ? ": " : "", err);
 		return 1;
 	}
 	return 0;
