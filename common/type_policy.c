@@ -43,7 +43,7 @@ tp_select_expr(ebuf *out, const tp_column *col, const char *qname)
 	return ebuf_puts(out, qname);
 }
 
-const tp_options tp_default_options = {false};
+const tp_options tp_default_options = {false, NULL};
 
 bool
 tp_map_column(const tp_column *col, const tp_options *opts, char *pgtype, size_t typelen,
@@ -133,10 +133,14 @@ tp_map_column(const tp_column *col, const tp_options *opts, char *pgtype, size_t
 	}
 	else if (is(t, "datetime"))
 	{
-		snprintf(pgtype, typelen, "timestamp(%d) without time zone",
-				 col->datetime_precision > 0 ? col->datetime_precision : 0);
+		bool		zoned = (opts ? opts : &tp_default_options)->datetime_zone != NULL;
+
+		snprintf(pgtype, typelen, "timestamp(%d) %s time zone",
+				 col->datetime_precision > 0 ? col->datetime_precision : 0,
+				 zoned ? "with" : "without");
 		*conv = TP_DATETIME;
-		*wire = TW_TIMESTAMP;
+		/* a zoned wall-clock time is PostgreSQL's to resolve: text COPY */
+		*wire = zoned ? TW_NONE : TW_TIMESTAMP;
 		*nullable = true;
 	}
 	else if (is(t, "timestamp"))

@@ -73,9 +73,17 @@ typedef struct tp_options
 	 * binary COPY of 8 bytes rather than numeric digits
 	 */
 	bool		bigint_unsigned_as_bigint;
+
+	/*
+	 * the time zone DATETIME values are written in (a zone name PostgreSQL
+	 * knows), or NULL: with a zone, DATETIME becomes timestamptz, read as
+	 * text that PostgreSQL interprets in that zone (the writer sets its
+	 * TimeZone to it), so daylight-saving rules are PostgreSQL's own
+	 */
+	const char *datetime_zone;
 } tp_options;
 
-/* tp_default_options: numeric(20,0) for bigint unsigned */
+/* tp_default_options: numeric(20,0) for bigint unsigned, DATETIME as timestamp */
 extern const tp_options tp_default_options;
 
 /*

@@ -35,6 +35,7 @@
 #include "tcop/tcopprot.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -646,7 +647,21 @@ sync_table(int64 run_id, SyncTable *t, bool reconcile)
 					  t->source_table, t->server);
 	cb.previous = error_context_stack;
 	error_context_stack = &cb;
-	sync_table_inner(run_id, t, reconcile);
+	{
+		/*
+		 * A server whose DATETIME values are wall-clock times of a zone:
+		 * COPY reads them as timestamptz text in that zone (TimeZone, for
+		 * this table only, as a function's SET clause does it).
+		 */
+		const char *zone = server_conn(t->server)->policy.datetime_zone;
+		int			nest = NewGUCNestLevel();
+
+		if (zone != NULL)
+			(void) set_config_option("TimeZone", zone, PGC_USERSET, PGC_S_SESSION,
+									 GUC_ACTION_SAVE, true, 0, false);
+		sync_table_inner(run_id, t, reconcile);
+		AtEOXact_GUC(true, nest);
+	}
 	error_context_stack = cb.previous;
 }
 
@@ -693,6 +708,10 @@ sync_table_inner(int64 run_id, SyncTable *t, bool reconcile)
 	}
 	relid = ensure_target(t, &m, source);
 	ecsync_fit_target(&m, relid);
+	/* MySQL's keys among the owner's targets, and how a table they touch loads */
+	fk_carry(t, sc->conn, db, sc->database);
+	if (fk_touched(relid))
+		fk_replica_mode();
 
 	if (reconcile)
 	{
@@ -730,11 +749,14 @@ sync_table_inner(int64 run_id, SyncTable *t, bool reconcile)
 		 * truncated here), then build its indexes from the loaded heap:
 		 * sorting once beats inserting every row into every index.
 		 */
+		List	   *keys = fk_detach_incoming(relid);
+
 		spi_exec(psprintf("TRUNCATE ONLY %s", qualified(t)), SPI_OK_UTILITY);
 		rel = table_open(relid, RowExclusiveLock);
 		rows_written = copy_then_index(rel, attname_list(&m), &src);
 		rows_read = src.rows_read;
 		table_close(rel, NoLock);
+		fk_attach(keys);
 	}
 	else
 	{
@@ -764,6 +786,29 @@ sync_table_inner(int64 run_id, SyncTable *t, bool reconcile)
 	ms_table_free(&m.mt);
 }
 
+/*
+ * refresh_analytics refreshes the rollups of the owner's analytics layers
+ * (ecsync_create_analytics) in the run's transaction, so that Metabase sees
+ * the new rows and the figures made from them at once.  A layer that fails
+ * is recorded there and does not fail the run.
+ */
+static void
+refresh_analytics(int64 run_id)
+{
+	char	   *call;
+
+	pgstat_report_activity(STATE_RUNNING,
+						   psprintf("ecsync batch run " INT64_FORMAT ": refreshing analytics", run_id));
+	CommandCounterIncrement();
+	spi_exec("SELECT format('SELECT %I.ecsync_refresh_analytics()', n.nspname) "
+			 "FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'ecsync'",
+			 SPI_OK_SELECT);
+	if (SPI_processed != 1)
+		return;
+	call = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	spi_exec(call, SPI_OK_SELECT);
+}
+
 /* no_tables raises the error of a run that finds nothing to sync */
 static void
 no_tables(const BatchRequest *req)
@@ -791,6 +836,7 @@ run_atomic(int64 run_id, const BatchRequest *req)
 		no_tables(req);
 	foreach(lc, tables)
 		sync_table(run_id, lfirst(lc), req->reconcile);
+	refresh_analytics(run_id);
 	bc_finish_run(run_id, "succeeded", NULL);
 }
 
@@ -912,6 +958,7 @@ run_per_table(int64 run_id, const BatchRequest *req, MemoryContext work)
 	}
 
 	begin_tx();
+	refresh_analytics(run_id);
 	if (nfailed == 0)
 		bc_finish_run(run_id, "succeeded", NULL);
 	else

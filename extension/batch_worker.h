@@ -53,4 +53,12 @@ extern bool bc_claim_snapshot(SyncTable *t, TimestampTz before, TimestampTz afte
 extern void bc_store_watermark(SyncTable *t, const char *watermark);
 extern void bc_finish_run(int64 run_id, const char *status, const char *error);
 
+/* foreign_keys.c */
+struct ms_conn;
+extern void fk_carry(SyncTable *t, struct ms_conn *conn, const char *db, const char *server_db);
+extern bool fk_touched(Oid relid);
+extern List *fk_detach_incoming(Oid relid);
+extern void fk_attach(List *readd);
+extern void fk_replica_mode(void);
+
 #endif							/* ECSYNC_BATCH_WORKER_H */

@@ -24,6 +24,7 @@ char	   *ecsync_database = NULL;
 int			ecsync_launcher_naptime = 10;
 int			ecsync_batch_copy_format = BATCH_COPY_AUTO;
 bool		ecsync_batch_index_after_load = true;
+bool		ecsync_batch_carry_foreign_keys = true;
 
 static const struct config_enum_entry batch_copy_formats[] = {
 	{"auto", BATCH_COPY_AUTO, false},
@@ -81,6 +82,16 @@ _PG_init(void)
 							 "(faster) rather than maintaining them row by row.",
 							 NULL,
 							 &ecsync_batch_index_after_load,
+							 true,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("ecsync.batch_carry_foreign_keys",
+							 "Whether batch runs carry MySQL's foreign keys among registered tables "
+							 "over to their targets (NOT VALID).",
+							 NULL,
+							 &ecsync_batch_carry_foreign_keys,
 							 true,
 							 PGC_SUSET,
 							 0,

@@ -15,13 +15,14 @@
 #include "mysql_source.h"
 #include "type_policy.h"
 
-#define ECSYNC_VERSION "0.4"
+#define ECSYNC_VERSION "0.5"
 
 /* GUCs, defined in ecsync.c */
 extern char *ecsync_database;
 extern int	ecsync_launcher_naptime;
 extern int	ecsync_batch_copy_format;
 extern bool ecsync_batch_index_after_load;
+extern bool ecsync_batch_carry_foreign_keys;
 
 #define BATCH_COPY_AUTO 0		/* binary where every column allows it */
 #define BATCH_COPY_TEXT 1

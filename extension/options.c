@@ -16,6 +16,7 @@
 #include "foreign/foreign.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "pgtime.h"
 #include "utils/builtins.h"
 
 #include "ecsync.h"
@@ -44,6 +45,7 @@ static const OptionSpec valid_options[] = {
 	{"connect_timeout", ForeignServerRelationId, false},
 	{"read_timeout", ForeignServerRelationId, false},
 	{"bigint_unsigned", ForeignServerRelationId, false},
+	{"datetime_zone", ForeignServerRelationId, false},
 	{"user", UserMappingRelationId, false},
 	{"password", UserMappingRelationId, false},
 	{NULL, InvalidOid, false}
@@ -150,6 +152,17 @@ ecsync_mysql_validator(PG_FUNCTION_ARGS)
 						 errhint("Valid values are numeric (numeric(20,0), every value) and bigint "
 								 "(every value must be at most 9223372036854775807).")));
 		}
+		else if (strcmp(def->defname, "datetime_zone") == 0)
+		{
+			const char *v = defGetString(def);
+
+			if (pg_tzset(v) == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid datetime_zone \"%s\"", v),
+						 errhint("Name the time zone MySQL's DATETIME values are written in, as PostgreSQL "
+								 "knows it (pg_timezone_names), e.g. Asia/Tokyo.")));
+		}
 		else if (strcmp(def->defname, "ssl_mode") == 0)
 		{
 			const char *v = defGetString(def);
@@ -239,5 +252,7 @@ ecsync_mysql_policy(ForeignServer *server, tp_options *policy)
 
 		if (strcmp(def->defname, "bigint_unsigned") == 0)
 			policy->bigint_unsigned_as_bigint = strcmp(defGetString(def), "bigint") == 0;
+		else if (strcmp(def->defname, "datetime_zone") == 0)
+			policy->datetime_zone = defGetString(def);
 	}
 }

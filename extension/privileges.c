@@ -50,6 +50,7 @@ PG_FUNCTION_INFO_V1(ecsync_batch_worker_alive);
 static const char *const catalog_operations[] = {
 	"register_table", "unregister_table",
 	"register_stream", "change_stream", "unregister_stream",
+	"register_analytics", "analytics_refreshed",
 	NULL
 };
 

@@ -21,7 +21,7 @@
 #include "ingest.h"
 #include "mysql_source.h"
 
-#define INGEST_VERSION "0.4"
+#define INGEST_VERSION "0.5"
 
 static void
 usage(FILE *out)

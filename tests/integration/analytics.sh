@@ -1,0 +1,228 @@
+# The analytics layer Metabase charts (ecsync_create_analytics), against the
+# real stack: every figure compared with the same figure computed
+# independently (analytics_expected.py, from MariaDB's rows and the events as
+# they were sent, no SQL), kept current by batch runs, with types Metabase
+# can use, DATETIME as instants of the shop's zone, and MySQL's foreign keys
+# carried over.  Streams run in database "ecsync", so everything is there,
+# under names of its own (an_*).
+
+# shellcheck source=tests/shop_lib.sh
+. "$ECSYNC_TOP/tests/shop_lib.sh"
+
+pvproduce=$ECSYNC_TOP/tests/gen/pvproduce
+an_dir=$ECSYNC_RUN_DIR/analytics
+# the last two days of the sample shop (2026-11-26 00:00 JST on), where the
+# page views meet the sales
+an_start_ms=$(((1795791600 - 2 * 86400) * 1000))
+
+# analytics_setup (once per stack): the shop at scale 0.01 in MariaDB
+# database an_shop, synced into schema an_shop with DATETIME in Asia/Tokyo,
+# page views streamed into an_shop.page_views, the layer in an_analytics
+analytics_setup() {
+	export PGDATABASE=ecsync PGTZ=UTC
+	[ -f "$an_dir/ready" ] && return 0
+	rm -rf "$an_dir"
+	mkdir -p "$an_dir"
+	load_shop an_shop 0.01 7 >/dev/null
+	psql_q -c "CREATE EXTENSION IF NOT EXISTS ecsync"
+	psql_q -c "DROP SCHEMA IF EXISTS an_shop, an_analytics, an_broken CASCADE; CREATE SCHEMA an_shop"
+	psql_q -c "DROP SERVER IF EXISTS an_src CASCADE"
+	psql_q -c "CREATE SERVER an_src FOREIGN DATA WRAPPER ecsync_mysql
+	           OPTIONS (host '127.0.0.1', port '$ECSYNC_MYSQL_PORT', database 'an_shop',
+	                    datetime_zone 'Asia/Tokyo', bigint_unsigned 'bigint')"
+	user_mapping an_src
+	psql_q -c "SELECT count(*) FROM ecsync_register_shop('an_src', 'an_shop', 'incremental')" >/dev/null
+	assert_eq succeeded "$(psql_q -c "SELECT DISTINCT status FROM ecsync_run_batch()")" "first run"
+
+	"$pvproduce" -t an_page_views --delete-topic -p 3 -n 20000 --scale 0.01 --seed 7 \
+		--start-ms "$an_start_ms" --echo "$an_dir/events.jsonl" -q
+	psql_q -c "CREATE SERVER IF NOT EXISTS an_kafka FOREIGN DATA WRAPPER ecsync_kafka
+	           OPTIONS (bootstrap_servers '$ECSYNC_KAFKA_BROKERS')"
+	psql_q -c "SELECT ecsync_register_stream('an_page_views', 'an_kafka', topic => 'an_page_views',
+	           target_table => 'page_views', target_schema => 'an_shop')" >/dev/null
+	psql_q -c "SELECT ecsync_start_stream('an_page_views')" >/dev/null
+	wait_for 60 page_views_at_least 20000 ||
+		fail "the stream did not deliver the 20000 page views"
+	psql_q -c "SELECT ecsync_create_analytics('an_shop', analytics_schema => 'an_analytics')" >/dev/null
+	touch "$an_dir/ready"
+}
+
+page_views_at_least() { [ "$(psql_q -c "SELECT count(*) FROM an_shop.page_views")" -ge "$1" ]; }
+
+# events of the last five minutes, streamed: active users
+send_recent_events() {
+	local before
+	before=$(psql_q -c "SELECT count(*) FROM an_shop.page_views")
+	"$pvproduce" -t an_page_views -n 60 --scale 0.01 --seed 7 --echo "$an_dir/events_now.jsonl" -q
+	wait_for 30 page_views_at_least $((before + 60)) ||
+		fail "the stream did not deliver the recent page views"
+}
+
+# dump_mysql: the shop as MariaDB holds it, for analytics_expected.py
+dump_mysql() {
+	my_q an_shop -e "SELECT id, age, gender, occupation FROM users" >"$an_dir/users.tsv"
+	my_q an_shop -e "SELECT id, category FROM products" >"$an_dir/products.tsv"
+	my_q an_shop -e "SELECT id, user_id, DATE_FORMAT(sold_at, '%Y-%m-%d %H:%i:%s'), total, status FROM sales" >"$an_dir/sales.tsv"
+	my_q an_shop -e "SELECT id, sale_id, product_id, quantity, unit_price FROM sales_details" >"$an_dir/sales_details.tsv"
+}
+
+# pg_figure NAME: the figure as the analytics layer gives it, canonical
+pg_figure() {
+	local a=an_analytics q
+	case $1 in
+		sales_daily) q="SELECT concat_ws('|', business_day, orders, revenue, items, customers, avg_order_value) FROM $a.sales_daily" ;;
+		orders_by_status) q="SELECT concat_ws('|', business_day, status, orders, amount) FROM $a.orders_by_status" ;;
+		sales_weekly) q="SELECT concat_ws('|', week_start, orders, revenue, items, avg_order_value) FROM $a.sales_weekly" ;;
+		sales_monthly) q="SELECT concat_ws('|', month_start, orders, revenue, items, avg_order_value) FROM $a.sales_monthly" ;;
+		product_ranking) q="SELECT concat_ws('|', period, period_start, product_id, quantity, revenue, revenue_rank, quantity_rank,
+		                      previous_quantity, previous_revenue, revenue_change, coalesce(revenue_change_pct::text, '')) FROM $a.product_ranking" ;;
+		category_ranking) q="SELECT concat_ws('|', period, period_start, category, quantity, revenue, revenue_rank, quantity_rank,
+		                      previous_quantity, previous_revenue, revenue_change, coalesce(revenue_change_pct::text, '')) FROM $a.category_ranking" ;;
+		segment_sales) q="SELECT concat_ws('|', age_band, gender, occupation, category, customers, orders, quantity, revenue) FROM $a.segment_sales" ;;
+		customer_segments) q="SELECT concat_ws('|', age_band, gender, occupation, customers) FROM $a.customer_segments" ;;
+		page_traffic_hourly) q="SELECT concat_ws('|', extract(epoch FROM hour)::bigint, page, page_kind, views, users) FROM $a.page_traffic_hourly" ;;
+		funnel) q="SELECT concat_ws('|', segment_kind, segment, product_users, cart_users, checkout_users, complete_users,
+		             coalesce(product_to_cart_pct::text, ''), coalesce(cart_to_checkout_pct::text, ''),
+		             coalesce(checkout_to_complete_pct::text, ''), coalesce(conversion_pct::text, '')) FROM $a.funnel" ;;
+		pages_before_purchase) q="SELECT concat_ws('|', page, page_kind, orders, buyers) FROM $a.pages_before_purchase" ;;
+		active_users) q="SELECT concat_ws('|', users, views) FROM $a.active_users" ;;
+	esac
+	psql_q -c "$q" | LC_ALL=C sort
+}
+
+# compare_figures NAME...: each figure equals the independent computation
+compare_figures() {
+	local f bad=0
+	python3 "$ECSYNC_TOP/tests/integration/analytics_expected.py" "$an_dir" "$an_dir/expected"
+	for f in "$@"; do
+		pg_figure "$f" >"$an_dir/pg.$f"
+		[ -s "$an_dir/expected/$f" ] || fail "no expected rows for $f"
+		if cmp -s "$an_dir/expected/$f" "$an_dir/pg.$f"; then
+			echo "$f: $(wc -l <"$an_dir/pg.$f") rows equal"
+		else
+			echo "$f differs (expected <, analytics >):"
+			diff "$an_dir/expected/$f" "$an_dir/pg.$f" | head -n 8
+			bad=1
+		fi
+	done
+	[ $bad = 0 ] || fail "analytics figures differ from the independent computation"
+}
+
+all_figures="sales_daily orders_by_status sales_weekly sales_monthly product_ranking category_ranking
+	segment_sales customer_segments page_traffic_hourly funnel pages_before_purchase active_users"
+
+test_every_figure_matches_an_independent_computation() {
+	analytics_setup
+	send_recent_events
+	dump_mysql
+	# shellcheck disable=SC2086
+	compare_figures $all_figures
+	# the join of views and purchases is not empty: the test can fail
+	[ "$(psql_q -c "SELECT sum(orders) FROM an_analytics.pages_before_purchase")" -gt 0 ] ||
+		fail "no purchase had page views before it"
+}
+
+test_batch_runs_keep_the_rollups_current() {
+	analytics_setup
+	local before
+	before=$(psql_q -c "SELECT refreshed_at FROM ecsync.analytics_layers WHERE schema_name = 'an_analytics'")
+	# a new order on the last business day, one cancelled, one refunded
+	my_q an_shop -e "INSERT INTO sales (user_id, sold_at, total, status) VALUES (3, '2026-11-27 23:59:59', 4321.00, 'paid');
+	  INSERT INTO sales_details (sale_id, product_id, quantity, unit_price) VALUES (LAST_INSERT_ID(), 5, 3, 1440.33);
+	  UPDATE sales SET status = 'cancelled' WHERE id = 100;
+	  UPDATE sales SET status = 'refunded' WHERE id = (SELECT max(id) FROM (SELECT id FROM sales WHERE status = 'paid' AND id < 14000) s)"
+	assert_eq succeeded "$(psql_q -c "SELECT DISTINCT status FROM ecsync_run_batch()")" "run"
+	[ "$(psql_q -c "SELECT refreshed_at > '$before' FROM ecsync.analytics_layers WHERE schema_name = 'an_analytics'")" = t ] ||
+		fail "the run did not refresh the layer"
+	: >"$an_dir/events_now.jsonl"
+	dump_mysql
+	compare_figures sales_daily orders_by_status sales_monthly product_ranking category_ranking segment_sales
+	assert_eq "2026-11-27 23:59:59+09" \
+		"$(psql_q -c "SET TimeZone = 'Asia/Tokyo'; SELECT max(sold_at) FROM an_analytics.orders")" "the new order's time"
+}
+
+test_metabase_can_use_every_column() {
+	analytics_setup
+	local n bad
+	n=$(psql_q -c "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'an_analytics'")
+	[ "$n" -ge 50 ] || fail "only $n columns in the analytics schema"
+	# types the query builder cannot filter or group, times without a zone,
+	# ids read as decimals
+	bad=$(psql_q -c "SELECT string_agg(format('%s.%s %s', table_name, column_name, format_type(a.atttypid, a.atttypmod)), ', ')
+	  FROM information_schema.columns c
+	  JOIN pg_attribute a ON a.attrelid = format('%I.%I', c.table_schema, c.table_name)::regclass AND a.attname = c.column_name
+	  WHERE c.table_schema = 'an_analytics'
+	    AND (c.data_type IN ('interval', 'bit', 'bit varying', 'bytea', 'ARRAY', 'time without time zone',
+	                         'timestamp without time zone', 'USER-DEFINED', 'json', 'jsonb', 'xml', 'money')
+	         OR (c.column_name ~ '(^id|_id)$' AND c.data_type NOT IN ('bigint', 'integer')))")
+	[ -z "$bad" ] || fail "columns Metabase cannot use: $bad"
+	assert_eq "timestamp with time zone" \
+		"$(psql_q -c "SELECT DISTINCT data_type FROM information_schema.columns WHERE table_schema = 'an_analytics'
+		              AND column_name IN ('sold_at', 'registered_at', 'viewed_at', 'hour', 'since')")" "times"
+	# and every object says what it is
+	n=$(psql_q -c "SELECT count(*) FROM pg_class c WHERE c.relnamespace = 'an_analytics'::regnamespace
+	               AND c.relkind IN ('v', 'm') AND obj_description(c.oid, 'pg_class') IS NULL")
+	assert_eq 0 "$n" "views without a description"
+}
+
+test_datetime_zone_makes_instants_of_wall_clock_times() {
+	analytics_setup
+	assert_eq "timestamp with time zone" \
+		"$(psql_q -c "SELECT format_type(atttypid, NULL) FROM pg_attribute WHERE attrelid = 'an_shop.sales'::regclass AND attname = 'sold_at'")" \
+		"sold_at's type"
+	local a b
+	a=$(my_q an_shop -e "SELECT CONCAT(id, '|', DATE_FORMAT(sold_at, '%Y-%m-%d %H:%i:%s')) FROM sales ORDER BY id" | md5sum)
+	b=$(psql_q -c "SELECT concat(id, '|', to_char(sold_at AT TIME ZONE 'Asia/Tokyo', 'YYYY-MM-DD HH24:MI:SS')) FROM an_shop.sales ORDER BY id" | md5sum)
+	[ "$a" = "$b" ] || fail "sold_at in Asia/Tokyo differs from MySQL's wall-clock time"
+	# an instant: 2024-01-01 00:09:47 in Tokyo is 2023-12-31 15:09:47 UTC
+	assert_eq 0 "$(psql_q -c "SELECT count(*) FROM an_shop.sales s WHERE s.sold_at AT TIME ZONE 'UTC' + interval '9 hours'
+	                         <> (s.sold_at AT TIME ZONE 'Asia/Tokyo')")" "UTC + 9 h"
+	# a zone PostgreSQL does not know is refused when the server is defined
+	local out
+	out=$(psql_q -c "CREATE SERVER an_bad FOREIGN DATA WRAPPER ecsync_mysql OPTIONS (datetime_zone 'Mars/Olympus')" 2>&1) &&
+		fail "an unknown zone was accepted"
+	assert_contains 'invalid datetime_zone "Mars/Olympus"' "$out" "the error"
+}
+
+test_foreign_keys_are_carried_over_not_valid() {
+	analytics_setup
+	assert_eq "an_shop.sales_details|ecsync_fk_details_product_fk|FOREIGN KEY (product_id) REFERENCES an_shop.products(id) NOT VALID
+an_shop.sales_details|ecsync_fk_details_sale_fk|FOREIGN KEY (sale_id) REFERENCES an_shop.sales(id) NOT VALID
+an_shop.sales|ecsync_fk_sales_user_fk|FOREIGN KEY (user_id) REFERENCES an_shop.users(id) NOT VALID" \
+		"$(psql_q -F '|' -c "SELECT conrelid::regclass, conname, pg_get_constraintdef(oid) FROM pg_constraint
+		                      WHERE contype = 'f' AND connamespace = 'an_shop'::regnamespace ORDER BY conname")" "foreign keys"
+	# other writers are held to them
+	local out
+	out=$(psql_q -c "INSERT INTO an_shop.sales (id, user_id, sold_at, total, status) VALUES (99999999, 99999999, now(), 1, 'paid')" 2>&1) &&
+		fail "a sale of a user that does not exist was accepted"
+	assert_contains "ecsync_fk_sales_user_fk" "$out" "the error"
+	# a full sync of a referenced table (TRUNCATE) still works, keys kept
+	psql_q -c "SELECT ecsync_register_table('an_src', 'users', target_schema => 'an_shop', mode => 'full')" >/dev/null
+	assert_eq succeeded "$(psql_q -c "SELECT status FROM ecsync_run_batch('an_shop.users')")" "full sync of users"
+	assert_eq 3 "$(psql_q -c "SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND connamespace = 'an_shop'::regnamespace")" \
+		"keys after the full sync"
+	psql_q -c "SELECT ecsync_register_table('an_src', 'users', target_schema => 'an_shop', mode => 'incremental',
+	           cursor_column => 'updated_at')" >/dev/null
+	# switched off, a run adds none
+	psql_q -c "DROP SCHEMA IF EXISTS an_nofk CASCADE; CREATE SCHEMA an_nofk"
+	psql_q -c "SELECT ecsync_register_table('an_src', t, target_schema => 'an_nofk') FROM unnest(ARRAY['users', 'sales']) t" >/dev/null
+	# (the worker reads the setting as a new session does)
+	psql_q -c "ALTER DATABASE ecsync SET ecsync.batch_carry_foreign_keys = off"
+	psql_q -c "SELECT status FROM ecsync_run_batch('an_nofk.users'); SELECT status FROM ecsync_run_batch('an_nofk.sales')" >/dev/null
+	psql_q -c "ALTER DATABASE ecsync RESET ecsync.batch_carry_foreign_keys"
+	assert_eq 0 "$(psql_q -c "SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND connamespace = 'an_nofk'::regnamespace")" \
+		"keys with ecsync.batch_carry_foreign_keys off"
+	psql_q -c "SELECT ecsync_unregister_table(t, 'an_nofk') FROM unnest(ARRAY['users', 'sales']) t" >/dev/null
+}
+
+test_a_broken_layer_is_recorded_and_does_not_fail_the_run() {
+	analytics_setup
+	psql_q -c "SELECT ecsync_create_analytics('an_shop', analytics_schema => 'an_broken')" >/dev/null
+	psql_q -c "ALTER MATERIALIZED VIEW an_broken.segment_sales RENAME TO segment_sales_moved"
+	assert_eq succeeded "$(psql_q -c "SELECT DISTINCT status FROM ecsync_run_batch()")" "run with a broken layer"
+	assert_contains '"an_broken.segment_sales" does not exist' \
+		"$(psql_q -c "SELECT last_error FROM ecsync.analytics_layers WHERE schema_name = 'an_broken'")" "the broken layer's error"
+	assert_eq "" "$(psql_q -c "SELECT last_error FROM ecsync.analytics_layers WHERE schema_name = 'an_analytics'")" \
+		"the other layer's error"
+	psql_q -c "DROP SCHEMA an_broken CASCADE"
+}
