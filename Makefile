@@ -3,6 +3,7 @@
 #   make            build the extension, ecsync-ingest and the test tools
 #   make install    install the extension (into PostgreSQL) and ecsync-ingest
 #   make run        the main job: start the local stack and load the sample shop
+#   make watch      a live view of the stack started by make run (Ctrl-C quits)
 #   make stop       stop the stack started by make run
 #   make check      install what is missing, start a test stack, run every test
 #   make bench      benchmarks against their anchors [GROUP=batch,stream,archive] [ROWS=4500000] [EVENTS=2000000]
@@ -12,7 +13,7 @@
 PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
 export PG_CONFIG
 
-.PHONY: all extension ingester tools install run stop check bench sanitize deps clean
+.PHONY: all extension ingester tools install run watch stop check bench sanitize deps clean
 
 all: extension ingester tools
 
@@ -32,7 +33,11 @@ install: all
 run:
 	tests/harness/demo.sh
 
+watch:
+	@eval "$$(tests/harness/stack.sh env demo)" && bin/ecsync-watch
+
 stop:
+	-@pid=$$(cat .run/demo/producer.pid 2>/dev/null) && kill $$pid 2>/dev/null; rm -f .run/demo/producer.pid
 	tests/harness/stack.sh stop demo
 
 check:

@@ -226,3 +226,44 @@ test_a_broken_layer_is_recorded_and_does_not_fail_the_run() {
 		"the other layer's error"
 	psql_q -c "DROP SCHEMA an_broken CASCADE"
 }
+
+# the live view (bin/ecsync-watch, make watch) in a real terminal: tmux
+tmux_() { tmux -L ecsync-test "$@"; }
+pane() { tmux_ capture-pane -p -t watch; }
+pane_has() { pane | grep -qF -- "$1"; }
+watch_gone() { ! tmux_ has-session -t watch 2>/dev/null; }
+
+test_live_view_in_a_terminal() {
+	analytics_setup
+	local envs=() v out rows
+	for v in $(env | grep -o '^PG[A-Z]*'); do envs+=(-e "$v=${!v}"); done
+	psql_q -c "CREATE EXTENSION IF NOT EXISTS pg_cron"
+	psql_q -c "SELECT cron.schedule('an-watch', '0 3 * * *', 'SELECT 1')" >/dev/null
+	tmux_ kill-server 2>/dev/null || true
+	trap 'tmux_ kill-server 2>/dev/null || true; psql_q -c "SELECT cron.unschedule('"'an-watch'"')" >/dev/null 2>&1' EXIT
+	tmux_ new-session -d -s watch -x 120 -y 32 "${envs[@]}" "$ECSYNC_TOP/bin/ecsync-watch"
+	wait_for 10 pane_has "PAGES" || { pane; fail "the live view did not draw"; }
+	out=$(pane)
+	echo "$out"
+	assert_match '^ecsync live - ecsync@' "$(head -n 1 <<<"$out")" "the first line"
+	rows=$(psql_q -c "SELECT to_char(count(*), 'FM999,999,999,990') FROM an_shop.sales")
+	assert_match "an_shop\.sales +incremental +$rows " "$out" "rows of an_shop.sales"
+	assert_match "an_page_views +started +1/1 " "$out" "the stream"
+	assert_contains "PG_CRON  an-watch (0 3 * * *)" "$out" "the pg_cron job"
+	assert_match "SALES  today [0-9-]+: .* latest day 2026-11-2[0-9]: [0-9]+ orders" "$out" "sales"
+	# it refreshes: new events show within a couple of seconds
+	"$pvproduce" -t an_page_views -n 500 --scale 0.01 --seed 7 -q
+	wait_for 30 page_views_at_least "$(($(psql_q -c "SELECT count(*) FROM an_shop.page_views") + 500))" >/dev/null 2>&1 || true
+	rows=$(psql_q -c "SELECT to_char(rows_total, 'FM999,999,999,990') FROM ecsync.stream_status WHERE stream = 'an_page_views'")
+	wait_for 5 pane_has " $rows" || { pane; fail "the live view did not show $rows rows of the stream"; }
+	# a small terminal: the layout shrinks to it, the title stays on top
+	tmux_ resize-window -t watch -x 60 -y 12
+	sleep 2.5
+	out=$(pane)
+	echo "$out"
+	assert_match '^ecsync live - ' "$(head -n 1 <<<"$out")" "the first line in 60x12"
+	[ "$(awk 'length($0) > 60' <<<"$out" | wc -l)" = 0 ] || fail "lines wider than 60 columns"
+	# Ctrl-C ends it
+	tmux_ send-keys -t watch C-c
+	wait_for 5 watch_gone || fail "Ctrl-C did not end the live view"
+}
