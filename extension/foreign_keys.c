@@ -245,15 +245,22 @@ fk_carry(SyncTable *t, struct ms_conn *conn, const char *db, const char *server_
 	}
 }
 
-/* fk_touched: does a key ecsync carried over start or end at relid? */
+/*
+ * fk_touched: does a key ecsync carried over start or end at relid, and
+ * may its load skip referential checks?  Not when another role's table
+ * references it: replica mode would let the owner's deletes break that
+ * role's keys, which the owner could not switch off otherwise.
+ */
 bool
 fk_touched(Oid relid)
 {
 	Datum		arg = ObjectIdGetDatum(relid);
 	Oid			type = OIDOID;
 
-	if (SPI_execute_with_args("SELECT 1 FROM pg_constraint WHERE contype = 'f' "
-							  "AND (conrelid = $1 OR confrelid = $1) AND conname LIKE '" FK_PREFIX "%' LIMIT 1",
+	if (SPI_execute_with_args("SELECT 1 WHERE EXISTS (SELECT 1 FROM pg_constraint WHERE contype = 'f' "
+							  "  AND (conrelid = $1 OR confrelid = $1) AND conname LIKE '" FK_PREFIX "%') "
+							  "AND NOT EXISTS (SELECT 1 FROM pg_constraint c JOIN pg_class r ON r.oid = c.conrelid "
+							  "  WHERE c.contype = 'f' AND c.confrelid = $1 AND r.relowner <> current_user::regrole)",
 							  1, &type, &arg, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read pg_constraint");
 	return SPI_processed > 0;

@@ -5,6 +5,7 @@
 # changed.  Prints:
 #   BENCH batch_full rows=... ecsync_s=... copy_s=... pgloader_s=... mysql_fdw_s=... ecsync_peak_rss_mb=... maintained_s=...
 #   BENCH batch_incremental rows=... changed=... incremental_s=... full_s=...
+#   BENCH batch_shop rows=... fk_s=... nofk_s=... zoned_s=... analytics_refresh_s=...
 set -euo pipefail
 
 rows=$ECSYNC_BENCH_ROWS
@@ -165,6 +166,47 @@ incremental_s=$(timed_run i.sales_details)
 	{ log "incremental result differs from MySQL"; exit 1; }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else print "n/a" }'; }
+
+# The whole shop, full: with MySQL's foreign keys carried over (the default:
+# loads without referential checks), without them, and with DATETIME as
+# Tokyo instants (text COPY for the tables that have one); then what
+# refreshing the analytics rollups adds to a run.
+q -c "SELECT ecsync_unregister_table('sales_details', 'i')" -c "DROP SCHEMA i CASCADE" >/dev/null
+shop_run() {	# the seconds of one ecsync_run_batch() of every registered table
+	local t0 t1
+	quiesce
+	t0=$(now)
+	q -c "SELECT * FROM ecsync_run_batch()" >&2
+	t1=$(now)
+	secs "$t0" "$t1"
+}
+q -c "DROP SCHEMA IF EXISTS s CASCADE" -c "CREATE SCHEMA s"
+q -c "SELECT count(*) FROM ecsync_register_shop('src', 's', 'full')" >/dev/null
+log "whole shop: first run (creates the targets and their foreign keys)"
+q -c "SELECT * FROM ecsync_run_batch()" >&2
+shop_rows=$(q -c "SELECT (SELECT count(*) FROM s.users) + (SELECT count(*) FROM s.products) + (SELECT count(*) FROM s.sales) + (SELECT count(*) FROM s.sales_details)")
+[ "$(q -c "SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND connamespace = 's'::regnamespace")" = 3 ] ||
+	{ log "the shop's foreign keys were not carried over"; exit 1; }
+log "whole shop: timed runs with the foreign keys (best of 2)"
+fk_s=$(best "$(shop_run)" "$(shop_run)")
+q -c "ALTER DATABASE bench SET ecsync.batch_carry_foreign_keys = off"
+q -c "ALTER TABLE s.sales DROP CONSTRAINT ecsync_fk_sales_user_fk" \
+  -c "ALTER TABLE s.sales_details DROP CONSTRAINT ecsync_fk_details_sale_fk, DROP CONSTRAINT ecsync_fk_details_product_fk"
+log "whole shop: timed runs without them (best of 2)"
+nofk_s=$(best "$(shop_run)" "$(shop_run)")
+q -c "ALTER DATABASE bench RESET ecsync.batch_carry_foreign_keys"
+log "whole shop: DATETIME in Asia/Tokyo (timestamptz, text COPY for three tables; best of 2)"
+q -c "ALTER SERVER src OPTIONS (ADD datetime_zone 'Asia/Tokyo')"
+q -c "DROP SCHEMA s CASCADE" -c "CREATE SCHEMA s"
+q -c "SELECT * FROM ecsync_run_batch()" >/dev/null
+zoned_s=$(best "$(shop_run)" "$(shop_run)")
+log "analytics: the rollups' refresh at this size"
+q -c "CREATE TABLE s.page_views (user_id bigint, age smallint, gender text, occupation text, page text, viewed_at timestamptz)"
+q -c "SELECT ecsync_create_analytics('s', analytics_schema => 'a')" >/dev/null
+t0=$(now)
+q -c "SELECT ecsync_refresh_analytics('a')" >/dev/null
+refresh_s=$(secs "$t0" "$(now)")
 log "ecsync runs: $e1 s, $e2 s; COPY runs: ${copies[*]} s"
 echo "BENCH batch_full rows=$n ecsync_s=$ecsync_s copy_s=$copy_s pgloader_s=$pgloader_s mysql_fdw_s=$mysql_fdw_s ecsync_peak_rss_mb=$ecsync_rss ecsync_peak_rss_mb_1m=$rss_1m ecsync_vs_copy=$(ratio "$ecsync_s" "$copy_s") pgloader_vs_ecsync=$(ratio "$pgloader_s" "$ecsync_s") mysql_fdw_vs_ecsync=$(ratio "$mysql_fdw_s" "$ecsync_s") maintained_s=$maintained_s maintained_vs_ecsync=$(ratio "$maintained_s" "$ecsync_s") bigint_s=$bigint_s ecsync_vs_bigint=$(ratio "$ecsync_s" "$bigint_s") pgloader_vs_bigint=$(ratio "$pgloader_s" "$bigint_s")"
+echo "BENCH batch_shop rows=$shop_rows fk_s=$fk_s nofk_s=$nofk_s fk_vs_nofk=$(ratio "$fk_s" "$nofk_s") zoned_s=$zoned_s zoned_vs_nofk=$(ratio "$zoned_s" "$nofk_s") analytics_refresh_s=$refresh_s refresh_vs_run=$(ratio "$refresh_s" "$fk_s")"
 echo "BENCH batch_incremental rows=$n changed=$changed_recent incremental_s=$incremental_recent_s full_s=$ecsync_s incremental_vs_full=$(ratio "$incremental_recent_s" "$ecsync_s") changed_spread=$changed incremental_spread_s=$incremental_s incremental_spread_vs_full=$(ratio "$incremental_s" "$ecsync_s")"

@@ -215,6 +215,28 @@ an_shop.sales|ecsync_fk_sales_user_fk|FOREIGN KEY (user_id) REFERENCES an_shop.u
 	psql_q -c "SELECT ecsync_unregister_table(t, 'an_nofk') FROM unnest(ARRAY['users', 'sales']) t" >/dev/null
 }
 
+test_another_roles_key_keeps_its_referential_checks() {
+	analytics_setup
+	# a user MySQL then deletes; another role's table references it
+	my_q an_shop -e "INSERT INTO users (id, name, email, created_at) VALUES (90001, 'x', 'x@example.jp', NOW())"
+	assert_eq succeeded "$(psql_q -c "SELECT status FROM ecsync_run_batch('an_shop.users')")" "sync of the new user"
+	psql_q -c "DROP TABLE IF EXISTS public.an_other_ref; DROP ROLE IF EXISTS an_other; CREATE ROLE an_other;
+	           GRANT USAGE ON SCHEMA an_shop TO an_other; GRANT REFERENCES ON an_shop.users TO an_other;
+	           CREATE TABLE public.an_other_ref (user_id bigint REFERENCES an_shop.users (id));
+	           INSERT INTO public.an_other_ref VALUES (90001); ALTER TABLE public.an_other_ref OWNER TO an_other"
+	my_q an_shop -e "DELETE FROM users WHERE id = 90001"
+	local out
+	out=$(psql_q -c "SELECT status FROM ecsync_reconcile_deletes('an_shop.users')" 2>&1) &&
+		fail "the delete broke another role's foreign key: $out"
+	assert_contains 'violates foreign key constraint' "$out" "the error"
+	assert_eq 1 "$(psql_q -c "SELECT count(*) FROM an_shop.users WHERE id = 90001")" "the user, kept"
+	# without that table, the delete goes through (carried keys do not check)
+	psql_q -c "DROP TABLE public.an_other_ref; REVOKE ALL ON an_shop.users FROM an_other;
+	           REVOKE ALL ON SCHEMA an_shop FROM an_other; DROP ROLE an_other"
+	assert_eq succeeded "$(psql_q -c "SELECT status FROM ecsync_reconcile_deletes('an_shop.users')")" "reconcile"
+	assert_eq 0 "$(psql_q -c "SELECT count(*) FROM an_shop.users WHERE id = 90001")" "the user, deleted"
+}
+
 test_a_broken_layer_is_recorded_and_does_not_fail_the_run() {
 	analytics_setup
 	psql_q -c "SELECT ecsync_create_analytics('an_shop', analytics_schema => 'an_broken')" >/dev/null

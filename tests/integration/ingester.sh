@@ -9,7 +9,7 @@ test_help_lists_every_option() {
 		--version --help ECSYNC_MYSQL_PASSWORD "Exit codes" roll.bytes roll.seconds; do
 		assert_contains "$o" "$out" "--help mentions $o"
 	done
-	assert_match '^ecsync-ingest 0\.4 \(librdkafka [0-9.]+, jansson [0-9.]+, libmariadb [0-9.]+\)$' "$("$ingest" --version)" "--version"
+	assert_match '^ecsync-ingest 0\.5 \(librdkafka [0-9.]+, jansson [0-9.]+, libmariadb [0-9.]+\)$' "$("$ingest" --version)" "--version"
 }
 
 test_usage_errors_exit_2() {

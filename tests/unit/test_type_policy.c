@@ -70,7 +70,7 @@ test_mapping(void)
 	CHECK(strcmp(map("longtext", "longtext", true, &conv, &bits, &nullable), "jsonb") == 0, "MariaDB JSON");
 	{
 		tp_column	c = {"c", "bigint", "bigint(20) unsigned", true, -1, 20, 0, -1, false, NULL};
-		tp_options	o = {true};
+		tp_options	o = {true, NULL};
 		char		pgtype[64],
 					err[256];
 		tp_conv		cv;
@@ -80,6 +80,24 @@ test_mapping(void)
 
 		CHECK(tp_map_column(&c, &o, pgtype, sizeof(pgtype), &cv, &w, &b, &nl, err, sizeof(err)) &&
 			  strcmp(pgtype, "bigint") == 0 && w == TW_INT8, "bigint unsigned as bigint: %s", pgtype);
+	}
+	{
+		/* DATETIME in a zone: timestamptz, as text PostgreSQL reads in that zone */
+		tp_column	c = {"c", "datetime", "datetime(3)", true, -1, -1, -1, 3, false, NULL};
+		tp_options	o = {false, "Asia/Tokyo"};
+		char		pgtype[64],
+					err[256];
+		tp_conv		cv;
+		tp_wire		w;
+		int			b;
+		bool		nl;
+
+		CHECK(tp_map_column(&c, &o, pgtype, sizeof(pgtype), &cv, &w, &b, &nl, err, sizeof(err)) &&
+			  strcmp(pgtype, "timestamp(3) with time zone") == 0 && w == TW_NONE && cv == TP_DATETIME,
+			  "zoned datetime: %s", pgtype);
+		CHECK(tp_map_column(&c, NULL, pgtype, sizeof(pgtype), &cv, &w, &b, &nl, err, sizeof(err)) &&
+			  strcmp(pgtype, "timestamp(3) without time zone") == 0 && w == TW_TIMESTAMP,
+			  "datetime without a zone: %s", pgtype);
 	}
 	CHECK(conv == TP_JSON, "JSON conversion");
 	map("date", "date", false, &conv, &bits, &nullable);
