@@ -800,7 +800,7 @@ refresh_analytics(int64 run_id)
 	pgstat_report_activity(STATE_RUNNING,
 						   psprintf("ecsync batch run " INT64_FORMAT ": refreshing analytics", run_id));
 	CommandCounterIncrement();
-	spi_exec("SELECT format('SELECT %I.ecsync_refresh_analytics()', n.nspname) "
+	spi_exec("SELECT format('SELECT %I.ecsync_refresh_analytics(with_runs_only => true)', n.nspname) "
 			 "FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'ecsync'",
 			 SPI_OK_SELECT);
 	if (SPI_processed != 1)

@@ -23,6 +23,7 @@ CREATE TABLE ecsync.analytics_layers (
     page_views      text,
     business_zone   text NOT NULL,
     matviews        text[] NOT NULL,
+    refresh_with_runs boolean NOT NULL DEFAULT true,
     created_at      timestamptz NOT NULL DEFAULT now(),
     refreshed_at    timestamptz,
     refresh_seconds double precision,
@@ -57,12 +58,13 @@ BEGIN
     END IF;
     -- (created populated: refreshed now)
     INSERT INTO ecsync.analytics_layers AS l (schema_name, owner, shop_schema, page_views, business_zone, matviews,
-                                              refreshed_at)
+                                              refresh_with_runs, refreshed_at)
     VALUES (a->>'schema_name', caller, a->>'shop_schema', a->>'page_views', a->>'business_zone',
-            ARRAY(SELECT jsonb_array_elements_text(a->'matviews')), now())
+            ARRAY(SELECT jsonb_array_elements_text(a->'matviews')), (a->>'refresh_with_runs')::boolean, now())
     ON CONFLICT (schema_name) DO UPDATE
        SET owner = excluded.owner, shop_schema = excluded.shop_schema, page_views = excluded.page_views,
-           business_zone = excluded.business_zone, matviews = excluded.matviews, created_at = now(),
+           business_zone = excluded.business_zone, matviews = excluded.matviews,
+           refresh_with_runs = excluded.refresh_with_runs, created_at = now(),
            refreshed_at = now(),
            last_error = NULL, last_error_at = NULL;
     RETURN 'true'::jsonb;
@@ -117,11 +119,13 @@ CREATE FUNCTION ecsync_create_analytics(
     shop_schema      name DEFAULT 'shop',
     page_views       regclass DEFAULT NULL,
     business_zone    text DEFAULT 'Asia/Tokyo',
-    analytics_schema name DEFAULT 'analytics')
+    analytics_schema name DEFAULT 'analytics',
+    refresh_with_runs boolean DEFAULT true)
 RETURNS text
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 SET client_min_messages = warning
+SET work_mem = '256MB'
 AS $fn$
 DECLARE
     a text := quote_ident(analytics_schema);
@@ -174,7 +178,8 @@ BEGIN
                              'sales_monthly', 'page_views', 'page_traffic_hourly', 'funnel', 'active_users'] LOOP
         EXECUTE format('DROP VIEW IF EXISTS %s.%I CASCADE', a, t);
     END LOOP;
-    EXECUTE format('DROP FUNCTION IF EXISTS %s.age_band(integer), %s.page_kind(text), %s.business_day(timestamptz)', a, a, a);
+    EXECUTE format('DROP FUNCTION IF EXISTS %s.age_band(integer), %s.page_kind(text), %s.business_day(timestamptz), '
+                   '%s.previous_period(text, date)', a, a, a, a);
 
     -- helpers: the segment and page vocabulary every object shares
     EXECUTE format($$CREATE FUNCTION %s.age_band(age integer) RETURNS text
@@ -189,6 +194,10 @@ BEGIN
                     WHEN page = '/cart' THEN 'cart' WHEN page = '/checkout' THEN 'checkout'
                     WHEN page = '/checkout/complete' THEN 'complete' WHEN page LIKE '/mypage%%' THEN 'mypage'
                     ELSE 'other' END$$, a);
+    EXECUTE format($$CREATE FUNCTION %s.previous_period(period text, period_start date) RETURNS date
+        LANGUAGE sql IMMUTABLE PARALLEL SAFE
+        RETURN CASE period WHEN 'week' THEN period_start - 7
+                           ELSE (period_start - interval '1 month')::date END$$, a);
     EXECUTE format($$CREATE FUNCTION %s.business_day(t timestamptz) RETURNS date
         LANGUAGE sql IMMUTABLE PARALLEL SAFE
         RETURN (t AT TIME ZONE %s)::date$$, a, z);
@@ -246,53 +255,60 @@ BEGIN
          WHERE %4$s
          GROUP BY 1, 2$$, a, s, sold, paid);
     EXECUTE format('CREATE UNIQUE INDEX ON %s.product_sales_daily (business_day, product_id)', a);
-    -- rankings per day, week and month: a product (category) sold in a
-    -- period, ranked in it, against its own figures of the period before
+    -- rankings per week and month: a product (category) sold in a period,
+    -- ranked in it, against its own figures of the period before (lag()
+    -- over its periods: no self-join).  Weeks and months are two plain
+    -- aggregates of the daily rollup, appended.  Per day,
+    -- product_sales_daily has the figures.
     EXECUTE format($$CREATE MATERIALIZED VIEW %1$s.product_ranking AS
         WITH p AS (
-            SELECT g.period, g.period_start, g.previous_start, x.product_id, sum(x.quantity)::bigint AS quantity, sum(x.revenue) AS revenue
-              FROM %1$s.product_sales_daily x
-             CROSS JOIN LATERAL (VALUES ('day', x.business_day, x.business_day - 1),
-                                        ('week', date_trunc('week', x.business_day)::date,
-                                                 date_trunc('week', x.business_day)::date - 7),
-                                        ('month', date_trunc('month', x.business_day)::date,
-                                                  (date_trunc('month', x.business_day) - interval '1 month')::date))
-                                 g(period, period_start, previous_start)
-             GROUP BY 1, 2, 3, 4)
-        SELECT c.period, c.period_start, c.product_id, pr.name::text AS product, pr.category::text AS category,
-               c.quantity, c.revenue,
-               rank() OVER (PARTITION BY c.period, c.period_start ORDER BY c.revenue DESC) AS revenue_rank,
-               rank() OVER (PARTITION BY c.period, c.period_start ORDER BY c.quantity DESC) AS quantity_rank,
-               coalesce(prev.quantity, 0) AS previous_quantity, coalesce(prev.revenue, 0) AS previous_revenue,
-               c.revenue - coalesce(prev.revenue, 0) AS revenue_change,
-               round(100 * (c.revenue - prev.revenue) / nullif(prev.revenue, 0), 2) AS revenue_change_pct
-          FROM p c
-          LEFT JOIN p prev ON prev.period = c.period AND prev.product_id = c.product_id
-                          AND prev.period_start = c.previous_start
-          LEFT JOIN %2$s.products pr ON pr.id = c.product_id$$, a, s);
+            SELECT 'week'::text AS period, date_trunc('week', business_day)::date AS period_start, product_id,
+                   sum(quantity)::bigint AS quantity, sum(revenue) AS revenue
+              FROM %1$s.product_sales_daily GROUP BY 2, 3
+            UNION ALL
+            SELECT 'month', date_trunc('month', business_day)::date, product_id, sum(quantity)::bigint, sum(revenue)
+              FROM %1$s.product_sales_daily GROUP BY 2, 3),
+        l AS (
+            SELECT p.*,
+                   CASE WHEN lag(period_start) OVER w = %1$s.previous_period(period, period_start)
+                        THEN lag(quantity) OVER w ELSE 0 END AS previous_quantity,
+                   CASE WHEN lag(period_start) OVER w = %1$s.previous_period(period, period_start)
+                        THEN lag(revenue) OVER w ELSE 0 END AS previous_revenue
+              FROM p WINDOW w AS (PARTITION BY period, product_id ORDER BY period_start))
+        SELECT l.period, l.period_start, l.product_id, pr.name::text AS product, pr.category::text AS category,
+               l.quantity, l.revenue,
+               rank() OVER (PARTITION BY l.period, l.period_start ORDER BY l.revenue DESC) AS revenue_rank,
+               rank() OVER (PARTITION BY l.period, l.period_start ORDER BY l.quantity DESC) AS quantity_rank,
+               l.previous_quantity, l.previous_revenue, l.revenue - l.previous_revenue AS revenue_change,
+               round(100 * (l.revenue - l.previous_revenue) / nullif(l.previous_revenue, 0), 2) AS revenue_change_pct
+          FROM l LEFT JOIN %2$s.products pr ON pr.id = l.product_id$$, a, s);
     EXECUTE format('CREATE UNIQUE INDEX ON %s.product_ranking (period, period_start, product_id)', a);
     EXECUTE format($$CREATE MATERIALIZED VIEW %1$s.category_ranking AS
-        WITH p AS (
-            SELECT g.period, g.period_start, g.previous_start, coalesce(pr.category::text, 'unknown') AS category,
+        WITH c AS (
+            SELECT x.business_day, coalesce(pr.category::text, 'unknown') AS category,
                    sum(x.quantity)::bigint AS quantity, sum(x.revenue) AS revenue
-              FROM %1$s.product_sales_daily x
-              LEFT JOIN %2$s.products pr ON pr.id = x.product_id
-             CROSS JOIN LATERAL (VALUES ('day', x.business_day, x.business_day - 1),
-                                        ('week', date_trunc('week', x.business_day)::date,
-                                                 date_trunc('week', x.business_day)::date - 7),
-                                        ('month', date_trunc('month', x.business_day)::date,
-                                                  (date_trunc('month', x.business_day) - interval '1 month')::date))
-                                 g(period, period_start, previous_start)
-             GROUP BY 1, 2, 3, 4)
-        SELECT c.period, c.period_start, c.category, c.quantity, c.revenue,
-               rank() OVER (PARTITION BY c.period, c.period_start ORDER BY c.revenue DESC) AS revenue_rank,
-               rank() OVER (PARTITION BY c.period, c.period_start ORDER BY c.quantity DESC) AS quantity_rank,
-               coalesce(prev.quantity, 0) AS previous_quantity, coalesce(prev.revenue, 0) AS previous_revenue,
-               c.revenue - coalesce(prev.revenue, 0) AS revenue_change,
-               round(100 * (c.revenue - prev.revenue) / nullif(prev.revenue, 0), 2) AS revenue_change_pct
-          FROM p c
-          LEFT JOIN p prev ON prev.period = c.period AND prev.category = c.category
-                          AND prev.period_start = c.previous_start$$, a, s);
+              FROM %1$s.product_sales_daily x LEFT JOIN %2$s.products pr ON pr.id = x.product_id
+             GROUP BY 1, 2),
+        p AS (
+            SELECT 'week'::text AS period, date_trunc('week', business_day)::date AS period_start, category,
+                   sum(quantity)::bigint AS quantity, sum(revenue) AS revenue
+              FROM c GROUP BY 2, 3
+            UNION ALL
+            SELECT 'month', date_trunc('month', business_day)::date, category, sum(quantity)::bigint, sum(revenue)
+              FROM c GROUP BY 2, 3),
+        l AS (
+            SELECT p.*,
+                   CASE WHEN lag(period_start) OVER w = %1$s.previous_period(period, period_start)
+                        THEN lag(quantity) OVER w ELSE 0 END AS previous_quantity,
+                   CASE WHEN lag(period_start) OVER w = %1$s.previous_period(period, period_start)
+                        THEN lag(revenue) OVER w ELSE 0 END AS previous_revenue
+              FROM p WINDOW w AS (PARTITION BY period, category ORDER BY period_start))
+        SELECT l.period, l.period_start, l.category, l.quantity, l.revenue,
+               rank() OVER (PARTITION BY l.period, l.period_start ORDER BY l.revenue DESC) AS revenue_rank,
+               rank() OVER (PARTITION BY l.period, l.period_start ORDER BY l.quantity DESC) AS quantity_rank,
+               l.previous_quantity, l.previous_revenue, l.revenue - l.previous_revenue AS revenue_change,
+               round(100 * (l.revenue - l.previous_revenue) / nullif(l.previous_revenue, 0), 2) AS revenue_change_pct
+          FROM l$$, a, s);
     EXECUTE format('CREATE UNIQUE INDEX ON %s.category_ranking (period, period_start, category)', a);
     EXECUTE format($$CREATE MATERIALIZED VIEW %1$s.segment_sales AS
         SELECT %1$s.age_band(u.age::integer) AS age_band, coalesce(u.gender::text, 'unknown') AS gender,
@@ -362,8 +378,8 @@ BEGIN
         COMMENT ON VIEW %1$s.sales_weekly IS 'sales per week (Monday to Sunday, business days)';
         COMMENT ON VIEW %1$s.sales_monthly IS 'sales per month (business days)';
         COMMENT ON MATERIALIZED VIEW %1$s.product_sales_daily IS 'quantity and revenue per product and business day; refreshed by each batch run';
-        COMMENT ON MATERIALIZED VIEW %1$s.product_ranking IS 'products ranked by revenue and quantity per day, week and month, with the change against the period before';
-        COMMENT ON MATERIALIZED VIEW %1$s.category_ranking IS 'categories ranked by revenue and quantity per day, week and month, with the change against the period before';
+        COMMENT ON MATERIALIZED VIEW %1$s.product_ranking IS 'products ranked by revenue and quantity per week and month, with the change against the period before';
+        COMMENT ON MATERIALIZED VIEW %1$s.category_ranking IS 'categories ranked by revenue and quantity per week and month, with the change against the period before';
         COMMENT ON MATERIALIZED VIEW %1$s.segment_sales IS 'what each customer segment buys: customers, orders, quantity and revenue per category';
         COMMENT ON VIEW %1$s.page_views IS 'page views with segment and page kind (live: the stream)';
         COMMENT ON VIEW %1$s.page_traffic_hourly IS 'views and users per page and hour (live)';
@@ -379,13 +395,14 @@ BEGIN
     -- the caller's, recorded so the owner's batch runs refresh the rollups
     PERFORM @extschema@.ecsync_catalog_call('register_analytics', jsonb_build_object(
         'schema_name', analytics_schema, 'shop_schema', shop_schema, 'page_views', pv::text,
-        'business_zone', business_zone, 'matviews', to_jsonb(matviews)));
+        'business_zone', business_zone, 'matviews', to_jsonb(matviews),
+        'refresh_with_runs', coalesce(refresh_with_runs, true)));
     SELECT count(*) INTO n FROM pg_class c WHERE c.relnamespace = analytics_schema::regnamespace AND c.relkind IN ('v', 'm');
     RETURN format('%s views and materialized views in schema %s', n, analytics_schema);
 END
 $fn$;
 
-COMMENT ON FUNCTION ecsync_create_analytics(name, regclass, text, name) IS
+COMMENT ON FUNCTION ecsync_create_analytics(name, regclass, text, name, boolean) IS
   'build (or rebuild) the analytics schema Metabase charts, over the synced shop tables and the page-view stream';
 
 /*
@@ -393,13 +410,16 @@ COMMENT ON FUNCTION ecsync_create_analytics(name, regclass, text, name) IS
  * caller's analytics layers (all, or the one named).  Each layer is
  * refreshed on its own: one that fails is recorded in
  * ecsync.analytics_layers.last_error and the others go on.  Every batch
- * run calls it, as the owner of the registrations it synced, in its own
- * transaction.  Returns the number of layers refreshed.
+ * run calls it (with_runs_only: the layers made with refresh_with_runs),
+ * as the owner of the registrations it synced, in its own transaction.
+ * Sorts and hashes get work_mem 256MB: the rollups aggregate millions of
+ * rows.  Returns the number of layers refreshed.
  */
-CREATE FUNCTION ecsync_refresh_analytics(analytics_schema name DEFAULT NULL)
+CREATE FUNCTION ecsync_refresh_analytics(analytics_schema name DEFAULT NULL, with_runs_only boolean DEFAULT false)
 RETURNS integer
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+SET work_mem = '256MB'
 AS $fn$
 DECLARE
     l ecsync.analytics_layers;
@@ -409,6 +429,8 @@ DECLARE
 BEGIN
     FOR l IN SELECT * FROM ecsync.analytics_layers al
               WHERE (analytics_schema IS NULL OR al.schema_name = analytics_schema)
+                AND (NOT with_runs_only OR al.refresh_with_runs)
+                AND to_regnamespace(quote_ident(al.schema_name)) IS NOT NULL   -- dropped: nothing to do
                 AND pg_has_role(al.owner, 'MEMBER')
               ORDER BY al.schema_name LOOP
         t0 := clock_timestamp();
@@ -432,9 +454,9 @@ BEGIN
 END
 $fn$;
 
-COMMENT ON FUNCTION ecsync_refresh_analytics(name) IS
+COMMENT ON FUNCTION ecsync_refresh_analytics(name, boolean) IS
   'refresh the materialized rollups of the caller''s analytics layers (every batch run does it); returns how many';
 
-GRANT EXECUTE ON FUNCTION ecsync_create_analytics(name, regclass, text, name),
-                          ecsync_refresh_analytics(name)
+GRANT EXECUTE ON FUNCTION ecsync_create_analytics(name, regclass, text, name, boolean),
+                          ecsync_refresh_analytics(name, boolean)
   TO PUBLIC;

@@ -237,6 +237,23 @@ test_another_roles_key_keeps_its_referential_checks() {
 	assert_eq 0 "$(psql_q -c "SELECT count(*) FROM an_shop.users WHERE id = 90001")" "the user, deleted"
 }
 
+test_a_layer_made_without_runs_is_refreshed_when_called() {
+	analytics_setup
+	psql_q -c "SELECT ecsync_create_analytics('an_shop', analytics_schema => 'an_manual', refresh_with_runs => false)" >/dev/null
+	local before orders
+	before=$(psql_q -c "SELECT refreshed_at FROM ecsync.analytics_layers WHERE schema_name = 'an_manual'")
+	orders=$(psql_q -c "SELECT sum(orders) FROM an_manual.sales_daily")
+	my_q an_shop -e "INSERT INTO sales (user_id, sold_at, total, status) VALUES (5, '2026-11-27 12:00:00', 100.00, 'paid')"
+	assert_eq succeeded "$(psql_q -c "SELECT DISTINCT status FROM ecsync_run_batch()")" "run"
+	# the run refreshed the other layer, not this one
+	assert_eq "$before" "$(psql_q -c "SELECT refreshed_at FROM ecsync.analytics_layers WHERE schema_name = 'an_manual'")" "refreshed_at"
+	assert_eq "$orders" "$(psql_q -c "SELECT sum(orders) FROM an_manual.sales_daily")" "orders before the call"
+	assert_eq $((orders + 1)) "$(psql_q -c "SELECT sum(orders) FROM an_analytics.sales_daily")" "orders of the layer runs refresh"
+	assert_eq 1 "$(psql_q -c "SELECT ecsync_refresh_analytics('an_manual')")" "layers refreshed"
+	assert_eq $((orders + 1)) "$(psql_q -c "SELECT sum(orders) FROM an_manual.sales_daily")" "orders after the call"
+	psql_q -c "DROP SCHEMA an_manual CASCADE"
+}
+
 test_a_broken_layer_is_recorded_and_does_not_fail_the_run() {
 	analytics_setup
 	psql_q -c "SELECT ecsync_create_analytics('an_shop', analytics_schema => 'an_broken')" >/dev/null

@@ -13,7 +13,7 @@ canonical form analytics.sh also asks PostgreSQL for.
 Definitions (README, "Analytics"): a sale is an order paid or shipped; the
 business day is the date in Asia/Tokyo (the shop writes its DATETIMEs in
 Tokyo wall-clock time, so it is the DATETIME's date); weeks start on Monday;
-rankings are rank() by revenue and by quantity within a period, against the
+rankings (per week and month) are rank() by revenue and by quantity within a period, against the
 same product's (category's) figures in the period before.
 """
 import collections
@@ -148,7 +148,7 @@ def main():
             _, d, _, _, st = sales[s]
             if st not in SALE:
                 continue
-            for period, start in (("day", d), ("week", week_start(d)), ("month", month_start(d))):
+            for period, start in (("week", week_start(d)), ("month", month_start(d))):
                 a = per[(period, start, key_of(p))]
                 a[0] += q
                 a[1] += q * u

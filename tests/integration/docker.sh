@@ -87,7 +87,7 @@ test_compose_builds_starts_syncs_streams_archives() {
 		   -U metabase -d ecsync -c "SELECT count(*) FROM analytics.customers")" "metabase reads analytics"
 	# no password in the compose file, nor in any container's environment or command
 	local s c
-	for s in mysql_password postgres_password metabase_password; do
+	for s in mysql_password postgres_password metabase_password metabase_admin_password; do
 		! grep -qF "$(cat "$ECSYNC_TOP/docker/secrets/$s")" "$compose_file" || fail "$s is in the compose file"
 		for c in $(dc ps -q); do
 			! docker inspect -f '{{json .Config.Env}} {{json .Config.Cmd}} {{json .Args}}' "$c" |
@@ -104,7 +104,7 @@ test_compose_file_pins_metabase_and_builds_from_a_base_argument() {
 	config=$(BASE_IMAGE=example/base:1 docker-compose -f "$compose_file" -p "$project" config)
 	assert_match 'image: metabase/metabase:v[0-9]+\.[0-9]+\.[0-9]+' "$config" "Metabase's image, pinned"
 	assert_match "published: ${METABASE_PORT}|${METABASE_PORT}:3000" "$config" "Metabase's port"
-	assert_eq 6 "$(grep -c 'BASE_IMAGE: example/base:1' <<<"$config")" "services built FROM the base argument"
+	assert_eq 7 "$(grep -c 'BASE_IMAGE: example/base:1' <<<"$config")" "services built FROM the base argument"
 	grep -q '^ARG BASE_IMAGE=debian:bookworm' "$ECSYNC_TOP/docker/Dockerfile" || fail "the Dockerfile's default base is not debian:bookworm"
 	[ "$(grep -c '^FROM \${BASE_IMAGE}' "$ECSYNC_TOP/docker/Dockerfile")" = "$(grep -c '^FROM ' "$ECSYNC_TOP/docker/Dockerfile")" ] ||
 		fail "a stage does not start from BASE_IMAGE"
