@@ -275,7 +275,7 @@ watch_gone() { ! tmux_ has-session -t watch 2>/dev/null; }
 test_live_view_in_a_terminal() {
 	analytics_setup
 	local envs=() v out rows
-	for v in $(env | grep -o '^PG[A-Z]*'); do envs+=(-e "$v=${!v}"); done
+	for v in $(env | sed -n "s/^\(PG[A-Z_]*\)=.*/\1/p"); do envs+=(-e "$v=${!v-}"); done
 	psql_q -c "CREATE EXTENSION IF NOT EXISTS pg_cron"
 	psql_q -c "SELECT cron.schedule('an-watch', '0 3 * * *', 'SELECT 1')" >/dev/null
 	tmux_ kill-server 2>/dev/null || true
