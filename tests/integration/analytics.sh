@@ -254,6 +254,26 @@ test_a_layer_made_without_runs_is_refreshed_when_called() {
 	psql_q -c "DROP SCHEMA an_manual CASCADE"
 }
 
+test_another_role_cannot_remake_or_refresh_a_layer() {
+	analytics_setup
+	psql_q -c "DROP ROLE IF EXISTS an_intruder; CREATE ROLE an_intruder; GRANT CREATE ON DATABASE ecsync TO an_intruder;
+	           GRANT USAGE, CREATE ON SCHEMA an_analytics TO an_intruder;
+	           GRANT USAGE ON SCHEMA an_shop TO an_intruder; GRANT SELECT ON ALL TABLES IN SCHEMA an_shop TO an_intruder"
+	local before out
+	before=$(psql_q -c "SELECT refreshed_at FROM ecsync.analytics_layers WHERE schema_name = 'an_analytics'")
+	# it sees no layer of the owner's, so refreshes none
+	assert_eq 0 "$(psql_q -c "SET ROLE an_intruder; SELECT ecsync_refresh_analytics('an_analytics')")" "layers refreshed by another role"
+	assert_eq 0 "$(psql_q -c "SET ROLE an_intruder; SELECT count(*) FROM ecsync.analytics_layers")" "layers another role sees"
+	# and cannot make it again, even with CREATE on the database and the schema
+	out=$(psql_q -c "SET ROLE an_intruder; SELECT ecsync_create_analytics('an_shop', analytics_schema => 'an_analytics')" 2>&1) &&
+		fail "another role re-made the layer: $out"
+	assert_match 'must be owner|belongs to role' "$out" "the error"
+	assert_eq "$before" "$(psql_q -c "SELECT refreshed_at FROM ecsync.analytics_layers WHERE schema_name = 'an_analytics'")" "refreshed_at"
+	assert_eq postgres "$(psql_q -c "SELECT owner::regrole FROM ecsync.analytics_layers WHERE schema_name = 'an_analytics'")" "the owner"
+	psql_q -c "REVOKE ALL ON SCHEMA an_analytics, an_shop FROM an_intruder; REVOKE ALL ON ALL TABLES IN SCHEMA an_shop FROM an_intruder;
+	           REVOKE ALL ON DATABASE ecsync FROM an_intruder; DROP ROLE an_intruder"
+}
+
 test_a_broken_layer_is_recorded_and_does_not_fail_the_run() {
 	analytics_setup
 	psql_q -c "SELECT ecsync_create_analytics('an_shop', analytics_schema => 'an_broken')" >/dev/null
