@@ -60,6 +60,37 @@ on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 }
 
 /*
+ * wait_for_topic waits up to 30 s until the broker's metadata lists topic
+ * (listed) or no longer does: creations and deletions complete in the
+ * background, and a producer that asks too early caches the topic as
+ * unknown and fails its messages with "Local: Unknown topic".
+ */
+static bool
+wait_for_topic(rd_kafka_t *rk, const char *topic, bool listed)
+{
+	for (int i = 0; i < 300; i++)
+	{
+		const struct rd_kafka_metadata *md = NULL;
+		rd_kafka_topic_t *t = rd_kafka_topic_new(rk, topic, NULL);
+		bool		done = false;
+
+		if (rd_kafka_metadata(rk, 0, t, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+		{
+			done = md->topic_cnt == 1 &&
+				(listed ? md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+				 md->topics[0].partition_cnt > 0 :
+				 md->topics[0].err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
+			rd_kafka_metadata_destroy(md);
+		}
+		rd_kafka_topic_destroy(t);
+		if (done)
+			return true;
+		usleep(100000);
+	}
+	return false;
+}
+
+/*
  * create_topic makes topic with the given number of partitions through the
  * Admin API; a topic that already exists is fine.
  */
@@ -97,6 +128,8 @@ create_topic(rd_kafka_t *rk, const char *topic, int partitions)
 	rd_kafka_event_destroy(ev);
 	rd_kafka_NewTopic_destroy(nt);
 	rd_kafka_queue_destroy(q);
+	if (!wait_for_topic(rk, topic, true))
+		FATAL("topic %s not listed 30 s after its creation", topic);
 }
 
 /*
@@ -133,24 +166,8 @@ delete_topic(rd_kafka_t *rk, const char *topic)
 	rd_kafka_DeleteTopic_destroy(dt);
 	rd_kafka_queue_destroy(q);
 	/* the deletion completes in the background: wait until it shows */
-	for (int i = 0; i < 300; i++)
-	{
-		const struct rd_kafka_metadata *md = NULL;
-		rd_kafka_topic_t *t = rd_kafka_topic_new(rk, topic, NULL);
-		bool		gone = false;
-
-		if (rd_kafka_metadata(rk, 0, t, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR)
-		{
-			gone = md->topic_cnt == 1 &&
-				md->topics[0].err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
-			rd_kafka_metadata_destroy(md);
-		}
-		rd_kafka_topic_destroy(t);
-		if (gone)
-			return;
-		usleep(100000);
-	}
-	FATAL("topic %s still listed 30 s after its deletion", topic);
+	if (!wait_for_topic(rk, topic, false))
+		FATAL("topic %s still listed 30 s after its deletion", topic);
 }
 
 static double
