@@ -38,19 +38,32 @@ CREATE POLICY analytics_layers_of_owner ON ecsync.analytics_layers FOR SELECT
     USING (pg_catalog.pg_has_role(owner, 'USAGE'));
 GRANT SELECT ON ecsync.analytics_layers TO PUBLIC;
 
-CREATE FUNCTION ecsync.catalog_register_analytics(caller oid, a jsonb)
-RETURNS jsonb
+-- the layer of that schema, locked, after checking the caller may change
+-- it (no row: none yet)
+CREATE FUNCTION ecsync.lock_analytics_layer(caller oid, layer text)
+RETURNS ecsync.analytics_layers
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     prev ecsync.analytics_layers;
 BEGIN
-    PERFORM ecsync.check_login(caller);
-    SELECT * INTO prev FROM ecsync.analytics_layers l WHERE l.schema_name = a->>'schema_name' FOR UPDATE;
+    SELECT * INTO prev FROM ecsync.analytics_layers l WHERE l.schema_name = layer FOR UPDATE;
     IF FOUND THEN
         PERFORM ecsync.check_owner(caller, prev.owner, format('the analytics layer %I', prev.schema_name));
     END IF;
+    RETURN prev;
+END
+$$;
+
+CREATE FUNCTION ecsync.catalog_register_analytics(caller oid, a jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM ecsync.check_login(caller);
+    PERFORM ecsync.lock_analytics_layer(caller, a->>'schema_name');
     -- the schema is the caller's: made by them, or theirs to use
     IF NOT pg_catalog.has_schema_privilege(caller, (a->>'schema_name')::name, 'CREATE') THEN
         RAISE EXCEPTION 'permission denied for schema %', a->>'schema_name'
@@ -79,11 +92,10 @@ AS $$
 DECLARE
     prev ecsync.analytics_layers;
 BEGIN
-    SELECT * INTO prev FROM ecsync.analytics_layers l WHERE l.schema_name = a->>'schema_name' FOR UPDATE;
-    IF NOT FOUND THEN
+    prev := ecsync.lock_analytics_layer(caller, a->>'schema_name');
+    IF prev.schema_name IS NULL THEN
         RETURN 'false'::jsonb;
     END IF;
-    PERFORM ecsync.check_owner(caller, prev.owner, format('the analytics layer %I', prev.schema_name));
     IF a->>'error' IS NULL THEN
         UPDATE ecsync.analytics_layers SET refreshed_at = now(), refresh_seconds = (a->>'seconds')::float8,
                last_error = NULL, last_error_at = NULL
@@ -96,7 +108,8 @@ BEGIN
 END
 $$;
 
-REVOKE ALL ON FUNCTION ecsync.catalog_register_analytics(oid, jsonb),
+REVOKE ALL ON FUNCTION ecsync.lock_analytics_layer(oid, text),
+                       ecsync.catalog_register_analytics(oid, jsonb),
                        ecsync.catalog_analytics_refreshed(oid, jsonb)
   FROM PUBLIC;
 

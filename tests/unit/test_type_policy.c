@@ -27,6 +27,20 @@ map(const char *data_type, const char *column_type, bool is_json,
 	return pgtype;
 }
 
+/* map_with: the PostgreSQL type of column c under the options o */
+static const char *
+map_with(const tp_column *c, const tp_options *o, tp_conv *conv, tp_wire *wire)
+{
+	static char pgtype[64];
+	char		err[256];
+	int			bits;
+	bool		nullable;
+
+	if (!tp_map_column(c, o, pgtype, sizeof(pgtype), conv, wire, &bits, &nullable, err, sizeof(err)))
+		return "ERROR";
+	return pgtype;
+}
+
 static void
 test_mapping(void)
 {
@@ -71,33 +85,22 @@ test_mapping(void)
 	{
 		tp_column	c = {"c", "bigint", "bigint(20) unsigned", true, -1, 20, 0, -1, false, NULL};
 		tp_options	o = {true, NULL};
-		char		pgtype[64],
-					err[256];
 		tp_conv		cv;
 		tp_wire		w;
-		int			b;
-		bool		nl;
 
-		CHECK(tp_map_column(&c, &o, pgtype, sizeof(pgtype), &cv, &w, &b, &nl, err, sizeof(err)) &&
-			  strcmp(pgtype, "bigint") == 0 && w == TW_INT8, "bigint unsigned as bigint: %s", pgtype);
+		CHECK(strcmp(map_with(&c, &o, &cv, &w), "bigint") == 0 && w == TW_INT8, "bigint unsigned as bigint");
 	}
 	{
 		/* DATETIME in a zone: timestamptz, as text PostgreSQL reads in that zone */
 		tp_column	c = {"c", "datetime", "datetime(3)", true, -1, -1, -1, 3, false, NULL};
 		tp_options	o = {false, "Asia/Tokyo"};
-		char		pgtype[64],
-					err[256];
 		tp_conv		cv;
 		tp_wire		w;
-		int			b;
-		bool		nl;
 
-		CHECK(tp_map_column(&c, &o, pgtype, sizeof(pgtype), &cv, &w, &b, &nl, err, sizeof(err)) &&
-			  strcmp(pgtype, "timestamp(3) with time zone") == 0 && w == TW_NONE && cv == TP_DATETIME,
-			  "zoned datetime: %s", pgtype);
-		CHECK(tp_map_column(&c, NULL, pgtype, sizeof(pgtype), &cv, &w, &b, &nl, err, sizeof(err)) &&
-			  strcmp(pgtype, "timestamp(3) without time zone") == 0 && w == TW_TIMESTAMP,
-			  "datetime without a zone: %s", pgtype);
+		CHECK(strcmp(map_with(&c, &o, &cv, &w), "timestamp(3) with time zone") == 0 && w == TW_NONE &&
+			  cv == TP_DATETIME, "zoned datetime");
+		CHECK(strcmp(map_with(&c, NULL, &cv, &w), "timestamp(3) without time zone") == 0 && w == TW_TIMESTAMP,
+			  "datetime without a zone");
 	}
 	CHECK(conv == TP_JSON, "JSON conversion");
 	map("date", "date", false, &conv, &bits, &nullable);
