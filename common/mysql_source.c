@@ -421,3 +421,42 @@ ms_client_version(void)
 {
 	return mysql_get_client_info();
 }
+
+void *
+ms_handle(ms_conn *c)
+{
+	return c->mysql;
+}
+
+int
+ms_query_row(ms_conn *c, const char *sql, int n, char (*vals)[256], char *err, size_t errlen)
+{
+	char	  **row;
+	unsigned long *lens;
+	int			rc;
+
+	if (!ms_stream(c, sql, err, errlen))
+		return -1;
+	rc = ms_fetch(c, &row, &lens, err, errlen);
+	if (rc == 1)
+		for (int i = 0; i < n; i++)
+		{
+			size_t		l = (i < (int) c->nfields && row[i]) ? lens[i] : 0;
+
+			if (l > 255)
+				l = 255;
+			memcpy(vals[i], l ? row[i] : "", l);
+			vals[i][l] = '\0';
+		}
+	/* read to the end, so the connection is ready for the next statement */
+	if (rc == 1)
+	{
+		char	  **more;
+		unsigned long *ml;
+
+		while (ms_fetch(c, &more, &ml, err, errlen) == 1)
+			;
+	}
+	ms_stream_end(c);
+	return rc;
+}

@@ -114,6 +114,17 @@ extern void ms_cancel(ms_conn *c);
  */
 extern int	ms_socket(ms_conn *c);
 
+/* ms_handle: the connection's MYSQL handle, for binlog_source.c only */
+extern void *ms_handle(ms_conn *c);
+
+/*
+ * ms_query_row runs a query and copies the first row's first n values
+ * (NULL as "") into vals[i] (each vlen bytes).  Returns 1 with a row, 0
+ * without, -1 with a message.
+ */
+extern int	ms_query_row(ms_conn *c, const char *sql, int n, char (*vals)[256],
+						 char *err, size_t errlen);
+
 /* ms_stream_end frees the current result (reading what is left) */
 extern void ms_stream_end(ms_conn *c);
 

@@ -44,7 +44,7 @@ resolve_target(const char *target, Oid *owner)
 	Oid			types[1] = {TEXTOID};
 	bool		isnull;
 
-	if (SPI_execute_with_args("SELECT id, owner FROM ecsync.sync_tables "
+	if (SPI_execute_with_args("SELECT id, owner, mode FROM ecsync.sync_tables "
 							  "WHERE $1 IN (format('%I.%I', target_schema, target_table), "
 							  "             target_schema || '.' || target_table, target_table) "
 							  "ORDER BY target_schema <> 'public', id",
@@ -60,6 +60,11 @@ resolve_target(const char *target, Oid *owner)
 				(errcode(ERRCODE_AMBIGUOUS_ALIAS),
 				 errmsg("table name \"%s\" is ambiguous", target),
 				 errhint("Qualify it with its schema.")));
+	if (strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3), "cdc") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"%s\" is kept live by change capture, not by batch runs", target),
+				 errhint("See ecsync.cdc_table_status; ecsync_cdc_resnapshot() copies it anew.")));
 	*owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	return DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
@@ -74,7 +79,7 @@ check_own_registrations(Oid role)
 	Datum		args[1] = {ObjectIdGetDatum(role)};
 	Oid			types[1] = {OIDOID};
 
-	if (SPI_execute_with_args("SELECT 1 FROM ecsync.sync_tables WHERE enabled AND owner = $1 LIMIT 1",
+	if (SPI_execute_with_args("SELECT 1 FROM ecsync.sync_tables WHERE enabled AND owner = $1 AND mode <> 'cdc' LIMIT 1",
 							  1, types, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read ecsync.sync_tables");
 	if (SPI_processed == 0)
@@ -137,6 +142,44 @@ wait_for_worker(BackgroundWorkerHandle *handle, pid_t pid)
 }
 
 /*
+ * ecsync_launch_batch_worker starts a batch worker for req (which it tells
+ * this process about when it exits) and waits until it runs.
+ */
+BackgroundWorkerHandle *
+ecsync_launch_batch_worker(const BatchRequest *req, pid_t *pid)
+{
+	BackgroundWorker worker;
+	BackgroundWorkerHandle *handle;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "ecsync");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "ecsync_batch_worker_main");
+	if (req->cdc_server[0])
+		snprintf(worker.bgw_name, BGW_MAXLEN, "ecsync snapshot of server %s", req->cdc_server);
+	else
+		snprintf(worker.bgw_name, BGW_MAXLEN, "ecsync batch for pid %d", MyProcPid);
+	snprintf(worker.bgw_type, BGW_MAXLEN, ECSYNC_BATCH_WORKER_TYPE);
+	StaticAssertStmt(sizeof(BatchRequest) <= BGW_EXTRALEN, "BatchRequest too large for bgw_extra");
+	memcpy(worker.bgw_extra, req, sizeof(*req));
+	worker.bgw_notify_pid = MyProcPid;
+
+	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("could not start an ecsync batch worker"),
+				 errhint("Raise max_worker_processes.")));
+	if (WaitForBackgroundWorkerStartup(handle, pid) != BGWH_STARTED)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+				 errmsg("the ecsync batch worker did not start"),
+				 errhint("See the server log.")));
+	return handle;
+}
+
+/*
  * run_in_worker runs a batch (or a delete reconciliation) in a batch
  * worker and returns its per-table summary as the function's result set.
  */
@@ -144,7 +187,6 @@ static Datum
 run_in_worker(FunctionCallInfo fcinfo, bool reconcile)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
 	BatchRequest req;
 	pid_t		pid;
@@ -217,27 +259,7 @@ run_in_worker(FunctionCallInfo fcinfo, bool reconcile)
 		ReleaseSysCache(tup);
 	}
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "ecsync");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "ecsync_batch_worker_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "ecsync batch for pid %d", MyProcPid);
-	snprintf(worker.bgw_type, BGW_MAXLEN, ECSYNC_BATCH_WORKER_TYPE);
-	memcpy(worker.bgw_extra, &req, sizeof(req));
-	worker.bgw_notify_pid = MyProcPid;
-
-	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
-		ereport(ERROR,
-				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-				 errmsg("could not start an ecsync batch worker"),
-				 errhint("Raise max_worker_processes.")));
-	if (WaitForBackgroundWorkerStartup(handle, &pid) != BGWH_STARTED)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
-				 errmsg("the ecsync batch worker did not start"),
-				 errhint("See the server log.")));
+	handle = ecsync_launch_batch_worker(&req, &pid);
 
 	PG_TRY();
 	{

@@ -21,6 +21,7 @@
 #include "utils/snapmgr.h"
 
 #include "batch_worker.h"
+#include "binlog_source.h"
 
 /*
  * catalog_spi runs one of ecsync's own statements on its catalog, as the
@@ -135,20 +136,28 @@ text_array_to_list(Datum d)
  * only the one asked for, which is that role's)
  */
 List *
-bc_load_tables(int32 only_table, Oid owner, bool incremental_only)
+bc_load_tables(int32 only_table, Oid owner, bool incremental_only, const char *cdc_server)
 {
-	Datum		args[3] = {Int32GetDatum(only_table), ObjectIdGetDatum(owner),
-	BoolGetDatum(incremental_only)};
-	Oid			types[3] = {INT4OID, OIDOID, BOOLOID};
+	Datum		args[4] = {Int32GetDatum(only_table), ObjectIdGetDatum(owner),
+	BoolGetDatum(incremental_only), CStringGetTextDatum(cdc_server ? cdc_server : "")};
+	Oid			types[4] = {INT4OID, OIDOID, BOOLOID, TEXTOID};
 	List	   *tables = NIL;
 
+	/*
+	 * A run syncs the full and incremental tables; a cdc table is copied
+	 * only by its server's snapshot run (asked for by the change-capture
+	 * worker), and only while it waits for one.
+	 */
 	if (catalog_spi("SELECT id, server_name, source_database, source_table, "
 					"target_schema, target_table, mode = 'incremental', key_columns, "
 					"cursor_column, extract(epoch FROM lookback)::bigint, watermark, "
-					"columns, exclude_columns, reread_from "
-					"FROM ecsync.sync_tables WHERE enabled AND owner = $2 AND ($1 = 0 OR id = $1) "
-					"AND (NOT $3 OR mode = 'incremental') ORDER BY id",
-					3, types, args, NULL, true, 0) != SPI_OK_SELECT)
+					"columns, exclude_columns, reread_from, mode = 'cdc' "
+					"FROM ecsync.sync_tables t WHERE enabled AND owner = $2 AND ($1 = 0 OR id = $1) "
+					"AND (NOT $3 OR mode = 'incremental') "
+					"AND CASE WHEN $4 = '' THEN mode <> 'cdc' "
+					"ELSE mode = 'cdc' AND server_name = $4 AND EXISTS (SELECT 1 FROM ecsync.cdc_tables c "
+					"WHERE c.sync_table_id = t.id AND c.state = 'snapshot') END ORDER BY id",
+					4, types, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read ecsync.sync_tables");
 
 	for (uint64 i = 0; i < SPI_processed; i++)
@@ -176,6 +185,7 @@ bc_load_tables(int32 only_table, Oid owner, bool incremental_only)
 		d = SPI_getbinval(tup, desc, 13, &isnull);
 		t->exclude_columns = isnull ? NIL : text_array_to_list(d);
 		t->reread_from = spi_getstr(i, 14);
+		t->cdc = DatumGetBool(SPI_getbinval(tup, desc, 15, &isnull));
 		tables = lappend(tables, t);
 	}
 	return tables;
@@ -317,4 +327,23 @@ bc_record_table_failure(int64 run_id, int32 table_id, const char *name, const ch
 					"FROM ecsync.sync_tables WHERE id = $2",
 					5, types, args, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not record the failure of table %s", name);
+}
+
+/*
+ * bc_store_cdc_snapshot records, in the snapshot run's transaction, the
+ * binary log position the copy of cdc table t corresponds to: its
+ * change-capture worker applies the changes after it.
+ */
+void
+bc_store_cdc_snapshot(SyncTable *t, const bs_pos *pos)
+{
+	Datum		args[3] = {Int32GetDatum(t->id), CStringGetTextDatum(pos->file),
+	Int64GetDatum((int64) pos->pos)};
+	Oid			types[3] = {INT4OID, TEXTOID, INT8OID};
+
+	if (catalog_spi("UPDATE ecsync.cdc_tables SET state = 'streaming', snapshot_file = $2, "
+					"snapshot_pos = $3, snapshot_at = now(), error = NULL, error_at = NULL "
+					"WHERE sync_table_id = $1",
+					3, types, args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not update ecsync.cdc_tables");
 }

@@ -42,6 +42,7 @@
 #include "utils/snapmgr.h"
 
 #include "batch_worker.h"
+#include "binlog_source.h"
 
 PGDLLEXPORT void ecsync_batch_worker_main(Datum main_arg);
 
@@ -58,6 +59,7 @@ typedef struct ServerConn
 	tp_options	policy;			/* the server's type-policy options */
 	TimestampTz snapshot_before;	/* the snapshot was taken after this */
 	TimestampTz snapshot_after; /* ... and before this */
+	bs_pos		binlog;			/* a cdc snapshot run: the snapshot's binary log position */
 } ServerConn;
 
 #define MAX_SERVERS 32
@@ -102,6 +104,7 @@ batch_die_handler(SIGNAL_ARGS)
 }
 
 static int64 current_run_id = 0;
+static const BatchRequest *current_req = NULL;
 
 /* close_servers closes every MySQL connection (malloc'd, not palloc'd) */
 static void
@@ -163,6 +166,13 @@ server_conn(const char *server)
 						server, err)));
 	}
 	sc->snapshot_after = GetCurrentTimestamp();
+	/* a cdc snapshot: the binary log position this snapshot is exactly at */
+	if (current_req && current_req->cdc_server[0] &&
+		!bs_snapshot_position(conn, &sc->binlog, err, sizeof(err)))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("server \"%s\": could not read the snapshot's binary log position: %s",
+						server, err)));
 	return sc;
 }
 
@@ -275,7 +285,8 @@ ensure_target(SyncTable *t, MappedTable *m, const char *source)
 {
 	RangeVar   *rv = makeRangeVar(t->target_schema, t->target_table, -1);
 	Oid			relid = RangeVarGetRelid(rv, NoLock, true);
-	AclMode		need = ACL_INSERT | (t->incremental ? ACL_UPDATE : ACL_TRUNCATE);
+	AclMode		need = ACL_INSERT | (t->incremental ? ACL_UPDATE : ACL_TRUNCATE) |
+		(t->cdc ? ACL_UPDATE | ACL_DELETE : 0);
 
 	if (!OidIsValid(relid))
 	{
@@ -779,8 +790,11 @@ sync_table_inner(int64 run_id, SyncTable *t, bool reconcile)
 	ms_stream_end(sc->conn);
 	CommandCounterIncrement();
 
-	bc_record_table(run_id, t, t->incremental ? (incremental_pass ? "incremental" : "incremental (initial full)") : "full",
+	bc_record_table(run_id, t, t->incremental ? (incremental_pass ? "incremental" : "incremental (initial full)") :
+					t->cdc ? "cdc snapshot" : "full",
 				 src.binary, rows_read, rows_written, start);
+	if (t->cdc)
+		bc_store_cdc_snapshot(t, &sc->binlog);
 	if (t->incremental && new_watermark != NULL)
 		bc_store_watermark(t, new_watermark);
 	ms_table_free(&m.mt);
@@ -829,14 +843,17 @@ static void
 run_atomic(int64 run_id, const BatchRequest *req)
 {
 	bool		incremental_only = req->reconcile && req->only_table == 0;
-	List	   *tables = bc_load_tables(req->only_table, req->userid, incremental_only);
+	List	   *tables = bc_load_tables(req->only_table, req->userid, incremental_only,
+										req->cdc_server);
 	ListCell   *lc;
 
-	if (tables == NIL && !incremental_only)
+	if (tables == NIL && !incremental_only && !req->cdc_server[0])
 		no_tables(req);
 	foreach(lc, tables)
 		sync_table(run_id, lfirst(lc), req->reconcile);
-	refresh_analytics(run_id);
+	/* a snapshot's rows stream on: the analytics follow the batch runs */
+	if (!req->cdc_server[0])
+		refresh_analytics(run_id);
 	bc_finish_run(run_id, "succeeded", NULL);
 }
 
@@ -878,7 +895,7 @@ run_per_table(int64 run_id, const BatchRequest *req, MemoryContext work)
 	begin_tx();
 	ecsync_worker_client_encoding();
 	{
-		List	   *tables = bc_load_tables(req->only_table, req->userid, false);
+		List	   *tables = bc_load_tables(req->only_table, req->userid, false, NULL);
 		ListCell   *lc;
 
 		if (tables == NIL)
@@ -910,7 +927,7 @@ run_per_table(int64 run_id, const BatchRequest *req, MemoryContext work)
 			List	   *one;
 
 			begin_tx();
-			one = bc_load_tables(ids[i], req->userid, false);
+			one = bc_load_tables(ids[i], req->userid, false, NULL);
 			/* unregistered or disabled since the run began: nothing to do */
 			if (one != NIL)
 				sync_table(run_id, linitial(one), false);
@@ -984,6 +1001,7 @@ ecsync_batch_worker_main(Datum main_arg)
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(req.dboid, req.userid, 0);
 
+	current_req = &req;
 	current_run_id = bc_start_run(&req);
 	work_context = AllocSetContextCreate(TopMemoryContext, "ecsync batch",
 										 ALLOCSET_DEFAULT_SIZES);

@@ -27,6 +27,7 @@ typedef struct SyncTable
 	char	   *target_schema;
 	char	   *target_table;
 	bool		incremental;
+	bool		cdc;			/* mode 'cdc': copied by a snapshot run only */
 	List	   *key_columns;	/* of char *, NIL: MySQL primary key */
 	char	   *cursor_column;
 	int64		lookback_secs;
@@ -40,7 +41,10 @@ typedef struct SyncTable
 extern int64 bc_start_run(const BatchRequest *req);
 extern void bc_record_failure(int64 run_id, ErrorData *edata);
 extern char *bc_error_text(ErrorData *edata);
-extern List *bc_load_tables(int32 only_table, Oid owner, bool incremental_only);
+extern List *bc_load_tables(int32 only_table, Oid owner, bool incremental_only,
+							 const char *cdc_server);
+struct bs_pos;
+extern void bc_store_cdc_snapshot(SyncTable *t, const struct bs_pos *pos);
 extern char *bc_other_run(void);
 extern void bc_record_table(int64 run_id, SyncTable *t, const char *mode, bool binary,
 							uint64 rows_read, uint64 rows_written, instr_time start);

@@ -15,7 +15,7 @@
 #include "mysql_source.h"
 #include "type_policy.h"
 
-#define ECSYNC_VERSION "0.5"
+#define ECSYNC_VERSION "0.6"
 
 /* GUCs, defined in ecsync.c */
 extern char *ecsync_database;
@@ -50,6 +50,7 @@ extern void ecsync_worker_client_encoding(void);
 /* options.c */
 extern void ecsync_mysql_params(ForeignServer *server, Oid userid, ms_params *p);
 extern void ecsync_mysql_policy(ForeignServer *server, tp_options *policy);
+extern uint32 ecsync_cdc_server_id(ForeignServer *server, int32 cdc_id);
 
 /* copy_sink.c: one MySQL result being copied into a relation */
 typedef struct CopySource
@@ -109,9 +110,15 @@ typedef struct BatchRequest
 	pid_t		caller_pid;
 	bool		reconcile;		/* delete target rows whose key MySQL lacks */
 	bool		per_table;		/* isolation 'table': a transaction per table */
+	char		cdc_server[NAMEDATALEN];	/* "": a run; else the snapshot of this
+											 * server's cdc tables (cdc_worker.c) */
 } BatchRequest;
 
 #define ECSYNC_BATCH_WORKER_TYPE "ecsync batch"
+
+/* batch.c */
+struct BackgroundWorkerHandle;
+extern struct BackgroundWorkerHandle *ecsync_launch_batch_worker(const BatchRequest *req, pid_t *pid);
 
 /* kafka_options.c */
 typedef struct rd_kafka_conf_s rd_kafka_conf_t;
@@ -129,6 +136,18 @@ typedef struct StreamRequest
 } StreamRequest;
 
 #define ECSYNC_STREAM_WORKER_TYPE "ecsync stream"
+
+/* cdc_worker.c: what the launcher asks a change-capture worker to do */
+typedef struct CdcRequest
+{
+	Oid			dboid;
+	Oid			owner;			/* the role the worker runs as */
+	int32		cdc_id;			/* ecsync.cdc_servers.id */
+	int32		config_version;
+	pid_t		launcher_pid;
+} CdcRequest;
+
+#define ECSYNC_CDC_WORKER_TYPE "ecsync cdc"
 #define ECSYNC_LAUNCHER_TYPE "ecsync launcher"
 
 #endif							/* ECSYNC_H */

@@ -38,11 +38,16 @@
 #define QUICK_EXIT_MS 10000		/* a worker that ran less than this ... */
 #define RESTART_BACKOFF_MS 5000 /* ... is restarted after this */
 
-/* a stream worker the launcher started */
+/* kinds of worker: a stream's, or a MySQL server's change capture */
+#define KIND_STREAM 's'
+#define KIND_CDC 'c'
+
+/* a worker the launcher started */
 typedef struct Slot
 {
 	bool		used;
-	int32		stream_id;
+	char		kind;
+	int32		stream_id;		/* or ecsync.cdc_servers.id */
 	int32		index;
 	int32		config_version;
 	BackgroundWorkerHandle *handle;
@@ -50,9 +55,10 @@ typedef struct Slot
 	bool		terminating;
 } Slot;
 
-/* what ecsync.streams wants */
+/* what ecsync.streams and ecsync.cdc_servers want */
 typedef struct Wanted
 {
+	char		kind;
 	int32		stream_id;
 	int32		workers;
 	int32		config_version;
@@ -63,6 +69,7 @@ typedef struct Wanted
 /* when a slot's worker last exited quickly, to back off */
 typedef struct Exit
 {
+	char		kind;
 	int32		stream_id;
 	int32		index;
 	TimestampTz at;
@@ -139,6 +146,7 @@ wanted_streams(int *n)
 			HeapTuple	t = SPI_tuptable->vals[i];
 			TupleDesc	d = SPI_tuptable->tupdesc;
 
+			w[i].kind = KIND_STREAM;
 			w[i].stream_id = atoi(SPI_getvalue(t, d, 1));
 			w[i].workers = atoi(SPI_getvalue(t, d, 2));
 			w[i].config_version = atoi(SPI_getvalue(t, d, 3));
@@ -146,6 +154,33 @@ wanted_streams(int *n)
 			strlcpy(w[i].name, SPI_getvalue(t, d, 5), NAMEDATALEN);
 		}
 		*n = (int) SPI_processed;
+		/* an extension older than change capture has no table: no servers */
+		SPI_execute("SELECT to_regclass('ecsync.cdc_servers') IS NOT NULL", true, 1);
+		if (SPI_processed == 1 &&
+			strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), "t") == 0 &&
+			SPI_execute("SELECT id, 1, config_version, owner, server_name FROM ecsync.cdc_servers "
+						"WHERE state = 'started' ORDER BY id", true, 0) == SPI_OK_SELECT &&
+			SPI_processed > 0)
+		{
+			Wanted	   *more = MemoryContextAllocZero(outer, sizeof(Wanted) * (*n + SPI_processed));
+
+			memcpy(more, w, sizeof(Wanted) * *n);
+			w = more;
+			for (uint64 i = 0; i < SPI_processed; i++)
+			{
+				HeapTuple	t = SPI_tuptable->vals[i];
+				TupleDesc	d = SPI_tuptable->tupdesc;
+				Wanted	   *x = &w[*n + i];
+
+				x->kind = KIND_CDC;
+				x->stream_id = atoi(SPI_getvalue(t, d, 1));
+				x->workers = 1;
+				x->config_version = atoi(SPI_getvalue(t, d, 3));
+				x->owner = (Oid) strtoul(SPI_getvalue(t, d, 4), NULL, 10);
+				strlcpy(x->name, SPI_getvalue(t, d, 5), NAMEDATALEN);
+			}
+			*n += (int) SPI_processed;
+		}
 		SPI_finish();
 	}
 	PopActiveSnapshot();
@@ -175,19 +210,21 @@ streams_table_exists(void)
 }
 
 static Exit *
-exit_record(int32 stream_id, int32 index)
+exit_record(char kind, int32 stream_id, int32 index)
 {
 	Exit	   *free_one = NULL;
 
 	for (int i = 0; i < MAX_SLOTS; i++)
 	{
-		if (exits[i].stream_id == stream_id && exits[i].index == index && exits[i].at != 0)
+		if (exits[i].kind == kind && exits[i].stream_id == stream_id && exits[i].index == index &&
+			exits[i].at != 0)
 			return &exits[i];
 		if (exits[i].at == 0 && free_one == NULL)
 			free_one = &exits[i];
 	}
 	if (free_one)
 	{
+		free_one->kind = kind;
 		free_one->stream_id = stream_id;
 		free_one->index = index;
 	}
@@ -207,19 +244,38 @@ start_worker(const Wanted *w, int32 index, Slot *slot)
 	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
 	worker.bgw_restart_time = BGW_NEVER_RESTART;
 	snprintf(worker.bgw_library_name, BGW_MAXLEN, "ecsync");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "ecsync_stream_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "ecsync stream %s #%d", w->name, index);
-	snprintf(worker.bgw_type, BGW_MAXLEN, ECSYNC_STREAM_WORKER_TYPE);
 	worker.bgw_notify_pid = MyProcPid;
-	memset(&req, 0, sizeof(req));
-	req.dboid = MyDatabaseId;
-	req.owner = w->owner;
-	req.stream_id = w->stream_id;
-	req.index = index;
-	req.config_version = w->config_version;
-	req.launcher_pid = MyProcPid;
-	StaticAssertStmt(sizeof(req) <= BGW_EXTRALEN, "StreamRequest too large for bgw_extra");
-	memcpy(worker.bgw_extra, &req, sizeof(req));
+	if (w->kind == KIND_CDC)
+	{
+		CdcRequest	creq;
+
+		snprintf(worker.bgw_function_name, BGW_MAXLEN, "ecsync_cdc_main");
+		snprintf(worker.bgw_name, BGW_MAXLEN, "ecsync cdc of server %s", w->name);
+		snprintf(worker.bgw_type, BGW_MAXLEN, ECSYNC_CDC_WORKER_TYPE);
+		memset(&creq, 0, sizeof(creq));
+		creq.dboid = MyDatabaseId;
+		creq.owner = w->owner;
+		creq.cdc_id = w->stream_id;
+		creq.config_version = w->config_version;
+		creq.launcher_pid = MyProcPid;
+		StaticAssertStmt(sizeof(creq) <= BGW_EXTRALEN, "CdcRequest too large for bgw_extra");
+		memcpy(worker.bgw_extra, &creq, sizeof(creq));
+	}
+	else
+	{
+		snprintf(worker.bgw_function_name, BGW_MAXLEN, "ecsync_stream_main");
+		snprintf(worker.bgw_name, BGW_MAXLEN, "ecsync stream %s #%d", w->name, index);
+		snprintf(worker.bgw_type, BGW_MAXLEN, ECSYNC_STREAM_WORKER_TYPE);
+		memset(&req, 0, sizeof(req));
+		req.dboid = MyDatabaseId;
+		req.owner = w->owner;
+		req.stream_id = w->stream_id;
+		req.index = index;
+		req.config_version = w->config_version;
+		req.launcher_pid = MyProcPid;
+		StaticAssertStmt(sizeof(req) <= BGW_EXTRALEN, "StreamRequest too large for bgw_extra");
+		memcpy(worker.bgw_extra, &req, sizeof(req));
+	}
 
 	/* the handle outlives this round's memory */
 	old = MemoryContextSwitchTo(TopMemoryContext);
@@ -228,11 +284,13 @@ start_worker(const Wanted *w, int32 index, Slot *slot)
 	if (!registered)
 	{
 		ereport(WARNING,
-				(errmsg("ecsync launcher: no background worker slot for stream \"%s\"", w->name),
+				(errmsg("ecsync launcher: no background worker slot for %s \"%s\"",
+						w->kind == KIND_CDC ? "change capture of server" : "stream", w->name),
 				 errhint("Raise max_worker_processes.")));
 		return false;
 	}
 	slot->used = true;
+	slot->kind = w->kind;
 	slot->stream_id = w->stream_id;
 	slot->index = index;
 	slot->config_version = w->config_version;
@@ -265,7 +323,7 @@ reconcile(Wanted *w, int nw)
 		{
 			if (!TimestampDifferenceExceeds(s->started_at, now, QUICK_EXIT_MS))
 			{
-				Exit	   *e = exit_record(s->stream_id, s->index);
+				Exit	   *e = exit_record(s->kind, s->stream_id, s->index);
 
 				if (e)
 					e->at = now;
@@ -275,7 +333,7 @@ reconcile(Wanted *w, int nw)
 			continue;
 		}
 		for (int k = 0; k < nw; k++)
-			if (w[k].stream_id == s->stream_id && s->index < w[k].workers)
+			if (w[k].kind == s->kind && w[k].stream_id == s->stream_id && s->index < w[k].workers)
 				want = &w[k];
 		if (want == NULL)
 		{
@@ -303,14 +361,15 @@ reconcile(Wanted *w, int nw)
 
 			for (int i = 0; i < MAX_SLOTS; i++)
 			{
-				if (slots[i].used && slots[i].stream_id == w[k].stream_id && slots[i].index == index)
+				if (slots[i].used && slots[i].kind == w[k].kind &&
+					slots[i].stream_id == w[k].stream_id && slots[i].index == index)
 					have = true;
 				if (!slots[i].used && free_slot == NULL)
 					free_slot = &slots[i];
 			}
 			if (have || free_slot == NULL)
 				continue;
-			e = exit_record(w[k].stream_id, index);
+			e = exit_record(w[k].kind, w[k].stream_id, index);
 			if (e && e->at != 0)
 			{
 				TimestampTz due = TimestampTzPlusMilliseconds(e->at, RESTART_BACKOFF_MS);

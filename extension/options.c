@@ -46,6 +46,7 @@ static const OptionSpec valid_options[] = {
 	{"read_timeout", ForeignServerRelationId, false},
 	{"bigint_unsigned", ForeignServerRelationId, false},
 	{"datetime_zone", ForeignServerRelationId, false},
+	{"cdc_server_id", ForeignServerRelationId, false},
 	{"user", UserMappingRelationId, false},
 	{"password", UserMappingRelationId, false},
 	{NULL, InvalidOid, false}
@@ -138,6 +139,8 @@ ecsync_mysql_validator(PG_FUNCTION_ARGS)
 		check_superuser_option(NULL, def->defname, superuser());
 		if (strcmp(def->defname, "port") == 0)
 			(void) int_option(def, 1, 65535);
+		else if (strcmp(def->defname, "cdc_server_id") == 0)
+			(void) int_option(def, 1, INT_MAX);
 		else if (strcmp(def->defname, "connect_timeout") == 0 ||
 				 strcmp(def->defname, "read_timeout") == 0)
 			(void) int_option(def, 1, 86400);
@@ -255,4 +258,24 @@ ecsync_mysql_policy(ForeignServer *server, tp_options *policy)
 		else if (strcmp(def->defname, "datetime_zone") == 0)
 			policy->datetime_zone = defGetString(def);
 	}
+}
+
+/*
+ * ecsync_cdc_server_id: the server_id change capture reads server's binary
+ * log as (option cdc_server_id), by default one derived from the
+ * registration, away from the small ids servers usually have.
+ */
+uint32
+ecsync_cdc_server_id(ForeignServer *server, int32 cdc_id)
+{
+	ListCell   *lc;
+
+	foreach(lc, server->options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+
+		if (strcmp(def->defname, "cdc_server_id") == 0)
+			return (uint32) int_option(def, 1, INT_MAX);
+	}
+	return 0x45430000u + (uint32) (cdc_id & 0xffff);
 }

@@ -51,6 +51,7 @@ static const char *const catalog_operations[] = {
 	"register_table", "unregister_table",
 	"register_stream", "change_stream", "unregister_stream",
 	"register_analytics", "analytics_refreshed",
+	"change_cdc", "cdc_resnapshot",
 	NULL
 };
 

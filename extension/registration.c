@@ -79,7 +79,7 @@ ecsync_check_source(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
 		PG_RETURN_BOOL(false);
 	mode = text_to_cstring(PG_GETARG_TEXT_PP(3));
-	if (strcmp(mode, "full") != 0 && strcmp(mode, "incremental") != 0)
+	if (strcmp(mode, "full") != 0 && strcmp(mode, "incremental") != 0 && strcmp(mode, "cdc") != 0)
 		PG_RETURN_BOOL(false);
 	srv = GetForeignServerByName(NameStr(*PG_GETARG_NAME(0)), true);
 	if (srv == NULL ||
@@ -127,6 +127,12 @@ ecsync_check_source(PG_FUNCTION_ARGS)
 	PG_TRY();
 	{
 		ecsync_map_table(&spec, conn, db, &m);
+		if (strcmp(mode, "cdc") == 0 && m.keys == NIL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+					 errmsg("MySQL table %s.%s has no primary key, which change capture needs to find rows",
+							db, spec.source_table),
+					 errhint("Give it a primary key, or name a unique key with key_columns.")));
 	}
 	PG_FINALLY();
 	{

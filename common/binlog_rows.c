@@ -1,0 +1,1077 @@
+/*
+ * binlog_rows.c
+ *	  TABLE_MAP and ROWS events of a row-based binary log, decoded from
+ *	  their bytes (see binlog_rows.h).  The formats are MySQL's
+ *	  (sql/log_event.cc, libbinlogevents) as MariaDB writes them; the
+ *	  value encodings are those of each Field's pack(): little-endian
+ *	  integers and lengths, big-endian temporal and DECIMAL forms.
+ */
+#include "binlog_rows.h"
+
+#include "seterr.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- memory */
+
+/* what a br_table owns: every block, freed together */
+typedef struct arena
+{
+	void	  **blocks;
+	int			n;
+	int			cap;
+} arena;
+
+static void *
+arena_alloc(arena *a, size_t size)
+{
+	void	   *p;
+
+	if (a->n == a->cap)
+	{
+		int			cap = a->cap ? a->cap * 2 : 16;
+		void	  **b = realloc(a->blocks, cap * sizeof(void *));
+
+		if (b == NULL)
+			return NULL;
+		a->blocks = b;
+		a->cap = cap;
+	}
+	p = calloc(1, size ? size : 1);
+	if (p)
+		a->blocks[a->n++] = p;
+	return p;
+}
+
+static char *
+arena_strndup(arena *a, const uint8_t *s, size_t n)
+{
+	char	   *p = arena_alloc(a, n + 1);
+
+	if (p)
+		memcpy(p, s, n);
+	return p;
+}
+
+void
+br_table_free(br_table *t)
+{
+	arena	   *a = t->mem;
+
+	if (a)
+	{
+		for (int i = 0; i < a->n; i++)
+			free(a->blocks[i]);
+		free(a->blocks);
+		free(a);
+	}
+	memset(t, 0, sizeof(*t));
+}
+
+/* ---------------------------------------------------------------- reading */
+
+/* a bounded reader over an event body */
+typedef struct rd
+{
+	const uint8_t *p;
+	size_t		len;
+	size_t		pos;
+	bool		bad;
+} rd;
+
+static bool
+has(rd *r, size_t n)
+{
+	if (r->bad || n > r->len - r->pos)
+	{
+		r->bad = true;
+		return false;
+	}
+	return true;
+}
+
+static uint64_t
+le(rd *r, int n)
+{
+	uint64_t	v = 0;
+
+	if (!has(r, n))
+		return 0;
+	for (int i = n - 1; i >= 0; i--)
+		v = (v << 8) | r->p[r->pos + i];
+	r->pos += n;
+	return v;
+}
+
+static uint64_t
+be_bytes(const uint8_t *p, int n)
+{
+	uint64_t	v = 0;
+
+	for (int i = 0; i < n; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+static uint64_t
+be(rd *r, int n)
+{
+	uint64_t	v;
+
+	if (!has(r, n))
+		return 0;
+	v = be_bytes(r->p + r->pos, n);
+	r->pos += n;
+	return v;
+}
+
+/* a length-encoded ("packed") integer */
+static uint64_t
+packed(rd *r)
+{
+	uint8_t		b;
+
+	if (!has(r, 1))
+		return 0;
+	b = r->p[r->pos++];
+	if (b < 251)
+		return b;
+	if (b == 252)
+		return le(r, 2);
+	if (b == 253)
+		return le(r, 3);
+	if (b == 254)
+		return le(r, 8);
+	r->bad = true;				/* 251 (NULL) and 255 have no place here */
+	return 0;
+}
+
+static const uint8_t *
+take(rd *r, size_t n)
+{
+	const uint8_t *p;
+
+	if (!has(r, n))
+		return NULL;
+	p = r->p + r->pos;
+	r->pos += n;
+	return p;
+}
+
+static inline bool
+bit(const uint8_t *bits, int i)
+{
+	return (bits[i / 8] >> (i % 8)) & 1;
+}
+
+/* --------------------------------------------------------------- TABLE_MAP */
+
+const char *
+br_type_name(int type)
+{
+	switch (type)
+	{
+		case BR_DECIMAL: return "old decimal";
+		case BR_TINY: return "tinyint";
+		case BR_SHORT: return "smallint";
+		case BR_LONG: return "int";
+		case BR_FLOAT: return "float";
+		case BR_DOUBLE: return "double";
+		case BR_NULL: return "null";
+		case BR_TIMESTAMP: case BR_TIMESTAMP2: return "timestamp";
+		case BR_LONGLONG: return "bigint";
+		case BR_INT24: return "mediumint";
+		case BR_DATE: case BR_NEWDATE: return "date";
+		case BR_TIME: case BR_TIME2: return "time";
+		case BR_DATETIME: case BR_DATETIME2: return "datetime";
+		case BR_YEAR: return "year";
+		case BR_VARCHAR: case BR_VAR_STRING: return "varchar";
+		case BR_BIT: return "bit";
+		case BR_JSON: return "json";
+		case BR_NEWDECIMAL: return "decimal";
+		case BR_ENUM: return "enum";
+		case BR_SET: return "set";
+		case BR_TINY_BLOB: case BR_MEDIUM_BLOB: case BR_LONG_BLOB:
+		case BR_BLOB: return "blob";
+		case BR_STRING: return "char";
+		case BR_GEOMETRY: return "geometry";
+	}
+	return "unknown";
+}
+
+static bool
+is_numeric(int type)
+{
+	/* YEAR counts too: MariaDB's Field_year is a numeric field */
+	return type == BR_TINY || type == BR_SHORT || type == BR_INT24 || type == BR_YEAR ||
+		type == BR_LONG || type == BR_LONGLONG || type == BR_FLOAT ||
+		type == BR_DOUBLE || type == BR_NEWDECIMAL || type == BR_DECIMAL;
+}
+
+static bool
+is_character(int type)
+{
+	return type == BR_STRING || type == BR_VARCHAR || type == BR_VAR_STRING ||
+		type == BR_BLOB || type == BR_TINY_BLOB || type == BR_MEDIUM_BLOB ||
+		type == BR_LONG_BLOB;
+}
+
+/* read_meta decodes column c's metadata from the metadata block */
+static void
+read_meta(rd *m, br_column *c)
+{
+	switch (c->type)
+	{
+		case BR_FLOAT:
+		case BR_DOUBLE:
+		case BR_BLOB:
+		case BR_TINY_BLOB:
+		case BR_MEDIUM_BLOB:
+		case BR_LONG_BLOB:
+		case BR_GEOMETRY:
+		case BR_JSON:
+		case BR_TIMESTAMP2:
+		case BR_DATETIME2:
+		case BR_TIME2:
+			c->meta = (uint32_t) le(m, 1);
+			break;
+		case BR_VARCHAR:
+		case BR_VAR_STRING:
+			c->meta = (uint32_t) le(m, 2);
+			break;
+		case BR_BIT:
+			{
+				uint32_t	partial = (uint32_t) le(m, 1);
+				uint32_t	bytes = (uint32_t) le(m, 1);
+
+				c->meta = bytes * 8 + partial;	/* the width in bits */
+				break;
+			}
+		case BR_NEWDECIMAL:
+			{
+				uint32_t	precision = (uint32_t) le(m, 1);
+				uint32_t	scale = (uint32_t) le(m, 1);
+
+				c->meta = precision << 8 | scale;
+				break;
+			}
+		case BR_STRING:
+		case BR_ENUM:
+		case BR_SET:
+			{
+				uint32_t	b0 = (uint32_t) le(m, 1);
+				uint32_t	b1 = (uint32_t) le(m, 1);
+
+				if ((b0 & 0x30) != 0x30)
+				{
+					/* a CHAR longer than 255 bytes keeps 2 length bits in b0 */
+					c->meta = b1 | (((b0 & 0x30) ^ 0x30) << 4);
+					c->type = (uint8_t) (b0 | 0x30);
+				}
+				else
+				{
+					c->type = (uint8_t) b0;
+					c->meta = b1;
+				}
+				break;
+			}
+		default:
+			c->meta = 0;
+	}
+}
+
+/* read_strings reads a list of ENUM or SET strings */
+static bool
+read_strings(rd *r, arena *a, br_column *c)
+{
+	uint64_t	n = packed(r);
+
+	if (r->bad || n > r->len)
+		return false;
+	c->nvalues = (int) n;
+	c->values = arena_alloc(a, sizeof(char *) * (n ? n : 1));
+	if (c->values == NULL)
+		return false;
+	for (uint64_t k = 0; k < n; k++)
+	{
+		uint64_t	l = packed(r);
+		const uint8_t *s = r->bad ? NULL : take(r, l);
+
+		if (s == NULL || (c->values[k] = arena_strndup(a, s, l)) == NULL)
+			return false;
+	}
+	return true;
+}
+
+/* the optional metadata that binlog_row_metadata adds */
+enum
+{
+	OM_SIGNEDNESS = 1, OM_DEFAULT_CHARSET, OM_COLUMN_CHARSET, OM_COLUMN_NAME,
+	OM_SET_STR_VALUE, OM_ENUM_STR_VALUE, OM_GEOMETRY_TYPE, OM_SIMPLE_PRIMARY_KEY,
+	OM_PRIMARY_KEY_WITH_PREFIX, OM_ENUM_AND_SET_DEFAULT_CHARSET,
+	OM_ENUM_AND_SET_COLUMN_CHARSET
+};
+
+static bool
+read_optional(rd *r, arena *a, br_table *t)
+{
+	while (r->pos < r->len)
+	{
+		int			kind = (int) le(r, 1);
+		uint64_t	l = packed(r);
+		const uint8_t *v = r->bad ? NULL : take(r, l);
+		rd			f;
+		int			k;
+
+		if (v == NULL)
+			return false;
+		f = (rd) {v, (size_t) l, 0, false};
+		switch (kind)
+		{
+			case OM_SIGNEDNESS:
+				k = 0;
+				for (int i = 0; i < t->ncols; i++)
+					if (is_numeric(t->cols[i].type))
+					{
+						if ((size_t) (k / 8) >= l)
+							return false;
+						t->cols[i].is_unsigned = (v[k / 8] >> (7 - k % 8)) & 1;
+						k++;
+					}
+				break;
+			case OM_DEFAULT_CHARSET:
+				{
+					uint32_t	def = (uint32_t) packed(&f);
+
+					for (int i = 0; i < t->ncols; i++)
+						if (is_character(t->cols[i].type))
+							t->cols[i].charset = def;
+					while (!f.bad && f.pos < f.len)
+					{
+						uint64_t	idx = packed(&f);
+						uint32_t	cs = (uint32_t) packed(&f);
+
+						k = 0;
+						for (int i = 0; i < t->ncols; i++)
+							if (is_character(t->cols[i].type) && (uint64_t) k++ == idx)
+								t->cols[i].charset = cs;
+					}
+					break;
+				}
+			case OM_COLUMN_CHARSET:
+				for (int i = 0; i < t->ncols && !f.bad; i++)
+					if (is_character(t->cols[i].type))
+						t->cols[i].charset = (uint32_t) packed(&f);
+				break;
+			case OM_COLUMN_NAME:
+				for (int i = 0; i < t->ncols; i++)
+				{
+					uint64_t	nl = packed(&f);
+					const uint8_t *s = f.bad ? NULL : take(&f, nl);
+
+					if (s == NULL || (t->cols[i].name = arena_strndup(a, s, nl)) == NULL)
+						return false;
+				}
+				t->has_names = true;
+				break;
+			case OM_SET_STR_VALUE:
+			case OM_ENUM_STR_VALUE:
+				for (int i = 0; i < t->ncols; i++)
+					if (t->cols[i].type == (kind == OM_SET_STR_VALUE ? BR_SET : BR_ENUM) &&
+						!read_strings(&f, a, &t->cols[i]))
+						return false;
+				break;
+			case OM_SIMPLE_PRIMARY_KEY:
+			case OM_PRIMARY_KEY_WITH_PREFIX:
+				t->pk = arena_alloc(a, sizeof(int) * (t->ncols + 1));
+				if (t->pk == NULL)
+					return false;
+				t->npk = 0;
+				while (!f.bad && f.pos < f.len && t->npk < t->ncols)
+				{
+					uint64_t	idx = packed(&f);
+
+					if (kind == OM_PRIMARY_KEY_WITH_PREFIX)
+						(void) packed(&f);
+					if (idx >= (uint64_t) t->ncols)
+						return false;
+					t->pk[t->npk++] = (int) idx;
+				}
+				break;
+			default:
+				break;			/* geometry types, ENUM/SET charsets, newer kinds */
+		}
+		if (f.bad)
+			return false;
+	}
+	return !r->bad;
+}
+
+bool
+br_parse_table_map(const uint8_t *body, size_t len, int table_id_size,
+				   br_table *t, char *err, size_t errlen)
+{
+	rd			r = {body, len, 0, false};
+	rd			m;
+	arena	   *a;
+	uint64_t	n,
+				metalen;
+	const uint8_t *s,
+			   *types,
+			   *meta,
+			   *nulls;
+	uint64_t	l;
+
+	memset(t, 0, sizeof(*t));
+	if ((a = calloc(1, sizeof(arena))) == NULL)
+	{
+		seterr(err, errlen, "out of memory");
+		return false;
+	}
+	t->mem = a;
+	t->table_id = le(&r, table_id_size);
+	(void) le(&r, 2);			/* flags */
+	l = le(&r, 1);
+	if ((s = take(&r, l + 1)) == NULL || (t->db = arena_strndup(a, s, l)) == NULL)
+		goto bad;
+	l = le(&r, 1);
+	if ((s = take(&r, l + 1)) == NULL || (t->table = arena_strndup(a, s, l)) == NULL)
+		goto bad;
+	n = packed(&r);
+	if (r.bad || n == 0 || n > 4096 || (types = take(&r, n)) == NULL)
+		goto bad;
+	t->ncols = (int) n;
+	if ((t->cols = arena_alloc(a, sizeof(br_column) * n)) == NULL)
+		goto bad;
+	metalen = packed(&r);
+	if (r.bad || (meta = take(&r, metalen)) == NULL)
+		goto bad;
+	m = (rd) {meta, (size_t) metalen, 0, false};
+	for (int i = 0; i < t->ncols; i++)
+	{
+		t->cols[i].type = types[i];
+		read_meta(&m, &t->cols[i]);
+	}
+	if (m.bad || (nulls = take(&r, (n + 7) / 8)) == NULL)
+		goto bad;
+	for (int i = 0; i < t->ncols; i++)
+		t->cols[i].nullable = bit(nulls, i);
+	if (!read_optional(&r, a, t))
+		goto bad;
+	return true;
+
+bad:
+	seterr(err, errlen, "malformed TABLE_MAP event (%zu bytes)", len);
+	br_table_free(t);
+	return false;
+}
+
+/* ---------------------------------------------------------------- ROWS */
+
+bool
+br_is_rows_event(int type)
+{
+	return (type >= BR_EV_WRITE_ROWS_V1 && type <= BR_EV_DELETE_ROWS_V1) ||
+		(type >= BR_EV_WRITE_ROWS && type <= BR_EV_DELETE_ROWS) ||
+		(type >= BR_EV_WRITE_ROWS_COMPRESSED_V1 && type <= BR_EV_DELETE_ROWS_COMPRESSED_V1);
+}
+
+bool
+br_parse_rows(int type, const uint8_t *body, size_t len, int table_id_size,
+			  br_rows *out, char *err, size_t errlen)
+{
+	rd			r = {body, len, 0, false};
+	uint64_t	n;
+	size_t		nb;
+
+	memset(out, 0, sizeof(*out));
+	if (type >= BR_EV_WRITE_ROWS_COMPRESSED_V1 && type <= BR_EV_DELETE_ROWS_COMPRESSED_V1)
+	{
+		seterr(err, errlen, "the binary log is compressed (log_bin_compress=ON), which change capture does not read; "
+			   "set log_bin_compress=OFF on the MySQL server");
+		return false;
+	}
+	switch (type)
+	{
+		case BR_EV_WRITE_ROWS_V1:
+		case BR_EV_WRITE_ROWS:
+			out->kind = BR_INSERT;
+			break;
+		case BR_EV_UPDATE_ROWS_V1:
+		case BR_EV_UPDATE_ROWS:
+			out->kind = BR_UPDATE;
+			break;
+		case BR_EV_DELETE_ROWS_V1:
+		case BR_EV_DELETE_ROWS:
+			out->kind = BR_DELETE;
+			break;
+		default:
+			seterr(err, errlen, "event type %d is not a rows event", type);
+			return false;
+	}
+	out->table_id = le(&r, table_id_size);
+	out->flags = (uint16_t) le(&r, 2);
+	if (type >= BR_EV_WRITE_ROWS)
+	{
+		uint64_t	extra = le(&r, 2);	/* counts its own two bytes */
+
+		if (extra < 2 || take(&r, extra - 2) == NULL)
+			goto bad;
+	}
+	n = packed(&r);
+	if (r.bad || n == 0 || n > 4096)
+		goto bad;
+	out->ncols = (int) n;
+	nb = (n + 7) / 8;
+	if ((out->present = take(&r, nb)) == NULL)
+		goto bad;
+	out->present_after = out->present;
+	if (out->kind == BR_UPDATE && (out->present_after = take(&r, nb)) == NULL)
+		goto bad;
+	out->data = body + r.pos;
+	out->len = len - r.pos;
+	return true;
+
+bad:
+	seterr(err, errlen, "malformed rows event (%zu bytes)", len);
+	return false;
+}
+
+/* ---------------------------------------------------------------- values */
+
+void
+br_image_init(br_image *img)
+{
+	memset(img, 0, sizeof(*img));
+	ebuf_init(&img->text);
+}
+
+void
+br_image_free(br_image *img)
+{
+	free(img->off);
+	free(img->len);
+	ebuf_free(&img->text);
+	memset(img, 0, sizeof(*img));
+}
+
+static bool
+put(ebuf *b, const char *s, size_t n)
+{
+	return ebuf_append(b, s, n);
+}
+
+static bool
+putf(ebuf *b, const char *fmt,...) __attribute__((format(printf, 2, 3)));
+
+static bool
+putf(ebuf *b, const char *fmt,...)
+{
+	char		tmp[128];
+	va_list		ap;
+	int			n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	return n >= 0 && (size_t) n < sizeof(tmp) && put(b, tmp, (size_t) n);
+}
+
+/* fraction appends ".ffffff" cut to fsp digits (MySQL prints exactly fsp) */
+static bool
+fraction(ebuf *b, uint32_t micro, int fsp)
+{
+	char		tmp[8];
+
+	if (fsp <= 0)
+		return true;
+	snprintf(tmp, sizeof(tmp), "%06u", micro % 1000000);
+	return ebuf_putc(b, '.') && put(b, tmp, fsp > 6 ? 6 : fsp);
+}
+
+/* the fractional part of a TIME2/DATETIME2/TIMESTAMP2: bytes and scale */
+static int
+frac_bytes(int fsp)
+{
+	return (fsp + 1) / 2;
+}
+
+static uint32_t
+frac_micro(uint64_t raw, int fsp)
+{
+	switch (frac_bytes(fsp))
+	{
+		case 1: return (uint32_t) raw * 10000;
+		case 2: return (uint32_t) raw * 100;
+		case 3: return (uint32_t) raw;
+	}
+	return 0;
+}
+
+/* civil date of days since 1970-01-01 (Howard Hinnant's algorithm) */
+static void
+civil(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+	int64_t		era;
+	unsigned	doe,
+				yoe,
+				doy,
+				mp;
+
+	z += 719468;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = (unsigned) (z - era * 146097);
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	*d = doy - (153 * mp + 2) / 5 + 1;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = (int64_t) yoe + era * 400 + (*m <= 2);
+}
+
+static bool
+decimal(rd *r, int precision, int scale, ebuf *b)
+{
+	static const int dig2bytes[10] = {0, 1, 1, 2, 2, 3, 3, 4, 4, 4};
+	static const uint32_t pow10[10] = {1, 10, 100, 1000, 10000, 100000, 1000000,
+	10000000, 100000000, 1000000000};
+	int			intg = precision - scale;
+	int			intg0,
+				intg0x,
+				frac0,
+				frac0x,
+				size;
+	uint8_t		buf[64];
+	const uint8_t *src;
+	bool		negative;
+	char		digits[160];
+	int			nd = 0;
+	int			pos = 0;
+	size_t		start = b->len;
+	bool		nonzero = false;
+
+	if (precision < 1 || precision > 65 || scale < 0 || scale > 38 || scale > precision)
+		return false;
+	intg0 = intg / 9;
+	intg0x = intg % 9;
+	frac0 = scale / 9;
+	frac0x = scale % 9;
+	size = intg0 * 4 + dig2bytes[intg0x] + frac0 * 4 + dig2bytes[frac0x];
+	if ((src = take(r, size)) == NULL)
+		return false;
+	memcpy(buf, src, size);
+	negative = (buf[0] & 0x80) == 0;
+	buf[0] ^= 0x80;
+	if (negative)
+		for (int i = 0; i < size; i++)
+			buf[i] = ~buf[i];
+
+	/* the integer part's digits, then the fraction's */
+	if (intg0x)
+	{
+		uint32_t	v = (uint32_t) be_bytes(buf, dig2bytes[intg0x]);
+
+		if (v >= pow10[intg0x])
+			return false;
+		nd += snprintf(digits + nd, sizeof(digits) - nd, "%0*u", intg0x, v);
+		pos += dig2bytes[intg0x];
+	}
+	for (int i = 0; i < intg0; i++, pos += 4)
+	{
+		uint32_t	v = (uint32_t) be_bytes(buf + pos, 4);
+
+		if (v >= pow10[9])
+			return false;
+		nd += snprintf(digits + nd, sizeof(digits) - nd, "%09u", v);
+	}
+	{
+		int			lead = 0;
+
+		while (lead < nd - 1 && digits[lead] == '0')
+			lead++;
+		if (nd == 0)
+			digits[nd++] = '0';
+		if (!ebuf_putc(b, '-') || !put(b, digits + lead, nd - lead))
+			return false;
+		for (int i = lead; i < nd; i++)
+			nonzero |= digits[i] != '0';
+	}
+	if (scale > 0)
+	{
+		nd = 0;
+		for (int i = 0; i < frac0; i++, pos += 4)
+		{
+			uint32_t	v = (uint32_t) be_bytes(buf + pos, 4);
+
+			if (v >= pow10[9])
+				return false;
+			nd += snprintf(digits + nd, sizeof(digits) - nd, "%09u", v);
+		}
+		if (frac0x)
+		{
+			uint32_t	v = (uint32_t) be_bytes(buf + pos, dig2bytes[frac0x]);
+
+			if (v >= pow10[frac0x])
+				return false;
+			nd += snprintf(digits + nd, sizeof(digits) - nd, "%0*u", frac0x, v);
+		}
+		for (int i = 0; i < nd; i++)
+			nonzero |= digits[i] != '0';
+		if (!ebuf_putc(b, '.') || !put(b, digits, nd))
+			return false;
+	}
+	/* the sign was written first; drop it for a positive value or zero */
+	if (!negative || !nonzero)
+	{
+		memmove(b->data + start, b->data + start + 1, b->len - start - 1);
+		b->len--;
+	}
+	return true;
+}
+
+/* time_text appends a TIME from its packed form (MySQL's my_time_packed) */
+static bool
+time_text(ebuf *b, int64_t packed_time, int fsp)
+{
+	bool		neg = packed_time < 0;
+	uint64_t	v = neg ? (uint64_t) (-packed_time) : (uint64_t) packed_time;
+	uint64_t	hms = v >> 24;
+	uint32_t	micro = (uint32_t) (v % (1 << 24));
+	unsigned	h = (unsigned) ((hms >> 12) % (1 << 10));
+	unsigned	mi = (unsigned) ((hms >> 6) % (1 << 6));
+	unsigned	s = (unsigned) (hms % (1 << 6));
+
+	if (mi > 59 || s > 59 || micro > 999999)
+		return false;
+	return putf(b, "%s%02u:%02u:%02u", neg ? "-" : "", h, mi, s) && fraction(b, micro, fsp);
+}
+
+static bool
+value(rd *r, const br_column *c, ebuf *b, char *err, size_t errlen)
+{
+	switch (c->type)
+	{
+		case BR_TINY:
+			return c->is_unsigned ? putf(b, "%u", (unsigned) le(r, 1))
+				: putf(b, "%d", (int) (int8_t) le(r, 1));
+		case BR_SHORT:
+			return c->is_unsigned ? putf(b, "%u", (unsigned) le(r, 2))
+				: putf(b, "%d", (int) (int16_t) le(r, 2));
+		case BR_INT24:
+			{
+				uint32_t	v = (uint32_t) le(r, 3);
+
+				if (c->is_unsigned)
+					return putf(b, "%u", v);
+				return putf(b, "%d", (int32_t) (v ^ 0x800000) - 0x800000);
+			}
+		case BR_LONG:
+			return c->is_unsigned ? putf(b, "%u", (uint32_t) le(r, 4))
+				: putf(b, "%d", (int32_t) (uint32_t) le(r, 4));
+		case BR_LONGLONG:
+			{
+				uint64_t	v = le(r, 8);
+
+				return c->is_unsigned ? putf(b, "%llu", (unsigned long long) v)
+					: putf(b, "%lld", (long long) (int64_t) v);
+			}
+		case BR_FLOAT:
+			{
+				uint32_t	v = (uint32_t) le(r, 4);
+				float		f;
+
+				memcpy(&f, &v, 4);
+				/* the double of a float, exactly: it parses back to the float */
+				return putf(b, "%.17g", (double) f);
+			}
+		case BR_DOUBLE:
+			{
+				uint64_t	v = le(r, 8);
+				double		d;
+
+				memcpy(&d, &v, 8);
+				return putf(b, "%.17g", d);
+			}
+		case BR_NEWDECIMAL:
+			if (!decimal(r, (int) (c->meta >> 8), (int) (c->meta & 0xff), b))
+			{
+				if (!r->bad)
+					seterr(err, errlen, "malformed decimal(%u,%u) value", c->meta >> 8, c->meta & 0xff);
+				return false;
+			}
+			return true;
+		case BR_YEAR:
+			{
+				unsigned	v = (unsigned) le(r, 1);
+
+				return putf(b, "%04u", v ? 1900 + v : 0);
+			}
+		case BR_DATE:
+		case BR_NEWDATE:
+			{
+				uint32_t	v = (uint32_t) le(r, 3);
+
+				return putf(b, "%04u-%02u-%02u", v >> 9, (v >> 5) & 15, v & 31);
+			}
+		case BR_TIMESTAMP:
+		case BR_TIMESTAMP2:
+			{
+				uint64_t	secs = c->type == BR_TIMESTAMP ? le(r, 4) : be(r, 4);
+				int			fsp = c->type == BR_TIMESTAMP ? 0 : (int) c->meta;
+				uint32_t	micro = fsp ? frac_micro(be(r, frac_bytes(fsp)), fsp) : 0;
+				int64_t		y;
+				unsigned	mo,
+							d;
+
+				if (r->bad)
+					return false;
+				if (secs == 0 && micro == 0)
+					return putf(b, "0000-00-00 00:00:00") && fraction(b, 0, fsp);
+				civil((int64_t) (secs / 86400), &y, &mo, &d);
+				return putf(b, "%04lld-%02u-%02u %02u:%02u:%02u", (long long) y, mo, d,
+							(unsigned) (secs % 86400 / 3600), (unsigned) (secs % 3600 / 60),
+							(unsigned) (secs % 60)) && fraction(b, micro, fsp);
+			}
+		case BR_DATETIME2:
+			{
+				int			fsp = (int) c->meta;
+				int64_t		v = (int64_t) be(r, 5) - INT64_C(0x8000000000);
+				uint32_t	micro = fsp ? frac_micro(be(r, frac_bytes(fsp)), fsp) : 0;
+				int64_t		ymd,
+							hms,
+							ym;
+
+				if (r->bad)
+					return false;
+				if (v < 0 || fsp > 6)
+				{
+					seterr(err, errlen, "malformed datetime value");
+					return false;
+				}
+				ymd = v >> 17;
+				hms = v % (1 << 17);
+				ym = ymd >> 5;
+				return putf(b, "%04u-%02u-%02u %02u:%02u:%02u", (unsigned) (ym / 13),
+							(unsigned) (ym % 13), (unsigned) (ymd % 32), (unsigned) (hms >> 12),
+							(unsigned) ((hms >> 6) % 64), (unsigned) (hms % 64)) &&
+					fraction(b, micro, fsp);
+			}
+		case BR_DATETIME:
+			{
+				uint64_t	v = le(r, 8);
+				uint64_t	date = v / 1000000,
+							t = v % 1000000;
+
+				return putf(b, "%04u-%02u-%02u %02u:%02u:%02u", (unsigned) (date / 10000 % 10000),
+							(unsigned) (date / 100 % 100), (unsigned) (date % 100),
+							(unsigned) (t / 10000), (unsigned) (t / 100 % 100), (unsigned) (t % 100));
+			}
+		case BR_TIME2:
+			{
+				int			fsp = (int) c->meta;
+				int64_t		intpart,
+							frac,
+							packed_time;
+
+				if (fsp > 6)
+					return false;
+				if (frac_bytes(fsp) == 3)
+					/* six fraction digits: the 6 bytes are one offset integer */
+					packed_time = (int64_t) be(r, 6) - INT64_C(0x800000000000);
+				else
+				{
+					intpart = (int64_t) be(r, 3) - 0x800000;
+					frac = frac_bytes(fsp) ? (int64_t) be(r, frac_bytes(fsp)) : 0;
+					if (intpart < 0 && frac)
+					{
+						intpart++;
+						frac -= frac_bytes(fsp) == 1 ? 0x100 : 0x10000;
+					}
+					packed_time = intpart * (INT64_C(1) << 24) +
+						frac * (frac_bytes(fsp) == 1 ? 10000 : 100);
+				}
+				if (r->bad)
+					return false;
+				if (!time_text(b, packed_time, fsp))
+				{
+					seterr(err, errlen, "malformed time value");
+					return false;
+				}
+				return true;
+			}
+		case BR_TIME:
+			{
+				uint32_t	u = (uint32_t) le(r, 3);
+				int32_t		v = (int32_t) (u ^ 0x800000) - 0x800000;
+				bool		neg = v < 0;
+				uint32_t	a = (uint32_t) (neg ? -v : v);
+
+				return putf(b, "%s%02u:%02u:%02u", neg ? "-" : "", a / 10000, a / 100 % 100, a % 100);
+			}
+		case BR_BIT:
+			{
+				uint32_t	nbytes = (c->meta + 7) / 8;
+				const uint8_t *p = take(r, nbytes);
+
+				return p != NULL && put(b, (const char *) p, nbytes);
+			}
+		case BR_VARCHAR:
+		case BR_VAR_STRING:
+		case BR_STRING:
+			{
+				uint64_t	l = le(r, c->meta < 256 ? 1 : 2);
+				const uint8_t *p = take(r, l);
+
+				return p != NULL && put(b, (const char *) p, l);
+			}
+		case BR_BLOB:
+		case BR_TINY_BLOB:
+		case BR_MEDIUM_BLOB:
+		case BR_LONG_BLOB:
+		case BR_GEOMETRY:
+			{
+				uint64_t	l;
+				const uint8_t *p;
+
+				if (c->meta < 1 || c->meta > 4)
+				{
+					seterr(err, errlen, "blob length of %u bytes", c->meta);
+					return false;
+				}
+				l = le(r, (int) c->meta);
+				if ((p = take(r, l)) == NULL)
+					return false;
+				if (c->type == BR_GEOMETRY)
+				{
+					/* MySQL's internal form: a 4-byte SRID, then WKB (what ST_AsBinary gives) */
+					if (l < 4)
+					{
+						seterr(err, errlen, "malformed geometry value");
+						return false;
+					}
+					return put(b, (const char *) p + 4, l - 4);
+				}
+				return put(b, (const char *) p, l);
+			}
+		case BR_ENUM:
+			{
+				uint64_t	v;
+
+				if (c->meta != 1 && c->meta != 2)
+					return false;
+				v = le(r, (int) c->meta);
+				if (r->bad)
+					return false;
+				if (v == 0)
+					return true;	/* MySQL's empty string for an invalid value */
+				if (v > (uint64_t) c->nvalues)
+				{
+					seterr(err, errlen, "ENUM index %llu of %d strings%s", (unsigned long long) v,
+						   c->nvalues, c->values ? "" : " (set binlog_row_metadata=FULL on the MySQL server)");
+					return false;
+				}
+				return ebuf_puts(b, c->values[v - 1]);
+			}
+		case BR_SET:
+			{
+				uint64_t	v;
+				bool		first = true;
+
+				if (c->meta < 1 || c->meta > 8)
+					return false;
+				v = le(r, (int) c->meta);
+				if (r->bad)
+					return false;
+				for (int i = 0; i < 64 && v; i++, v >>= 1)
+				{
+					if (!(v & 1))
+						continue;
+					if (i >= c->nvalues)
+					{
+						seterr(err, errlen, "SET member %d of %d strings%s", i + 1, c->nvalues,
+							   c->values ? "" : " (set binlog_row_metadata=FULL on the MySQL server)");
+						return false;
+					}
+					if ((!first && !ebuf_putc(b, ',')) || !ebuf_puts(b, c->values[i]))
+						return false;
+					first = false;
+				}
+				return true;
+			}
+		default:
+			seterr(err, errlen, "column type %s (%d) is not read by change capture",
+				   br_type_name(c->type), c->type);
+			return false;
+	}
+}
+
+bool
+br_next_image(const br_rows *rows, const br_table *t, const uint8_t *present,
+			  size_t *pos, br_image *img, char *err, size_t errlen)
+{
+	rd			r = {rows->data, rows->len, *pos, false};
+	int			npresent = 0;
+	const uint8_t *nulls;
+	int			k = 0;
+
+	err[0] = '\0';
+	if (rows->ncols != t->ncols)
+	{
+		seterr(err, errlen, "rows event of %d columns for table %s.%s of %d", rows->ncols,
+			   t->db, t->table, t->ncols);
+		return false;
+	}
+	if (img->cap < t->ncols)
+	{
+		int64_t    *off = realloc(img->off, sizeof(int64_t) * t->ncols);
+		int64_t    *len;
+
+		if (off == NULL)
+			goto oom;
+		img->off = off;
+		if ((len = realloc(img->len, sizeof(int64_t) * t->ncols)) == NULL)
+			goto oom;
+		img->len = len;
+		img->cap = t->ncols;
+	}
+	img->ncols = t->ncols;
+	ebuf_reset(&img->text);
+	for (int i = 0; i < t->ncols; i++)
+		npresent += bit(present, i);
+	if ((nulls = take(&r, (npresent + 7) / 8)) == NULL)
+		goto bad;
+	for (int i = 0; i < t->ncols; i++)
+	{
+		if (!bit(present, i))
+		{
+			img->len[i] = BR_ABSENT;
+			continue;
+		}
+		if (bit(nulls, k++))
+		{
+			img->len[i] = BR_NULL_VALUE;
+			continue;
+		}
+		img->off[i] = (int64_t) img->text.len;
+		if (!value(&r, &t->cols[i], &img->text, err, errlen))
+		{
+			if (err[0])
+				return false;
+			goto bad;
+		}
+		img->len[i] = (int64_t) img->text.len - img->off[i];
+		if (!ebuf_putc(&img->text, '\0'))
+			goto oom;
+	}
+	*pos = r.pos;
+	return true;
+
+bad:
+	seterr(err, errlen, "malformed row image in a rows event of %s.%s", t->db, t->table);
+	return false;
+oom:
+	seterr(err, errlen, "out of memory");
+	return false;
+}

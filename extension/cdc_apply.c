@@ -1,0 +1,647 @@
+/*-------------------------------------------------------------------------
+ *
+ * cdc_apply.c
+ *	  Applying the binary log's row images to the cdc targets, as
+ *	  PostgreSQL's own logical replication applies changes: with the
+ *	  executor's replication helpers (execReplication.c), found by the
+ *	  target's primary key, in groups of whole source transactions (one
+ *	  PostgreSQL transaction each, see cdc_worker.h), under
+ *	  session_replication_role = replica.
+ *
+ *	  Values go through the one type policy: the decoder gives MySQL's text
+ *	  form of each value (binlog_rows.c), tp_convert makes it PostgreSQL
+ *	  input text, the column type's input function a Datum.
+ *
+ *	  A change that cannot be applied exactly (a row image of columns the
+ *	  target does not have, an update or delete of a row the target lacks,
+ *	  a value out of range) pauses its table with an error that says what
+ *	  to do; the other tables go on.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_index.h"
+#include "commands/trigger.h"
+#include "executor/executor.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "parser/parsetree.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+
+#include "cdc_worker.h"
+
+CdcTable   *cdc_applying = NULL;
+
+static MemoryContext row_cxt = NULL;
+static ebuf scratch;
+static br_image before_img;
+static br_image after_img;
+
+static const char *
+qualified(CdcTable *t)
+{
+	return quote_qualified_identifier(t->target_schema, t->target_table);
+}
+
+/*
+ * cdc_pause marks t to be paused when the group commits, with an error
+ * that says what happened; its events are skipped from now on.
+ */
+void
+cdc_pause(CdcTable *t, const char *fmt,...)
+{
+	va_list		ap;
+	char		buf[2048];
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (t->pause == NULL)
+		t->pause = MemoryContextStrdup(TopMemoryContext, buf);
+	t->state = 'p';
+	t->mapped = false;
+	ereport(LOG, (errmsg("ecsync cdc of server \"%s\": table %s paused: %s", cw.server, qualified(t), buf)));
+}
+
+/* key_index finds the target's primary key, or a unique index on the key columns */
+static Oid
+key_index(CdcTable *t, Relation rel)
+{
+	List	   *indexes = RelationGetIndexList(rel);
+	ListCell   *lc;
+	Oid			found = InvalidOid;
+
+	foreach(lc, indexes)
+	{
+		Oid			idx = lfirst_oid(lc);
+		HeapTuple	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(idx));
+		Form_pg_index ix;
+		bool		ok;
+
+		if (!HeapTupleIsValid(tup))
+			continue;
+		ix = (Form_pg_index) GETSTRUCT(tup);
+		ok = ix->indisunique && ix->indimmediate && ix->indisvalid &&
+			heap_attisnull(tup, Anum_pg_index_indexprs, NULL) &&
+			heap_attisnull(tup, Anum_pg_index_indpred, NULL) &&
+			ix->indnkeyatts == list_length(t->m.keys);
+		for (int k = 0; ok && k < ix->indnkeyatts; k++)
+		{
+			char	   *att = get_attname(RelationGetRelid(rel), ix->indkey.values[k], true);
+			ListCell   *kc;
+			bool		in_keys = false;
+
+			foreach(kc, t->m.keys)
+				in_keys |= att && strcmp(att, lfirst(kc)) == 0;
+			ok = in_keys;
+		}
+		if (ok && (ix->indisprimary || !OidIsValid(found)))
+			found = idx;
+		ReleaseSysCache(tup);
+	}
+	return found;
+}
+
+static bool
+open_table(CdcTable *t, ms_conn *conn, char **msg)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+	volatile bool ok = true;
+
+	PG_TRY();
+	{
+		TableSpec	spec = {t->source_table, false, t->key_columns, NULL, t->columns,
+		t->exclude_columns, cw.policy};
+		Relation	rel;
+
+		ecsync_map_table(&spec, conn, t->source_db, &t->m);
+		t->relid = RangeVarGetRelid(makeRangeVar(t->target_schema, t->target_table, -1), NoLock, true);
+		if (!OidIsValid(t->relid))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_TABLE),
+					 errmsg("target table %s does not exist", qualified(t)),
+					 errhint("Call ecsync_cdc_resnapshot() to create and copy it anew.")));
+		if (pg_class_aclcheck(t->relid, GetUserId(), ACL_INSERT | ACL_UPDATE | ACL_DELETE | ACL_TRUNCATE) != ACLCHECK_OK)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("role \"%s\" may not insert, update, delete and truncate %s",
+							GetUserNameFromId(GetUserId(), false), qualified(t))));
+		ecsync_refuse_rls(t->relid, GetUserId());
+		ecsync_fit_target(&t->m, t->relid);
+		if (t->m.keys == NIL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+					 errmsg("MySQL table %s.%s has no primary key, which change capture needs to find rows",
+							t->source_db, t->source_table),
+					 errhint("Give it a primary key, or name a unique key with key_columns.")));
+		rel = table_open(t->relid, AccessShareLock);
+		t->keyidx = key_index(t, rel);
+		t->src = palloc(sizeof(int) * t->m.ncols);
+		t->attnum = palloc(sizeof(AttrNumber) * t->m.ncols);
+		t->infunc = palloc(sizeof(FmgrInfo) * t->m.ncols);
+		t->ioparam = palloc(sizeof(Oid) * t->m.ncols);
+		t->typmod = palloc(sizeof(int32) * t->m.ncols);
+		for (int c = 0; c < t->m.ncols; c++)
+		{
+			Oid			typid,
+						infn;
+			Form_pg_attribute att;
+
+			t->src[c] = (int) (t->m.cols[c] - t->m.mt.cols);
+			t->attnum[c] = get_attnum(t->relid, t->m.colnames[c]);
+			if (t->attnum[c] == InvalidAttrNumber)
+				ereport(ERROR,
+						(errcode(ERRCODE_UNDEFINED_COLUMN),
+						 errmsg("target table %s has no column \"%s\"", qualified(t), t->m.colnames[c]),
+						 errhint("Add the column, or call ecsync_cdc_resnapshot() after dropping the target.")));
+			att = TupleDescAttr(RelationGetDescr(rel), t->attnum[c] - 1);
+			typid = att->atttypid;
+			t->typmod[c] = att->atttypmod;
+			getTypeInputInfo(typid, &infn, &t->ioparam[c]);
+			fmgr_info(infn, &t->infunc[c]);
+		}
+		table_close(rel, AccessShareLock);
+		if (!OidIsValid(t->keyidx))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+					 errmsg("target table %s has no primary key or unique index on the key columns", qualified(t)),
+					 errhint("Add one (ALTER TABLE %s ADD PRIMARY KEY (...)), then call ecsync_cdc_resnapshot().",
+							 qualified(t))));
+	}
+	PG_CATCH();
+	{
+		ErrorData  *e;
+
+		MemoryContextSwitchTo(TopMemoryContext);
+		e = CopyErrorData();
+		FlushErrorState();
+		*msg = e->hint ? psprintf("%s (%s)", e->message, e->hint) : pstrdup(e->message);
+		ok = false;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(old);
+	return ok;
+}
+
+/*
+ * cdc_open_tables maps every streaming table by MySQL's information_schema
+ * (over conn, before it carries the binary log) and checks its target:
+ * it exists, the owner may change it, no row-level security, a key to
+ * find rows by.  A table that fails is paused (in a transaction of its
+ * own) and the others go on.
+ */
+void
+cdc_open_tables(ms_conn *conn)
+{
+	for (int i = 0; i < cw.ntables; i++)
+	{
+		CdcTable   *t = &cw.tables[i];
+		char	   *msg = NULL;
+
+		if (t->state != 's')
+			continue;
+		cc_begin();
+		if (open_table(t, conn, &msg))
+			cc_commit();
+		else
+		{
+			AbortCurrentTransaction();
+			t->state = 'p';
+			cc_record_error(psprintf("table %s: %s", qualified(t), msg), t->id);
+		}
+	}
+}
+
+/* cdc_group_begin opens the group's transaction and every streaming target */
+void
+cdc_group_begin(void)
+{
+	List	   *rtable = NIL;
+	int			n = 0;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (row_cxt == NULL)
+	{
+		row_cxt = AllocSetContextCreate(TopMemoryContext, "ecsync cdc row", ALLOCSET_DEFAULT_SIZES);
+		ebuf_init(&scratch);
+		br_image_init(&before_img);
+		br_image_init(&after_img);
+	}
+	cw.estate = CreateExecutorState();
+	for (int i = 0; i < cw.ntables; i++)
+	{
+		CdcTable   *t = &cw.tables[i];
+		RangeTblEntry *rte;
+
+		if (t->state != 's')
+			continue;
+		t->rel = table_open(t->relid, RowExclusiveLock);
+		rte = makeNode(RangeTblEntry);
+		rte->rtekind = RTE_RELATION;
+		rte->relid = t->relid;
+		rte->relkind = t->rel->rd_rel->relkind;
+		rte->rellockmode = RowExclusiveLock;
+		rtable = lappend(rtable, rte);
+	}
+	ExecInitRangeTable(cw.estate, rtable);
+	for (int i = 0; i < cw.ntables; i++)
+	{
+		CdcTable   *t = &cw.tables[i];
+
+		if (t->rel == NULL)
+			continue;
+		t->rri = makeNode(ResultRelInfo);
+		InitResultRelInfo(t->rri, t->rel, ++n, NULL, 0);
+		ExecOpenIndices(t->rri, false);
+		t->slot = ExecInitExtraTupleSlot(cw.estate, RelationGetDescr(t->rel), &TTSOpsVirtual);
+		t->search = ExecInitExtraTupleSlot(cw.estate, RelationGetDescr(t->rel), &TTSOpsVirtual);
+		t->found = table_slot_create(t->rel, &cw.estate->es_tupleTable);
+	}
+	cw.estate->es_output_cid = GetCurrentCommandId(true);
+	AfterTriggerBeginQuery();
+	cw.in_group = true;
+	cw.group_start = GetCurrentTimestamp();
+	cw.group_rows = 0;
+	cw.group_txns = 0;
+	cw.group_dirty = false;
+}
+
+/*
+ * cdc_group_commit closes the targets and commits the group with the
+ * position after its last source transaction.
+ */
+void
+cdc_group_commit(void)
+{
+	AfterTriggerEndQuery(cw.estate);
+	for (int i = 0; i < cw.ntables; i++)
+	{
+		CdcTable   *t = &cw.tables[i];
+
+		if (t->rel == NULL)
+			continue;
+		ExecCloseIndices(t->rri);
+		table_close(t->rel, NoLock);
+		t->rel = NULL;
+		t->rri = NULL;
+	}
+	ExecResetTupleTable(cw.estate->es_tupleTable, false);
+	FreeExecutorState(cw.estate);
+	cw.estate = NULL;
+	cc_save_group();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	cw.in_group = false;
+	cw.rows_total += cw.group_rows;
+	cw.txns_total += cw.group_txns;
+	cw.pos_saved_at = GetCurrentTimestamp();
+	cw.pos_unsaved = false;
+}
+
+/* binlog column types that a MySQL DATA_TYPE is written as */
+static bool
+type_matches(const tp_column *col, const br_column *bc)
+{
+	const char *t = col->data_type;
+	bool		is_unsigned = strstr(col->column_type, "unsigned") != NULL;
+
+#define IS(x) (strcmp(t, (x)) == 0)
+	switch (bc->type)
+	{
+		case BR_TINY:
+			return IS("tinyint") && bc->is_unsigned == is_unsigned;
+		case BR_SHORT:
+			return IS("smallint") && bc->is_unsigned == is_unsigned;
+		case BR_INT24:
+			return IS("mediumint") && bc->is_unsigned == is_unsigned;
+		case BR_LONG:
+			return (IS("int") || IS("integer")) && bc->is_unsigned == is_unsigned;
+		case BR_LONGLONG:
+			return IS("bigint") && bc->is_unsigned == is_unsigned;
+		case BR_NEWDECIMAL:
+			return (IS("decimal") || IS("numeric")) && (int) (bc->meta >> 8) == col->precision &&
+				(int) (bc->meta & 0xff) == Max(col->scale, 0);
+		case BR_FLOAT:
+			return IS("float");
+		case BR_DOUBLE:
+			return IS("double") || IS("real");
+		case BR_DATE:
+		case BR_NEWDATE:
+			return IS("date");
+		case BR_DATETIME:
+		case BR_DATETIME2:
+			return IS("datetime") && (bc->type == BR_DATETIME || (int) bc->meta == Max(col->datetime_precision, 0));
+		case BR_TIMESTAMP:
+		case BR_TIMESTAMP2:
+			return IS("timestamp") && (bc->type == BR_TIMESTAMP || (int) bc->meta == Max(col->datetime_precision, 0));
+		case BR_TIME:
+		case BR_TIME2:
+			return IS("time") && (bc->type == BR_TIME || (int) bc->meta == Max(col->datetime_precision, 0));
+		case BR_YEAR:
+			return IS("year");
+		case BR_BIT:
+			return IS("bit") && (int) bc->meta == Max(col->precision, 1);
+		case BR_STRING:
+			return IS("char") || IS("binary");
+		case BR_VARCHAR:
+		case BR_VAR_STRING:
+			return IS("varchar") || IS("varbinary");
+		case BR_BLOB:
+		case BR_TINY_BLOB:
+		case BR_MEDIUM_BLOB:
+		case BR_LONG_BLOB:
+			return strstr(t, "text") != NULL || strstr(t, "blob") != NULL || IS("json");
+		case BR_ENUM:
+			return IS("enum");
+		case BR_SET:
+			return IS("set");
+		case BR_GEOMETRY:
+			return tp_is_spatial(t);
+	}
+#undef IS
+	return false;
+}
+
+/*
+ * cdc_table_map checks a TABLE_MAP of t against the columns t was mapped
+ * with: the same names and types in the same order.  A difference is a
+ * schema change made after the table was mapped: the table pauses.
+ */
+bool
+cdc_table_map(CdcTable *t, const br_table *bt, const bs_pos *at)
+{
+	ms_table   *mt = &t->m.mt;
+
+	t->table_id = bt->table_id;
+	t->mapped = false;
+	if (!bt->has_names)
+	{
+		cdc_pause(t, "the binary log has no column names at %s:%llu: set binlog_row_metadata=FULL on the MySQL server, "
+				  "then call ecsync_cdc_resnapshot('%s', '%s.%s')",
+				  at->file, (unsigned long long) at->pos, cw.server, t->target_schema, t->target_table);
+		return false;
+	}
+	if (bt->ncols != mt->ncols)
+	{
+		cdc_pause(t, "MySQL table %s.%s changed at binary log %s:%llu: it has %d columns, not %d "
+				  "(a column was added or dropped); call ecsync_cdc_resnapshot('%s', '%s.%s') to copy it anew "
+				  "(drop or alter the target first if its columns must change)",
+				  t->source_db, t->source_table, at->file, (unsigned long long) at->pos, bt->ncols, mt->ncols,
+				  cw.server, t->target_schema, t->target_table);
+		return false;
+	}
+	for (int i = 0; i < bt->ncols; i++)
+	{
+		const br_column *bc = &bt->cols[i];
+
+		if (strcmp(bc->name, mt->cols[i].name) != 0 || !type_matches(&mt->cols[i], bc))
+		{
+			cdc_pause(t, "MySQL table %s.%s changed at binary log %s:%llu: its column %d is now \"%s\" %s%s, "
+					  "not \"%s\" %s (a column was renamed, retyped, added or dropped); "
+					  "call ecsync_cdc_resnapshot('%s', '%s.%s') to copy it anew "
+					  "(drop or alter the target first if its columns must change)",
+					  t->source_db, t->source_table, at->file, (unsigned long long) at->pos, i + 1, bc->name,
+					  bc->is_unsigned ? "unsigned " : "", br_type_name(bc->type),
+					  mt->cols[i].name, mt->cols[i].column_type,
+					  cw.server, t->target_schema, t->target_table);
+			return false;
+		}
+		if (bc->type != BR_BLOB && bc->type != BR_STRING && bc->type != BR_VARCHAR &&
+			bc->type != BR_VAR_STRING && bc->type != BR_TINY_BLOB && bc->type != BR_MEDIUM_BLOB &&
+			bc->type != BR_LONG_BLOB)
+			continue;
+		/* text must be UTF-8 (or ASCII, a subset) to arrive as it is; binary is binary */
+		if (bc->charset != 0 && bc->charset != 63 && !(bc->charset == 45 || bc->charset == 46 ||
+													   (bc->charset >= 224 && bc->charset <= 247) ||
+													   bc->charset == 33 || bc->charset == 83 ||
+													   (bc->charset >= 192 && bc->charset <= 215) ||
+													   bc->charset == 11 || bc->charset == 65 ||
+													   bc->charset >= 255))
+		{
+			cdc_pause(t, "column \"%s\" of MySQL table %s.%s has character set collation %u: change capture "
+					  "reads utf8mb4, utf8mb3 and ascii text (convert the column, or register the table in "
+					  "batch mode)", bc->name, t->source_db, t->source_table, bc->charset);
+			return false;
+		}
+	}
+	t->mapped = true;
+	return true;
+}
+
+/*
+ * fill makes slot t's target row from image img: every synced column's
+ * value by the type policy, other columns from keep (the row found, for
+ * an update) or NULL.
+ */
+static void
+fill(CdcTable *t, TupleTableSlot *slot, const br_image *img, TupleTableSlot *keep)
+{
+	TupleDesc	desc = slot->tts_tupleDescriptor;
+	char		err[256];
+
+	ExecClearTuple(slot);
+	if (keep)
+	{
+		slot_getallattrs(keep);
+		memcpy(slot->tts_values, keep->tts_values, sizeof(Datum) * desc->natts);
+		memcpy(slot->tts_isnull, keep->tts_isnull, sizeof(bool) * desc->natts);
+	}
+	else
+		for (int a = 0; a < desc->natts; a++)
+		{
+			slot->tts_values[a] = (Datum) 0;
+			slot->tts_isnull[a] = true;
+		}
+	for (int c = 0; c < t->m.ncols; c++)
+	{
+		int			a = t->attnum[c] - 1;
+		int			s = t->src[c];
+		const char *v = br_value(img, s);
+		const char *out;
+		size_t		outlen;
+		bool		is_null;
+
+		if (img->len[s] == BR_ABSENT)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("the binary log's row image of %s.%s lacks column \"%s\"",
+							t->source_db, t->source_table, t->m.colnames[c]),
+					 errhint("Set binlog_row_image=FULL on the MySQL server, then call ecsync_cdc_resnapshot().")));
+		if (v == NULL)
+		{
+			slot->tts_isnull[a] = true;
+			continue;
+		}
+		ebuf_reset(&scratch);
+		if (!tp_convert(t->m.conv[c], t->m.bits[c], v, (size_t) img->len[s], &scratch, &out, &outlen,
+						&is_null, err, sizeof(err)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+					 errmsg("column \"%s\" of %s.%s: %s", t->m.colnames[c], t->source_db, t->source_table, err)));
+		if (is_null)
+		{
+			slot->tts_isnull[a] = true;
+			continue;
+		}
+		if (scratch.len > 0 && out == scratch.data)
+		{
+			if (!ebuf_putc(&scratch, '\0'))
+				elog(ERROR, "out of memory");
+			out = scratch.data;
+		}
+		slot->tts_values[a] = InputFunctionCall(&t->infunc[c], (char *) out, t->ioparam[c], t->typmod[c]);
+		slot->tts_isnull[a] = false;
+	}
+	ExecStoreVirtualTuple(slot);
+}
+
+/* find looks the row of image img up by the target's key into t->found */
+static bool
+find(CdcTable *t, const br_image *img)
+{
+	fill(t, t->search, img, NULL);
+	return RelationFindReplTupleByIndex(t->rel, t->keyidx, LockTupleExclusive, t->search, t->found);
+}
+
+static char *
+key_text(CdcTable *t, const br_image *img)
+{
+	StringInfoData s;
+	ListCell   *lc;
+
+	initStringInfo(&s);
+	foreach(lc, t->m.keys)
+		for (int c = 0; c < t->m.ncols; c++)
+			if (strcmp(t->m.colnames[c], lfirst(lc)) == 0)
+				appendStringInfo(&s, "%s%s = %s", s.len ? ", " : "", t->m.colnames[c],
+								 br_value(img, t->src[c]) ? br_value(img, t->src[c]) : "NULL");
+	return s.data;
+}
+
+static void
+missing(CdcTable *t, const br_image *img, const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NO_DATA_FOUND),
+			 errmsg("MySQL %s a row of %s.%s that target %s does not have (%s)", what,
+					t->source_db, t->source_table, qualified(t), key_text(t, img)),
+			 errdetail("The target was changed outside change capture, or the table's snapshot is not the one "
+					   "its changes follow."),
+			 errhint("Call ecsync_cdc_resnapshot('%s', '%s.%s') to copy it anew.", cw.server,
+					 t->target_schema, t->target_table)));
+}
+
+/* next_command makes the group's earlier changes visible to the lookups */
+static void
+next_command(void)
+{
+	if (!cw.group_dirty)
+		return;
+	CommandCounterIncrement();
+	cw.estate->es_output_cid = GetCurrentCommandId(true);
+	cw.group_dirty = false;
+}
+
+/*
+ * cdc_apply_rows applies every row of rows event r of t, decoded by TABLE_MAP
+ * bt, to t's target.
+ */
+void
+cdc_apply_rows(CdcTable *t, const br_table *bt, const br_rows *r)
+{
+	size_t		pos = 0;
+	char		err[512];
+	MemoryContext old = MemoryContextSwitchTo(row_cxt);
+
+	cdc_applying = t;
+	while (pos < r->len)
+	{
+		if (!br_next_image(r, bt, r->present, &pos, &before_img, err, sizeof(err)))
+			ereport(ERROR, (errcode(ERRCODE_FDW_ERROR), errmsg("%s", err)));
+		if (r->kind == BR_UPDATE &&
+			!br_next_image(r, bt, r->present_after, &pos, &after_img, err, sizeof(err)))
+			ereport(ERROR, (errcode(ERRCODE_FDW_ERROR), errmsg("%s", err)));
+		switch (r->kind)
+		{
+			case BR_INSERT:
+				fill(t, t->slot, &before_img, NULL);
+				ExecSimpleRelationInsert(t->rri, cw.estate, t->slot);
+				t->ins++;
+				break;
+			case BR_UPDATE:
+				{
+					EPQState	epq;
+
+					next_command();
+					if (!find(t, &before_img))
+						missing(t, &before_img, "updated");
+					fill(t, t->slot, &after_img, t->found);
+					EvalPlanQualInit(&epq, cw.estate, NULL, NIL, -1);
+					ExecSimpleRelationUpdate(t->rri, cw.estate, &epq, t->found, t->slot);
+					EvalPlanQualEnd(&epq);
+					t->upd++;
+					break;
+				}
+			case BR_DELETE:
+				{
+					EPQState	epq;
+
+					next_command();
+					if (!find(t, &before_img))
+						missing(t, &before_img, "deleted");
+					EvalPlanQualInit(&epq, cw.estate, NULL, NIL, -1);
+					ExecSimpleRelationDelete(t->rri, cw.estate, &epq, t->found);
+					EvalPlanQualEnd(&epq);
+					t->del++;
+					break;
+				}
+		}
+		cw.group_dirty = true;
+		cw.group_rows++;
+		t->changed = true;
+		ResetPerTupleExprContext(cw.estate);
+		MemoryContextReset(row_cxt);
+	}
+	cdc_applying = NULL;
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * cdc_truncate applies a MySQL TRUNCATE of t (a transaction of its own in
+ * the binary log, ending at "at") in a transaction of its own, with the
+ * position after it.
+ */
+void
+cdc_truncate(CdcTable *t, const bs_pos *at)
+{
+	Assert(!cw.in_group);
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	SPI_connect();
+	if (SPI_execute(psprintf("TRUNCATE ONLY %s", qualified(t)), false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "TRUNCATE of %s failed", qualified(t));
+	SPI_finish();
+	cw.pos = *at;
+	cw.group_txns = 1;
+	cw.group_rows = 0;
+	t->changed = true;
+	cc_save_group();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	cw.group_txns = 0;
+	cw.txns_total++;
+}

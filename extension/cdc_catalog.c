@@ -1,0 +1,322 @@
+/*-------------------------------------------------------------------------
+ *
+ * cdc_catalog.c
+ *	  Every statement the change-capture worker runs on ecsync's catalog,
+ *	  as the catalog's owner (the worker itself runs as the owner of the
+ *	  registrations, who may only read the catalog).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+
+#include "cdc_worker.h"
+
+static CatalogAccess tx_access;
+static MemoryContext tx_caller_cxt;
+
+/* cc_begin and cc_commit bracket a transaction on the catalog alone */
+void
+cc_begin(void)
+{
+	tx_caller_cxt = CurrentMemoryContext;
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+}
+
+void
+cc_commit(void)
+{
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(tx_caller_cxt);
+}
+
+/* spi runs one catalog statement as the catalog's owner */
+static void
+spi(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls, int expect)
+{
+	int			rc;
+
+	ecsync_catalog_enter(&tx_access);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
+	if (rc != expect)
+		elog(ERROR, "ecsync catalog statement failed (%d): %s", rc, sql);
+	/* the caller reads the result before spi_done */
+}
+
+static void
+spi_done(void)
+{
+	SPI_finish();
+	ecsync_catalog_leave(&tx_access);
+}
+
+static char *
+top_str(int row, int col)
+{
+	char	   *v = SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col);
+
+	return v ? MemoryContextStrdup(TopMemoryContext, v) : NULL;
+}
+
+/*
+ * cc_load reads the server's registration and its tables into cw; false
+ * when the registration is gone or stopped (the worker then exits).
+ * Called inside cc_begin/cc_commit.
+ */
+bool
+cc_load(void)
+{
+	Datum		args[2] = {Int32GetDatum(cw.req.cdc_id), ObjectIdGetDatum(cw.req.owner)};
+	Oid			types[2] = {INT4OID, OIDOID};
+
+	spi("SELECT server_name, state, binlog_file, binlog_pos, gtid FROM ecsync.cdc_servers "
+		"WHERE id = $1 AND owner = $2", 2, types, args, NULL, SPI_OK_SELECT);
+	if (SPI_processed != 1 || strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2), "started") != 0)
+	{
+		spi_done();
+		return false;
+	}
+	cw.server = top_str(0, 1);
+	memset(&cw.pos, 0, sizeof(cw.pos));
+	if (SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3) != NULL)
+	{
+		strlcpy(cw.pos.file, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3), BS_FILE_MAX);
+		cw.pos.pos = strtoull(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4), NULL, 10);
+	}
+	if (SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5) != NULL)
+		strlcpy(cw.gtid, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5), sizeof(cw.gtid));
+	SPI_finish();
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	{
+		Datum		a[2] = {CStringGetTextDatum(cw.server), ObjectIdGetDatum(cw.req.owner)};
+		Oid			ty[2] = {TEXTOID, OIDOID};
+
+		if (SPI_execute_with_args("SELECT t.id, t.target_schema, t.target_table, t.source_database, t.source_table, "
+								  "t.key_columns, t.columns, t.exclude_columns, c.state, c.snapshot_file, c.snapshot_pos "
+								  "FROM ecsync.sync_tables t JOIN ecsync.cdc_tables c ON c.sync_table_id = t.id "
+								  "WHERE t.server_name = $1 AND t.owner = $2 AND t.enabled AND t.mode = 'cdc' "
+								  "ORDER BY t.id", 2, ty, a, NULL, true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not read ecsync.cdc_tables");
+	}
+	cw.ntables = (int) SPI_processed;
+	cw.tables = MemoryContextAllocZero(TopMemoryContext, sizeof(CdcTable) * Max(cw.ntables, 1));
+	for (int i = 0; i < cw.ntables; i++)
+	{
+		CdcTable   *t = &cw.tables[i];
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	d = SPI_tuptable->tupdesc;
+		bool		isnull;
+		const char *state = SPI_getvalue(tup, d, 9);
+		MemoryContext old;
+
+		t->id = DatumGetInt32(SPI_getbinval(tup, d, 1, &isnull));
+		t->target_schema = top_str(i, 2);
+		t->target_table = top_str(i, 3);
+		t->source_db = top_str(i, 4);
+		t->source_table = top_str(i, 5);
+		old = MemoryContextSwitchTo(TopMemoryContext);
+		for (int col = 6; col <= 8; col++)
+		{
+			Datum		v = SPI_getbinval(tup, d, col, &isnull);
+			List	  **dst = col == 6 ? &t->key_columns : col == 7 ? &t->columns : &t->exclude_columns;
+
+			if (!isnull)
+			{
+				Datum	   *elems;
+				bool	   *nulls;
+				int			n;
+
+				deconstruct_array(DatumGetArrayTypeP(v), TEXTOID, -1, false, TYPALIGN_INT,
+								  &elems, &nulls, &n);
+				for (int k = 0; k < n; k++)
+					if (!nulls[k])
+						*dst = lappend(*dst, TextDatumGetCString(elems[k]));
+			}
+		}
+		MemoryContextSwitchTo(old);
+		t->state = strcmp(state, "streaming") == 0 ? 's' : strcmp(state, "paused") == 0 ? 'p' : 'n';
+		if (SPI_getvalue(tup, d, 10) != NULL)
+		{
+			strlcpy(t->from.file, SPI_getvalue(tup, d, 10), BS_FILE_MAX);
+			t->from.pos = strtoull(SPI_getvalue(tup, d, 11), NULL, 10);
+		}
+	}
+	spi_done();
+	return true;
+}
+
+/*
+ * cc_set_start_position: a server without a position (its first start, or
+ * after a full re-snapshot) starts at the earliest of its tables'
+ * snapshots.
+ */
+void
+cc_set_start_position(void)
+{
+	Datum		args[3];
+	Oid			types[3] = {INT4OID, TEXTOID, INT8OID};
+
+	args[0] = Int32GetDatum(cw.req.cdc_id);
+	args[1] = CStringGetTextDatum(cw.pos.file);
+	args[2] = Int64GetDatum((int64) cw.pos.pos);
+	spi("UPDATE ecsync.cdc_servers SET binlog_file = $2, binlog_pos = $3, last_error = NULL, last_error_at = NULL "
+		"WHERE id = $1",
+		3, types, args, NULL, SPI_OK_UPDATE);
+	spi_done();
+}
+
+/*
+ * cc_save_group writes, in the group's transaction, the position after
+ * its last source transaction, its GTID, the counts, and each table's
+ * counts and pauses.
+ */
+void
+cc_save_group(void)
+{
+	Datum		args[7];
+	Oid			types[7] = {INT4OID, TEXTOID, INT8OID, TEXTOID, TIMESTAMPTZOID, INT8OID, INT8OID};
+	char		nulls[7] = "       ";
+
+	args[0] = Int32GetDatum(cw.req.cdc_id);
+	args[1] = CStringGetTextDatum(cw.pos.file);
+	args[2] = Int64GetDatum((int64) cw.pos.pos);
+	args[3] = CStringGetTextDatum(cw.gtid);
+	if (cw.gtid[0] == '\0')
+		nulls[3] = 'n';
+	args[4] = TimestampTzGetDatum(cw.source_time);
+	if (cw.source_time == 0)
+		nulls[4] = 'n';
+	args[5] = Int64GetDatum(cw.group_txns);
+	args[6] = Int64GetDatum(cw.group_rows);
+	spi("UPDATE ecsync.cdc_servers SET binlog_file = $2, binlog_pos = $3, gtid = coalesce($4, gtid), "
+		"source_time = coalesce($5, source_time), applied_at = now(), "
+		"transactions = transactions + $6, rows_applied = rows_applied + $7 WHERE id = $1",
+		7, types, args, nulls, SPI_OK_UPDATE);
+	SPI_finish();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	for (int i = 0; i < cw.ntables; i++)
+	{
+		CdcTable   *t = &cw.tables[i];
+		Datum		a[6];
+		Oid			ty[6] = {INT4OID, INT8OID, INT8OID, INT8OID, TEXTOID, BOOLOID};
+		char		n[6] = "      ";
+
+		if (!t->changed && t->pause == NULL)
+			continue;
+		a[0] = Int32GetDatum(t->id);
+		a[1] = Int64GetDatum(t->ins);
+		a[2] = Int64GetDatum(t->upd);
+		a[3] = Int64GetDatum(t->del);
+		a[4] = t->pause ? CStringGetTextDatum(t->pause) : (Datum) 0;
+		if (t->pause == NULL)
+			n[4] = 'n';
+		a[5] = BoolGetDatum(t->ins + t->upd + t->del > 0);
+		if (SPI_execute_with_args("UPDATE ecsync.cdc_tables SET inserts = inserts + $2, updates = updates + $3, "
+								  "deletes = deletes + $4, "
+								  "last_change_at = CASE WHEN $6 THEN now() ELSE last_change_at END, "
+								  "state = CASE WHEN $5 IS NULL THEN state ELSE 'paused' END, "
+								  "error = coalesce($5, error), "
+								  "error_at = CASE WHEN $5 IS NULL THEN error_at ELSE now() END "
+								  "WHERE sync_table_id = $1", 6, ty, a, n, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "could not update ecsync.cdc_tables");
+		if (t->pause)
+		{
+			t->state = 'p';
+			pfree(t->pause);
+			t->pause = NULL;
+		}
+		t->ins = t->upd = t->del = 0;
+		t->changed = false;
+	}
+	spi_done();
+}
+
+/*
+ * cc_record_error keeps msg as the server's last error, in a transaction
+ * of its own, and pauses table pause_table (0: none) with it.
+ */
+void
+cc_record_error(const char *msg, int32 pause_table)
+{
+	Datum		args[3] = {Int32GetDatum(cw.req.cdc_id), CStringGetTextDatum(msg), Int32GetDatum(pause_table)};
+	Oid			types[3] = {INT4OID, TEXTOID, INT4OID};
+
+	cc_begin();
+	spi("UPDATE ecsync.cdc_servers SET last_error = $2, last_error_at = now() WHERE id = $1",
+		3, types, args, NULL, SPI_OK_UPDATE);
+	if (pause_table != 0 &&
+		SPI_execute_with_args("UPDATE ecsync.cdc_tables SET state = 'paused', error = $2, error_at = now() "
+							  "WHERE sync_table_id = $3", 3, types, args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not update ecsync.cdc_tables");
+	spi_done();
+	cc_commit();
+}
+
+/* cc_save_stats stores the rate, the server's position and the lag */
+void
+cc_save_stats(bs_pos *server_pos, int64 lag_bytes)
+{
+	Datum		args[6];
+	Oid			types[6] = {INT4OID, FLOAT8OID, TEXTOID, INT8OID, INT8OID, INT4OID};
+	char		nulls[6] = "      ";
+
+	args[0] = Int32GetDatum(cw.req.cdc_id);
+	args[1] = Float8GetDatum(cw.rate);
+	if (server_pos && server_pos->file[0])
+	{
+		args[2] = CStringGetTextDatum(server_pos->file);
+		args[3] = Int64GetDatum((int64) server_pos->pos);
+	}
+	else
+		nulls[2] = nulls[3] = 'n';
+	args[4] = Int64GetDatum(lag_bytes);
+	if (lag_bytes < 0)
+		nulls[4] = 'n';
+	args[5] = Int32GetDatum(MyProcPid);
+	spi("UPDATE ecsync.cdc_servers SET rows_per_second = $2, server_file = coalesce($3, server_file), "
+		"server_pos = coalesce($4, server_pos), lag_bytes = $5, stats_at = now(), worker_pid = $6 WHERE id = $1",
+		6, types, args, nulls, SPI_OK_UPDATE);
+	spi_done();
+}
+
+/*
+ * cc_snapshot_result reads how the snapshot run of batch worker pid ended:
+ * *error is NULL when it succeeded.
+ */
+void
+cc_snapshot_result(pid_t pid, char **error)
+{
+	Datum		args[1] = {Int32GetDatum(pid)};
+	Oid			types[1] = {INT4OID};
+
+	spi("SELECT run_id, status, error FROM ecsync.runs WHERE worker_pid = $1 ORDER BY run_id DESC LIMIT 1",
+		1, types, args, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		*error = MemoryContextStrdup(TopMemoryContext, "the snapshot's batch worker exited before it recorded a run");
+	else if (strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2), "succeeded") != 0)
+		*error = MemoryContextStrdup(TopMemoryContext,
+									 psprintf("the snapshot (batch run %s) failed: %s",
+											  SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
+											  SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3)
+											  ? SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3)
+											  : "it exited unexpectedly"));
+	else
+		*error = NULL;
+	spi_done();
+}

@@ -1,0 +1,762 @@
+/*-------------------------------------------------------------------------
+ *
+ * cdc_worker.c
+ *	  The change-capture worker of one MySQL server (see cdc_worker.h):
+ *	  checks what the server must have, has new tables snapshotted (a
+ *	  batch run reads them from one consistent snapshot and records its
+ *	  binary log position, without a lock on MySQL), then reads the binary
+ *	  log from the position after the last applied transaction and applies
+ *	  it, grouping whole source transactions into PostgreSQL transactions.
+ *
+ *	  Schema changes: TRUNCATE is applied; a TABLE_MAP whose columns differ
+ *	  from the table's (ALTER ... ADD/DROP/CHANGE/MODIFY COLUMN) pauses the
+ *	  table; DROP and RENAME of a table (online schema change tools swap
+ *	  tables so) pause it too.  A paused table says what happened and what
+ *	  to do in ecsync.cdc_table_status; the other tables go on.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <ctype.h>
+#include <poll.h>
+#include <signal.h>
+
+#include "access/xact.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "cdc_worker.h"
+
+PGDLLEXPORT void ecsync_cdc_main(Datum main_arg);
+
+CdcWorker	cw;
+
+#define MAX_MAPS 64				/* TABLE_MAPs of the current transaction */
+
+static br_table maps[MAX_MAPS];
+static int	nmaps = 0;
+static bs_stream *stream = NULL;
+static uint32 event_timestamp = 0;	/* of the last transaction's events */
+static bool txn_standalone = false;
+static bool in_txn = false;		/* between a transaction's first and last event */
+
+/* when the worker must wait before it exits after an error */
+#define ERROR_PAUSE_MS 5000
+
+static void
+sleep_ms(long ms)
+{
+	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, ms, PG_WAIT_EXTENSION);
+	ResetLatch(MyLatch);
+	CHECK_FOR_INTERRUPTS();
+}
+
+static void
+forget_maps(void)
+{
+	for (int i = 0; i < nmaps; i++)
+		br_table_free(&maps[i]);
+	nmaps = 0;
+}
+
+static void
+mysql_error_out(const char *what, const char *err)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_ERROR),
+			 errmsg("server \"%s\": %s: %s", cw.server, what, err)));
+}
+
+static ms_conn *
+connect_mysql(void)
+{
+	char		err[MS_ERRLEN];
+	ms_conn    *c = ms_connect(&cw.params, err, sizeof(err));
+
+	if (c == NULL)
+		mysql_error_out("could not connect", err);
+	return c;
+}
+
+/*
+ * snapshot has the tables waiting for a snapshot copied by a batch run
+ * (the batch path: binary COPY from a reader thread), which records each
+ * table's binary log position in its transaction.
+ */
+static void
+snapshot(void)
+{
+	BatchRequest req;
+	BackgroundWorkerHandle *handle;
+	pid_t		pid;
+	char	   *error;
+
+	pgstat_report_activity(STATE_RUNNING, psprintf("ecsync cdc of server %s: snapshot", cw.server));
+	memset(&req, 0, sizeof(req));
+	req.dboid = MyDatabaseId;
+	req.userid = cw.req.owner;
+	req.requested_by = cw.req.owner;
+	req.caller_pid = MyProcPid;
+	strlcpy(req.cdc_server, cw.server, NAMEDATALEN);
+	handle = ecsync_launch_batch_worker(&req, &pid);
+	if (WaitForBackgroundWorkerShutdown(handle) == BGWH_POSTMASTER_DIED)
+		proc_exit(1);
+	cc_begin();
+	cc_snapshot_result(pid, &error);
+	cc_commit();
+	if (error)
+		ereport(ERROR, (errcode(ERRCODE_FDW_ERROR), errmsg("server \"%s\": %s", cw.server, error)));
+}
+
+static CdcTable *
+tracked(const char *db, const char *table)
+{
+	for (int i = 0; i < cw.ntables; i++)
+		if (strcmp(cw.tables[i].source_db, db) == 0 && strcmp(cw.tables[i].source_table, table) == 0)
+			return &cw.tables[i];
+	return NULL;
+}
+
+/* is the event at "at" after table t's snapshot? */
+static bool
+after_snapshot(CdcTable *t, const bs_pos *at)
+{
+	return bs_pos_cmp(at, &t->from) > 0;
+}
+
+static bool
+socket_readable(void)
+{
+	struct pollfd p = {bs_socket(stream), POLLIN, 0};
+
+	return poll(&p, 1, 0) > 0;
+}
+
+/* end_transaction: a source transaction ended at "at"; commit the group when due */
+static void
+end_transaction(const bs_pos *at)
+{
+	cw.pos = *at;
+	in_txn = false;
+	if (event_timestamp)
+		cw.source_time = time_t_to_timestamptz((pg_time_t) event_timestamp);
+	forget_maps();
+	if (!cw.in_group)
+	{
+		cw.pos_unsaved = true;
+		return;
+	}
+	cw.group_txns++;
+	if (cw.group_rows >= CDC_GROUP_ROWS ||
+		TimestampDifferenceExceeds(cw.group_start, GetCurrentTimestamp(), CDC_GROUP_MS) ||
+		!socket_readable())
+		cdc_group_commit();
+}
+
+/* save_position stores the position of an idle stream (no group open) */
+static void
+save_position(void)
+{
+	cdc_group_begin();
+	cdc_group_commit();
+}
+
+/* skip the next identifier of sql at *p: `quoted` or bare, possibly db.table */
+static const char *
+identifier(const char *p, char *db, char *name, size_t len)
+{
+	char		part[2][256];
+	int			n = 0;
+
+	db[0] = name[0] = '\0';
+	while (n < 2)
+	{
+		size_t		k = 0;
+
+		while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+			p++;
+		if (*p == '`')
+		{
+			p++;
+			while (*p && k < sizeof(part[0]) - 1)
+			{
+				if (*p == '`' && p[1] == '`')
+					p++;
+				else if (*p == '`')
+					break;
+				part[n][k++] = *p++;
+			}
+			if (*p == '`')
+				p++;
+		}
+		else
+			while (*p && (isalnum((unsigned char) *p) || *p == '_' || *p == '$' || (unsigned char) *p >= 0x80) &&
+				   k < sizeof(part[0]) - 1)
+				part[n][k++] = *p++;
+		part[n][k] = '\0';
+		n++;
+		if (*p != '.')
+			break;
+		p++;
+	}
+	if (n == 2)
+	{
+		strlcpy(db, part[0], len);
+		strlcpy(name, part[1], len);
+	}
+	else
+		strlcpy(name, part[0], len);
+	return p;
+}
+
+static bool
+keyword(const char **p, const char *kw)
+{
+	size_t		n = strlen(kw);
+
+	while (**p == ' ' || **p == '\t' || **p == '\n' || **p == '\r')
+		(*p)++;
+	if (pg_strncasecmp(*p, kw, n) == 0 && !isalnum((unsigned char) (*p)[n]) && (*p)[n] != '_')
+	{
+		*p += n;
+		return true;
+	}
+	return false;
+}
+
+/* mentions: does statement sql name table t (as `t`, t, db.t)? */
+static bool
+mentions(const char *sql, const char *default_db, CdcTable *t)
+{
+	size_t		n = strlen(t->source_table);
+
+	for (const char *p = sql; (p = strstr(p, t->source_table)) != NULL; p += n)
+	{
+		char		before = p > sql ? p[-1] : ' ';
+		char		after = p[n];
+
+		if ((isalnum((unsigned char) before) || before == '_') || (isalnum((unsigned char) after) || after == '_'))
+			continue;
+		/* qualified by another database? */
+		if (before == '.' || (before == '`' && p - sql >= 2 && p[-2] == '.'))
+		{
+			const char *q = before == '.' ? p - 1 : p - 2;
+			size_t		dn = strlen(t->source_db);
+
+			if (q >= sql + dn && strncmp(q - dn, t->source_db, dn) == 0)
+				return true;
+			if (q >= sql + dn + 1 && q[-1] == '`' && strncmp(q - 1 - dn, t->source_db, dn) == 0)
+				return true;
+			continue;
+		}
+		if (default_db && strcmp(default_db, t->source_db) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * ddl handles a statement of the binary log (not BEGIN/COMMIT) at "at":
+ * TRUNCATE of a tracked table is applied (in a transaction of its own,
+ * with the position); DROP or RENAME of one pauses it; ALTER is judged
+ * by the next TABLE_MAP.
+ */
+static void
+ddl(const char *db, const char *sql, const bs_pos *at)
+{
+	const char *p = sql;
+
+	/* a leading comment, as tools write them */
+	while (*p == ' ' || *p == '\n' || *p == '\t' || (p[0] == '/' && p[1] == '*'))
+	{
+		if (*p == '/')
+		{
+			const char *end = strstr(p + 2, "*/");
+
+			if (end == NULL)
+				break;
+			p = end + 2;
+		}
+		else
+			p++;
+	}
+	if (keyword(&p, "TRUNCATE"))
+	{
+		char		tdb[256],
+					name[256];
+		CdcTable   *t;
+
+		(void) keyword(&p, "TABLE");
+		identifier(p, tdb, name, sizeof(name));
+		t = tracked(tdb[0] ? tdb : db, name);
+		if (t && t->state == 's' && after_snapshot(t, at))
+		{
+			if (cw.in_group)
+				cdc_group_commit();
+			cdc_truncate(t, at);
+			ereport(LOG, (errmsg("ecsync cdc of server \"%s\": applied TRUNCATE of %s.%s", cw.server,
+								 t->source_db, t->source_table)));
+		}
+		return;
+	}
+	if (keyword(&p, "DROP") || keyword(&p, "RENAME"))
+	{
+		for (int i = 0; i < cw.ntables; i++)
+		{
+			CdcTable   *t = &cw.tables[i];
+
+			if (t->state != 's' || !after_snapshot(t, at) || !mentions(p, db, t))
+				continue;
+			if (!cw.in_group)
+				cdc_group_begin();
+			cdc_pause(t, "MySQL table %s.%s was dropped or renamed at binary log %s:%llu (%.200s): "
+					  "its rows from now on are another table's; call ecsync_cdc_resnapshot('%s', '%s.%s') "
+					  "once it exists again", t->source_db, t->source_table, at->file,
+					  (unsigned long long) at->pos, sql, cw.server, t->target_schema, t->target_table);
+		}
+	}
+}
+
+static br_table *
+map_of(uint64 table_id)
+{
+	for (int i = 0; i < nmaps; i++)
+		if (maps[i].table_id == table_id)
+			return &maps[i];
+	return NULL;
+}
+
+/* one event of the binary log */
+static void
+handle_event(const bs_event *ev)
+{
+	char		err[MS_ERRLEN];
+	bs_pos		at;
+
+	strlcpy(at.file, bs_file(stream), BS_FILE_MAX);
+	at.pos = ev->next_pos;
+
+	switch (ev->type)
+	{
+		case BR_EV_GTID:
+			if (ev->len >= 13)
+			{
+				uint64		seq = 0;
+				uint32		domain = 0;
+
+				for (int i = 7; i >= 0; i--)
+					seq = (seq << 8) | ev->body[i];
+				for (int i = 11; i >= 8; i--)
+					domain = (domain << 8) | ev->body[i];
+				snprintf(cw.gtid, sizeof(cw.gtid), "%u-%u-" UINT64_FORMAT, domain, ev->server_id, seq);
+				txn_standalone = (ev->body[12] & 0x01) != 0;
+			}
+			in_txn = true;
+			event_timestamp = ev->timestamp;
+			break;
+
+		case BR_EV_TABLE_MAP:
+			{
+				br_table	bt;
+				CdcTable   *t;
+
+				if (!br_parse_table_map(ev->body, ev->len, 6, &bt, err, sizeof(err)))
+					mysql_error_out("reading the binary log", err);
+				t = tracked(bt.db, bt.table);
+				if (t == NULL || t->state != 's' || !after_snapshot(t, &at) || nmaps == MAX_MAPS)
+				{
+					br_table_free(&bt);
+					break;
+				}
+				if (!cw.in_group)
+					cdc_group_begin();
+				if (!cdc_table_map(t, &bt, &at))
+				{
+					br_table_free(&bt);
+					break;
+				}
+				maps[nmaps++] = bt;
+				break;
+			}
+
+		case BR_EV_XID:
+			end_transaction(&at);
+			break;
+
+		case BR_EV_QUERY:
+			{
+				/* thread(4) time(4) dblen(1) error(2) status_len(2) status db NUL statement */
+				size_t		status_len,
+							dblen,
+							off;
+				char	   *dbname,
+						   *sql;
+
+				if (ev->len < 13)
+					break;
+				dblen = ev->body[8];
+				status_len = ev->body[11] | (ev->body[12] << 8);
+				off = 13 + status_len + dblen + 1;
+				if (off > ev->len)
+					break;
+				dbname = pnstrdup((const char *) ev->body + 13 + status_len, dblen);
+				sql = pnstrdup((const char *) ev->body + off, ev->len - off);
+				if (pg_strcasecmp(sql, "BEGIN") == 0)
+				{
+					event_timestamp = ev->timestamp;
+					in_txn = true;
+				}
+				else if (pg_strcasecmp(sql, "COMMIT") == 0)
+					end_transaction(&at);
+				else
+				{
+					ddl(dbname, sql, &at);
+					/* DDL is a transaction of its own */
+					end_transaction(&at);
+				}
+				pfree(dbname);
+				pfree(sql);
+				break;
+			}
+
+		default:
+			if (br_is_rows_event(ev->type))
+			{
+				br_rows		r;
+				br_table   *bt;
+				CdcTable   *t;
+
+				if (!br_parse_rows(ev->type, ev->body, ev->len, 6, &r, err, sizeof(err)))
+					mysql_error_out("reading the binary log", err);
+				if ((bt = map_of(r.table_id)) == NULL)
+					break;		/* not a table we apply */
+				t = tracked(bt->db, bt->table);
+				if (t == NULL || t->state != 's' || !t->mapped || t->table_id != r.table_id)
+					break;
+				if (!cw.in_group)
+					cdc_group_begin();
+				cdc_apply_rows(t, bt, &r);
+			}
+			break;
+	}
+	(void) txn_standalone;
+}
+
+/* report the rate and the server's position now and then */
+static void
+stats(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	bs_pos		server;
+	char		err[MS_ERRLEN];
+	int64		lag = -1;
+	long		secs;
+	int			usecs;
+
+	if (cw.stats_at != 0 && !TimestampDifferenceExceeds(cw.stats_at, now, CDC_STATS_MS))
+		return;
+	if (cw.stats_at != 0)
+	{
+		TimestampDifference(cw.stats_at, now, &secs, &usecs);
+		cw.rate = (double) (cw.rows_total - cw.stats_rows) / (secs + usecs / 1e6);
+	}
+	cw.stats_at = now;
+	cw.stats_rows = cw.rows_total;
+	memset(&server, 0, sizeof(server));
+	if (cw.stats_conn == NULL)
+		cw.stats_conn = ms_connect(&cw.params, err, sizeof(err));
+	if (cw.stats_conn != NULL)
+	{
+		if (bs_master_position(cw.stats_conn, &server, err, sizeof(err)))
+			lag = bs_bytes_between(cw.stats_conn, &cw.pos, &server);
+		else
+		{
+			ms_close(cw.stats_conn);
+			cw.stats_conn = NULL;
+		}
+	}
+	cc_begin();
+	cc_save_stats(&server, lag);
+	cc_commit();
+	pgstat_report_activity(STATE_IDLE,
+						   psprintf("ecsync cdc of server %s at %s:%llu, %.0f rows/s", cw.server,
+									cw.pos.file, (unsigned long long) cw.pos.pos, cw.rate));
+}
+
+/* stream reads and applies the binary log until told to stop */
+static void
+run_stream(void)
+{
+	char		err[MS_ERRLEN];
+	ms_conn    *conn = connect_mysql();
+	bs_source	src;
+
+	if (!bs_check_source(conn, cw.replica_id, &src, err, sizeof(err)))
+	{
+		ms_close(conn);
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("server \"%s\" cannot be read by change capture: %s", cw.server, err)));
+	}
+	cdc_open_tables(conn);
+	ereport(LOG,
+			(errmsg("ecsync cdc of server \"%s\" (%s) reads its binary log from %s:%llu as server_id %u",
+					cw.server, src.version, cw.pos.file, (unsigned long long) cw.pos.pos, cw.replica_id)));
+	stream = bs_open(conn, cw.replica_id, &cw.pos, CDC_HEARTBEAT_MS, src.checksum, err, sizeof(err));
+	if (stream == NULL)
+	{
+		ms_close(conn);
+		mysql_error_out("could not start reading the binary log", err);
+	}
+	/* reading: what went wrong before is past */
+	cc_begin();
+	cc_set_start_position();
+	cc_commit();
+	for (;;)
+	{
+		bs_event	ev;
+		bool		purged;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+			/* a changed registration: restart from the committed position */
+			if (cw.in_group)
+				cdc_group_commit();
+			cc_begin();
+			{
+				bool		still = cc_load();
+
+				cc_commit();
+				if (!still)
+					proc_exit(0);
+			}
+			proc_exit(1);
+		}
+		if (bs_next(stream, &ev, &purged, err, sizeof(err)) < 0)
+		{
+			if (purged)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_ERROR),
+						 errmsg("server \"%s\" no longer has the binary log the changes go on from (%s:%llu): %s",
+								cw.server, cw.pos.file, (unsigned long long) cw.pos.pos, err),
+						 errhint("The binary log was purged before change capture read it.  Call "
+								 "SELECT ecsync_cdc_resnapshot('%s') to copy the tables anew and stream from there; "
+								 "keep binary logs longer (expire_logs_days / binlog_expire_logs_seconds).",
+								 cw.server)));
+			mysql_error_out("reading the binary log", err);
+		}
+		if (ev.type == BR_EV_HEARTBEAT || ev.type == BR_EV_FORMAT_DESCRIPTION || ev.type == BR_EV_ROTATE)
+		{
+			if (cw.in_group && !socket_readable())
+				cdc_group_commit();
+			/*
+			 * Between transactions, a heartbeat (the server has sent all it
+			 * has) or the rotation to a new file moves the resume point past
+			 * events that carry no change: the lag is then 0.
+			 */
+			if (!cw.in_group && !in_txn && ev.next_pos != 0 &&
+				(ev.type == BR_EV_HEARTBEAT || (ev.type == BR_EV_ROTATE && !(ev.flags & 0x20))))
+			{
+				bs_pos		p;
+
+				if (ev.type == BR_EV_ROTATE && ev.len >= 8)
+				{
+					uint64		rp = 0;
+
+					for (int i = 7; i >= 0; i--)
+						rp = (rp << 8) | ev.body[i];
+					strlcpy(p.file, bs_file(stream), BS_FILE_MAX);
+					p.pos = rp;
+				}
+				else
+				{
+					size_t		l = Min(ev.len, (size_t) BS_FILE_MAX - 1);
+
+					memcpy(p.file, ev.body, l);
+					p.file[l] = '\0';
+					p.pos = ev.next_pos;
+				}
+				if (p.file[0] && bs_pos_cmp(&p, &cw.pos) > 0)
+				{
+					cw.pos = p;
+					cw.pos_unsaved = true;
+				}
+			}
+		}
+		else
+			handle_event(&ev);
+		if (!cw.in_group)
+		{
+			if (cw.pos_unsaved && TimestampDifferenceExceeds(cw.pos_saved_at, GetCurrentTimestamp(), 1000))
+				save_position();
+			stats();
+		}
+	}
+}
+
+static void
+cdc_shutdown(int code, Datum arg)
+{
+	if (stream)
+		bs_close(stream);
+	stream = NULL;
+	if (cw.stats_conn)
+		ms_close(cw.stats_conn);
+	cw.stats_conn = NULL;
+}
+
+/*
+ * ecsync_cdc_main is the worker's entry point.  SIGTERM ends it (an open
+ * group is rolled back: its position was not stored either); SIGHUP
+ * makes it reread its registration, restarting when it changed.
+ */
+void
+ecsync_cdc_main(Datum main_arg)
+{
+	MemoryContext work;
+
+	memcpy(&cw.req, MyBgworkerEntry->bgw_extra, sizeof(CdcRequest));
+	pqsignal(SIGTERM, die);
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(cw.req.dboid, cw.req.owner, 0);
+	on_proc_exit(cdc_shutdown, (Datum) 0);
+	work = AllocSetContextCreate(TopMemoryContext, "ecsync cdc", ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(work);
+
+	PG_TRY();
+	{
+		bool		need_snapshot = false;
+		ForeignServer *srv;
+
+		cc_begin();
+		ecsync_worker_client_encoding();
+		if (!cc_load())
+		{
+			cc_commit();
+			proc_exit(0);
+		}
+		srv = GetForeignServerByName(cw.server, false);
+		ecsync_check_server_usage(srv, GetUserId());
+		ecsync_mysql_params(srv, GetUserId(), &cw.params);
+		ecsync_mysql_policy(srv, &cw.policy);
+		cw.database = cw.params.database ? MemoryContextStrdup(TopMemoryContext, cw.params.database) : NULL;
+		cw.params.host = cw.params.host ? MemoryContextStrdup(TopMemoryContext, cw.params.host) : NULL;
+		cw.params.socket = cw.params.socket ? MemoryContextStrdup(TopMemoryContext, cw.params.socket) : NULL;
+		cw.params.user = cw.params.user ? MemoryContextStrdup(TopMemoryContext, cw.params.user) : NULL;
+		cw.params.password = cw.params.password ? MemoryContextStrdup(TopMemoryContext, cw.params.password) : NULL;
+		cw.params.ssl_mode = cw.params.ssl_mode ? MemoryContextStrdup(TopMemoryContext, cw.params.ssl_mode) : NULL;
+		cw.params.ssl_ca = cw.params.ssl_ca ? MemoryContextStrdup(TopMemoryContext, cw.params.ssl_ca) : NULL;
+		cw.params.ssl_cert = cw.params.ssl_cert ? MemoryContextStrdup(TopMemoryContext, cw.params.ssl_cert) : NULL;
+		cw.params.ssl_key = cw.params.ssl_key ? MemoryContextStrdup(TopMemoryContext, cw.params.ssl_key) : NULL;
+		cw.params.database = cw.database;
+		if (cw.policy.datetime_zone)
+			cw.policy.datetime_zone = MemoryContextStrdup(TopMemoryContext, cw.policy.datetime_zone);
+		/* the binary log can be read while idle: no timeout shorter than the heartbeat */
+		if (cw.params.read_timeout == 0 || cw.params.read_timeout < 10)
+			cw.params.read_timeout = 30;
+		cw.replica_id = ecsync_cdc_server_id(srv, cw.req.cdc_id);
+		for (int i = 0; i < cw.ntables; i++)
+		{
+			if (cw.tables[i].source_db == NULL)
+			{
+				if (cw.database == NULL)
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("no MySQL database for table %s", cw.tables[i].source_table),
+							 errhint("Set the server's \"database\" option or register the table with source_database.")));
+				cw.tables[i].source_db = cw.database;
+			}
+			need_snapshot |= cw.tables[i].state == 'n';
+		}
+		cc_commit();
+
+		/* the session applies as PostgreSQL's replication does */
+		SetConfigOption("session_replication_role", "replica", PGC_SUSET, PGC_S_OVERRIDE);
+		if (cw.policy.datetime_zone)
+			SetConfigOption("TimeZone", cw.policy.datetime_zone, PGC_USERSET, PGC_S_OVERRIDE);
+
+		if (need_snapshot)
+		{
+			/* preconditions first: a snapshot the binary log cannot follow is wasted */
+			ms_conn    *c = connect_mysql();
+			bs_source	src;
+			char		err[MS_ERRLEN];
+
+			if (!bs_check_source(c, cw.replica_id, &src, err, sizeof(err)))
+			{
+				ms_close(c);
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_ERROR),
+						 errmsg("server \"%s\" cannot be read by change capture: %s", cw.server, err)));
+			}
+			ms_close(c);
+			snapshot();
+			cc_begin();
+			(void) cc_load();
+			for (int i = 0; i < cw.ntables; i++)
+				if (cw.tables[i].source_db == NULL)
+					cw.tables[i].source_db = cw.database;
+			cc_commit();
+		}
+		if (cw.pos.file[0] == '\0')
+		{
+			/* the first start: from the earliest snapshot */
+			for (int i = 0; i < cw.ntables; i++)
+				if (cw.tables[i].state == 's' &&
+					(cw.pos.file[0] == '\0' || bs_pos_cmp(&cw.tables[i].from, &cw.pos) < 0))
+					cw.pos = cw.tables[i].from;
+			if (cw.pos.file[0] == '\0')
+				ereport(ERROR,
+						(errcode(ERRCODE_NO_DATA_FOUND),
+						 errmsg("server \"%s\" has no change-capture table to stream", cw.server),
+						 errhint("See ecsync.cdc_table_status.")));
+			cc_begin();
+			cc_set_start_position();
+			cc_commit();
+		}
+		cw.pos_saved_at = GetCurrentTimestamp();
+		run_stream();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *e;
+		int32		pause = cdc_applying ? cdc_applying->id : 0;
+		char	   *msg;
+
+		MemoryContextSwitchTo(work);
+		e = CopyErrorData();
+		if (e->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN || e->sqlerrcode == ERRCODE_QUERY_CANCELED)
+			PG_RE_THROW();
+		FlushErrorState();
+		AbortOutOfAnyTransaction();
+		msg = e->hint ? psprintf("%s (%s)", e->message, e->hint) : e->message;
+		if (pause && e->sqlerrcode != ERRCODE_FDW_ERROR && e->sqlerrcode != ERRCODE_OUT_OF_MEMORY)
+			msg = psprintf("applying a change to %s.%s: %s", cdc_applying->target_schema,
+						   cdc_applying->target_table, msg);
+		else
+			pause = 0;
+		ereport(LOG, (errmsg("ecsync cdc of server \"%s\": %s", cw.server ? cw.server : "?", msg)));
+		cc_record_error(msg, pause);
+		/* a table paused: go on at once with the others; else wait before the restart */
+		if (pause == 0)
+			sleep_ms(ERROR_PAUSE_MS);
+		proc_exit(1);
+	}
+	PG_END_TRY();
+	proc_exit(0);
+}

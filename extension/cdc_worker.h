@@ -1,0 +1,137 @@
+/*-------------------------------------------------------------------------
+ *
+ * cdc_worker.h
+ *	  The change-capture worker's parts, around the one CdcWorker of the
+ *	  process (one worker per MySQL server, kept by the launcher):
+ *
+ *	  cdc_worker.c   the entry point: preconditions, the snapshot of new
+ *	                 tables (a batch run, see batch_worker.c), then the
+ *	                 binary log, event by event, with schema changes
+ *	  cdc_apply.c    applying row images to the targets, in groups of
+ *	                 whole source transactions
+ *	  cdc_catalog.c  every statement on ecsync's catalog
+ *
+ *	  Exactly once: the binary log position after the last applied source
+ *	  transaction lives in ecsync.cdc_servers and is written in the
+ *	  PostgreSQL transaction that applies the rows (a group of whole source
+ *	  transactions, never part of one).  A restart resumes from it: nothing
+ *	  is lost, nothing applied twice.  A table's snapshot records the
+ *	  position it was taken at; its changes apply from there.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef ECSYNC_CDC_WORKER_H
+#define ECSYNC_CDC_WORKER_H
+
+#include "executor/executor.h"
+#include "utils/timestamp.h"
+
+#include "binlog_rows.h"
+#include "binlog_source.h"
+#include "ecsync.h"
+
+/* a cdc table, as the worker keeps it */
+typedef struct CdcTable
+{
+	int32		id;				/* ecsync.sync_tables.id */
+	char	   *target_schema;
+	char	   *target_table;
+	char	   *source_db;		/* resolved: never NULL */
+	char	   *source_table;
+	List	   *key_columns;
+	List	   *columns;
+	List	   *exclude_columns;
+	char		state;			/* 's' streaming, 'p' paused, 'n' needs a snapshot */
+	bs_pos		from;			/* the snapshot's position: changes after it apply */
+
+	/* mapped at start (table_map.c), by MySQL's information_schema */
+	MappedTable m;
+	int		   *src;			/* per synced column: its index among MySQL's */
+	Oid			relid;
+	Oid			keyidx;			/* the target's primary key (or unique key on the keys) */
+	AttrNumber *attnum;			/* per synced column: the target's */
+	FmgrInfo   *infunc;
+	Oid		   *ioparam;
+	int32	   *typmod;
+
+	/* the binary log's current TABLE_MAP of it */
+	uint64		table_id;
+	bool		mapped;			/* table_id is valid and its columns match */
+
+	/* this group */
+	Relation	rel;
+	ResultRelInfo *rri;
+	TupleTableSlot *slot;		/* the new row */
+	TupleTableSlot *search;		/* the old row's key, to find it */
+	TupleTableSlot *found;		/* the row found */
+	int64		ins,
+				upd,
+				del;
+	bool		changed;
+	char	   *pause;			/* pause it at commit, with this error */
+} CdcTable;
+
+typedef struct CdcWorker
+{
+	CdcRequest	req;
+	char	   *server;			/* the foreign server's name */
+	char	   *database;		/* its "database" option */
+	uint32		replica_id;		/* the server_id we read the binary log as */
+	tp_options	policy;
+	ms_params	params;
+
+	CdcTable   *tables;
+	int			ntables;
+
+	bs_pos		pos;			/* after the last complete source transaction */
+	char		gtid[64];		/* that transaction's GTID */
+	TimestampTz source_time;	/* when MySQL logged it */
+
+	/* the group being applied: one PostgreSQL transaction */
+	bool		in_group;
+	TimestampTz group_start;
+	EState	   *estate;
+	int64		group_rows;
+	int64		group_txns;
+	bool		group_dirty;	/* changes since the last CommandCounterIncrement */
+
+	/* totals, for the rate */
+	int64		rows_total;
+	int64		txns_total;
+	TimestampTz stats_at;
+	int64		stats_rows;
+	double		rate;
+	ms_conn    *stats_conn;		/* a second connection, for the server's position */
+	TimestampTz pos_saved_at;	/* an idle stream saves its position now and then */
+	bool		pos_unsaved;
+} CdcWorker;
+
+extern CdcWorker cw;
+
+/* how big and how old a group may grow before it commits */
+#define CDC_GROUP_ROWS 100000
+#define CDC_GROUP_MS 100
+#define CDC_STATS_MS 2000
+#define CDC_HEARTBEAT_MS 500
+
+/* cdc_apply.c */
+extern void cdc_open_tables(ms_conn *conn);
+extern void cdc_group_begin(void);
+extern void cdc_group_commit(void);
+extern bool cdc_table_map(CdcTable *t, const br_table *bt, const bs_pos *at);
+extern void cdc_apply_rows(CdcTable *t, const br_table *bt, const br_rows *r);
+extern void cdc_truncate(CdcTable *t, const bs_pos *at);
+extern void cdc_pause(CdcTable *t, const char *fmt,...) pg_attribute_printf(2, 3);
+extern CdcTable *cdc_applying;	/* the table whose row is being applied */
+
+/* cdc_catalog.c */
+extern void cc_begin(void);
+extern void cc_commit(void);
+extern bool cc_load(void);
+extern void cc_save_group(void);
+extern void cc_set_start_position(void);
+extern void cc_record_error(const char *msg, int32 pause_table);
+extern void cc_save_stats(bs_pos *server_pos, int64 lag_bytes);
+extern void cc_snapshot_result(pid_t pid, char **error);
+
+#endif							/* ECSYNC_CDC_WORKER_H */
