@@ -924,7 +924,18 @@ value(rd *r, const br_column *c, ebuf *b, char *err, size_t errlen)
 				uint64_t	l = le(r, c->meta < 256 ? 1 : 2);
 				const uint8_t *p = take(r, l);
 
-				return p != NULL && put(b, (const char *) p, l);
+				if (p == NULL || !put(b, (const char *) p, l))
+					return false;
+				/*
+				 * The binary log drops a CHAR's trailing pad: spaces, which
+				 * SELECT drops too, or for BINARY(n) (charset binary) the
+				 * zero bytes SELECT returns: put them back.
+				 */
+				if (c->type == BR_STRING && c->charset == 63)
+					for (; l < c->meta; l++)
+						if (!ebuf_putc(b, '\0'))
+							return false;
+				return true;
 			}
 		case BR_BLOB:
 		case BR_TINY_BLOB:

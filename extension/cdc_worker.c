@@ -19,7 +19,6 @@
 #include "postgres.h"
 
 #include <ctype.h>
-#include <poll.h>
 #include <signal.h>
 
 #include "access/xact.h"
@@ -36,6 +35,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "binlog_pipe.h"
 #include "cdc_worker.h"
 
 PGDLLEXPORT void ecsync_cdc_main(Datum main_arg);
@@ -46,7 +46,10 @@ CdcWorker	cw;
 
 static br_table maps[MAX_MAPS];
 static int	nmaps = 0;
-static bs_stream *stream = NULL;
+static bp_pipe *pipe_ = NULL;
+
+/* the binary log bytes queued ahead of the applier */
+#define PIPE_BYTES (32 * 1024 * 1024)
 static uint32 event_timestamp = 0;	/* of the last transaction's events */
 static bool txn_standalone = false;
 static bool in_txn = false;		/* between a transaction's first and last event */
@@ -135,12 +138,11 @@ after_snapshot(CdcTable *t, const bs_pos *at)
 	return bs_pos_cmp(at, &t->from) > 0;
 }
 
+/* more_queued: is the next event already here (the group may grow)? */
 static bool
-socket_readable(void)
+more_queued(void)
 {
-	struct pollfd p = {bs_socket(stream), POLLIN, 0};
-
-	return poll(&p, 1, 0) > 0;
+	return bp_pending(pipe_);
 }
 
 /* end_transaction: a source transaction ended at "at"; commit the group when due */
@@ -160,7 +162,7 @@ end_transaction(const bs_pos *at)
 	cw.group_txns++;
 	if (cw.group_rows >= CDC_GROUP_ROWS ||
 		TimestampDifferenceExceeds(cw.group_start, GetCurrentTimestamp(), CDC_GROUP_MS) ||
-		!socket_readable())
+		!more_queued())
 		cdc_group_commit();
 }
 
@@ -339,12 +341,12 @@ map_of(uint64 table_id)
 
 /* one event of the binary log */
 static void
-handle_event(const bs_event *ev)
+handle_event(const bs_event *ev, const char *file)
 {
 	char		err[MS_ERRLEN];
 	bs_pos		at;
 
-	strlcpy(at.file, bs_file(stream), BS_FILE_MAX);
+	strlcpy(at.file, file, BS_FILE_MAX);
 	at.pos = ev->next_pos;
 
 	switch (ev->type)
@@ -513,11 +515,20 @@ run_stream(void)
 	ereport(LOG,
 			(errmsg("ecsync cdc of server \"%s\" (%s) reads its binary log from %s:%llu as server_id %u",
 					cw.server, src.version, cw.pos.file, (unsigned long long) cw.pos.pos, cw.replica_id)));
-	stream = bs_open(conn, cw.replica_id, &cw.pos, CDC_HEARTBEAT_MS, src.checksum, err, sizeof(err));
-	if (stream == NULL)
 	{
-		ms_close(conn);
-		mysql_error_out("could not start reading the binary log", err);
+		bs_stream  *stream = bs_open(conn, cw.replica_id, &cw.pos, CDC_HEARTBEAT_MS, src.checksum,
+									 err, sizeof(err));
+
+		if (stream == NULL)
+		{
+			ms_close(conn);
+			mysql_error_out("could not start reading the binary log", err);
+		}
+		if ((pipe_ = bp_start(stream, PIPE_BYTES, err, sizeof(err))) == NULL)
+		{
+			bs_close(stream);
+			mysql_error_out("could not start reading the binary log", err);
+		}
 	}
 	/* reading: what went wrong before is past */
 	cc_begin();
@@ -527,6 +538,8 @@ run_stream(void)
 	{
 		bs_event	ev;
 		bool		purged;
+		const char *file;
+		int			rc;
 
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
@@ -546,7 +559,18 @@ run_stream(void)
 			}
 			proc_exit(1);
 		}
-		if (bs_next(stream, &ev, &purged, err, sizeof(err)) < 0)
+		rc = bp_next(pipe_, &ev, &file, 100, &purged, err, sizeof(err));
+		if (rc == 0)
+		{
+			/* nothing came: what is applied commits now */
+			if (cw.in_group)
+				cdc_group_commit();
+			if (cw.pos_unsaved && TimestampDifferenceExceeds(cw.pos_saved_at, GetCurrentTimestamp(), 1000))
+				save_position();
+			stats();
+			continue;
+		}
+		if (rc < 0)
 		{
 			if (purged)
 				ereport(ERROR,
@@ -561,7 +585,7 @@ run_stream(void)
 		}
 		if (ev.type == BR_EV_HEARTBEAT || ev.type == BR_EV_FORMAT_DESCRIPTION || ev.type == BR_EV_ROTATE)
 		{
-			if (cw.in_group && !socket_readable())
+			if (cw.in_group && !more_queued())
 				cdc_group_commit();
 			/*
 			 * Between transactions, a heartbeat (the server has sent all it
@@ -579,7 +603,7 @@ run_stream(void)
 
 					for (int i = 7; i >= 0; i--)
 						rp = (rp << 8) | ev.body[i];
-					strlcpy(p.file, bs_file(stream), BS_FILE_MAX);
+					strlcpy(p.file, file, BS_FILE_MAX);
 					p.pos = rp;
 				}
 				else
@@ -598,7 +622,7 @@ run_stream(void)
 			}
 		}
 		else
-			handle_event(&ev);
+			handle_event(&ev, file);
 		if (!cw.in_group)
 		{
 			if (cw.pos_unsaved && TimestampDifferenceExceeds(cw.pos_saved_at, GetCurrentTimestamp(), 1000))
@@ -611,9 +635,9 @@ run_stream(void)
 static void
 cdc_shutdown(int code, Datum arg)
 {
-	if (stream)
-		bs_close(stream);
-	stream = NULL;
+	if (pipe_)
+		bp_stop(pipe_);
+	pipe_ = NULL;
 	if (cw.stats_conn)
 		ms_close(cw.stats_conn);
 	cw.stats_conn = NULL;
@@ -634,6 +658,7 @@ ecsync_cdc_main(Datum main_arg)
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(cw.req.dboid, cw.req.owner, 0);
+	SetConfigOption("application_name", MyBgworkerEntry->bgw_name, PGC_USERSET, PGC_S_SESSION);
 	on_proc_exit(cdc_shutdown, (Datum) 0);
 	work = AllocSetContextCreate(TopMemoryContext, "ecsync cdc", ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(work);

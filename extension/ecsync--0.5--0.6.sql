@@ -358,7 +358,7 @@ COMMENT ON FUNCTION ecsync_cdc_resnapshot(name, text) IS
 
 ---------------------------------------------------------------- observability
 
-CREATE VIEW ecsync.cdc_status AS
+CREATE VIEW ecsync.cdc_status WITH (security_invoker = true) AS
 SELECT s.server_name,
        pg_catalog.pg_get_userbyid(s.owner) AS owner,
        s.state,
@@ -390,7 +390,7 @@ COMMENT ON VIEW ecsync.cdc_status IS
   'per MySQL server: the binary log position applied, the server''s own, the lag in bytes and seconds, '
   'the rate, the tables by state and the last error';
 
-CREATE VIEW ecsync.cdc_table_status AS
+CREATE VIEW ecsync.cdc_table_status WITH (security_invoker = true) AS
 SELECT t.id, t.target_schema || '.' || t.target_table AS table_name,
        t.server_name, coalesce(t.source_database || '.', '') || t.source_table AS source,
        c.state, c.snapshot_file || ':' || c.snapshot_pos AS snapshot_position, c.snapshot_at,

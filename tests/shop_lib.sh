@@ -15,7 +15,8 @@ my_dump() {	# my_dump DB TABLE
 		sales) cols="id, user_id, DATE_FORMAT(sold_at,'%Y-%m-%d %H:%i:%s'), total, status, DATE_FORMAT(updated_at,'%Y-%m-%d %H:%i:%s.%f')" ;;
 		sales_details) cols="id, sale_id, product_id, quantity, unit_price, DATE_FORMAT(updated_at,'%Y-%m-%d %H:%i:%s.%f')" ;;
 	esac
-	my_q "$1" -e "SET time_zone = '+00:00'; SELECT CONCAT_WS('|', $cols) FROM \`$2\` ORDER BY id"
+	# raw: a backslash in a value is printed as it is, as psql prints it
+	my_q "$1" -r -e "SET time_zone = '+00:00'; SELECT CONCAT_WS('|', $cols) FROM \`$2\` ORDER BY id"
 }
 
 pg_dump_table() {	# pg_dump_table SCHEMA TABLE

@@ -1,0 +1,494 @@
+# Change capture: MariaDB's binary log applied to PostgreSQL by the cdc
+# worker, against the real stack (MariaDB runs with a row-based binary log).
+# Workers run in the database named by ecsync.database ("ecsync"), so every
+# test works there, with a foreign server, a MySQL database and a schema of
+# its own, and stops its server's change capture at the end.
+
+# shellcheck source=tests/shop_lib.sh
+. "$ECSYNC_TOP/tests/shop_lib.sh"
+
+PGBIN=/usr/lib/postgresql/15/bin
+workload=$ECSYNC_TOP/tests/gen/cdc_workload.py
+binlogcat=$ECSYNC_TOP/tests/gen/binlogcat
+
+# cdc_server NAME MYDB [OPTIONS]: a foreign server NAME for MySQL database MYDB
+cdc_server() {
+	export PGDATABASE=ecsync PGTZ=UTC
+	psql_q -c "CREATE EXTENSION IF NOT EXISTS ecsync"
+	psql_q -c "DROP SERVER IF EXISTS $1 CASCADE"
+	psql_q -c "DELETE FROM ecsync.cdc_servers WHERE server_name = '$1'" 2>/dev/null || true
+	psql_q -c "CREATE SERVER $1 FOREIGN DATA WRAPPER ecsync_mysql
+	           OPTIONS (host '127.0.0.1', port '$ECSYNC_MYSQL_PORT', database '$2' ${3:+, $3})"
+	user_mapping "$1"
+}
+
+master_position() { my_q -e "SHOW MASTER STATUS" | awk '{print $1 ":" $2}'; }
+applied_position() { psql_q -c "SELECT applied_position FROM ecsync.cdc_status WHERE server_name = '$1'"; }
+# caught_up SERVER: the worker applied the binary log up to its end
+caught_up() { [ "$(applied_position "$1")" = "$(master_position)" ]; }
+streaming() {	# streaming SERVER N: N tables stream
+	[ "$(psql_q -c "SELECT count(*) FROM ecsync.cdc_table_status WHERE server_name = '$1' AND state = 'streaming'")" = "$2" ]
+}
+table_state() { psql_q -c "SELECT state FROM ecsync.cdc_table_status WHERE table_name = '$1'"; }
+table_error() { psql_q -c "SELECT error FROM ecsync.cdc_table_status WHERE table_name = '$1'"; }
+last_error() { psql_q -c "SELECT coalesce(last_error, '') FROM ecsync.cdc_status WHERE server_name = '$1'"; }
+error_contains() { [[ $(last_error "$1") == *"$2"* ]]; }
+worker_pid() { psql_q -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'ecsync cdc' AND application_name = 'ecsync cdc of server $1'"; }
+worker_running() { [ -n "$(worker_pid "$1")" ]; }
+worker_gone() { [ -z "$(worker_pid "$1")" ]; }
+stop_cdc() { psql_q -c "SELECT ecsync_stop_cdc('$1')" >/dev/null; wait_for 30 worker_gone "$1"; }
+pg_log() { cat "$ECSYNC_RUN_DIR/pg/postgresql.log"; }
+
+# shop_counts DB: the arguments cdc_workload.py needs
+shop_counts() {
+	my_q "$1" -e "SELECT CONCAT('--users ', (SELECT count(*) FROM users), ' --products ', (SELECT count(*) FROM products),
+	              ' --sales ', (SELECT max(id) FROM sales), ' --details ', (SELECT max(id) FROM sales_details))"
+}
+
+# binlog_changes DB FILE POS: row changes per table of DB in the binary log
+# from FILE:POS, as "table inserts updates deletes" lines (binlogcat decodes)
+binlog_changes() {
+	"$binlogcat" "$2" "$3" | awk -F'\t' -v db="$1" '
+		{ split($2, n, "."); if (n[1] != db) next }
+		$1 == "I" { i[n[2]]++ } $1 == "U-" { u[n[2]]++ } $1 == "D" { d[n[2]]++ } { seen[n[2]] = 1 }
+		END { for (t in seen) printf "%s %d %d %d\n", t, i[t], u[t], d[t] }' | sort
+}
+
+test_snapshot_then_stream_equals_mysql() {
+	load_shop c_basic 0.01 31 >/dev/null
+	cdc_server c_basic c_basic
+	psql_q -c "DROP SCHEMA IF EXISTS c_basic CASCADE"
+	psql_q -c "SELECT count(*) FROM ecsync_register_shop('c_basic', 'c_basic', 'cdc')" >/dev/null
+	# writers run while the snapshot is taken: the hand-off must be exact
+	# shellcheck disable=SC2046
+	python3 "$workload" --seed 31 --transactions 3000 --rate 400 $(shop_counts c_basic) | my_q c_basic &
+	local writer=$!
+	sleep 1
+	psql_q -c "SELECT ecsync_start_cdc('c_basic')" >/dev/null
+	wait_for 60 streaming c_basic 4 || fail "the tables never streamed: $(psql_q -c "SELECT * FROM ecsync.cdc_status")"
+	wait $writer
+	wait_for 60 caught_up c_basic || fail "not caught up: $(applied_position c_basic) of $(master_position)"
+	assert_shop_equal c_basic c_basic
+	assert_eq "" "$(last_error c_basic)" "no error"
+	# the snapshot was a batch run of the cdc tables, recorded as such
+	assert_eq "4|cdc snapshot" "$(psql_q -c "SELECT count(*), min(mode) FROM ecsync.run_tables
+		WHERE table_name LIKE 'c_basic.%'")" "the snapshot's run"
+	# observability: positions, lag, counts, the worker
+	assert_eq "t|0|0" "$(psql_q -c "SELECT worker_running, lag_bytes, lag_seconds FROM ecsync.cdc_status
+		WHERE server_name = 'c_basic'")" "status when caught up"
+	assert_match "^[1-9][0-9]*$" "$(psql_q -c "SELECT rows_applied FROM ecsync.cdc_status WHERE server_name = 'c_basic'")" "rows applied"
+	assert_match "^0-1-[0-9]+$" "$(psql_q -c "SELECT gtid FROM ecsync.cdc_status WHERE server_name = 'c_basic'")" "GTID stored"
+	# more changes after a stop are applied after the start, exactly once
+	stop_cdc c_basic
+	# shellcheck disable=SC2046
+	python3 "$workload" --seed 32 --transactions 500 $(shop_counts c_basic) | my_q c_basic
+	psql_q -c "SELECT ecsync_start_cdc('c_basic')" >/dev/null
+	wait_for 60 caught_up c_basic || fail "not caught up after the restart"
+	assert_shop_equal c_basic c_basic
+	stop_cdc c_basic
+}
+
+test_every_type_arrives_as_the_batch_reads_it() {
+	my_q -e "DROP DATABASE IF EXISTS c_types; CREATE DATABASE c_types"
+	local cols="id INT PRIMARY KEY, b TINYINT(1), ti TINYINT, tiu TINYINT UNSIGNED, si SMALLINT, siu SMALLINT UNSIGNED,
+	  mi MEDIUMINT, miu MEDIUMINT UNSIGNED, i INT, iu INT UNSIGNED, bi BIGINT, biu BIGINT UNSIGNED,
+	  d DECIMAL(65,30), d2 DECIMAL(5,2), d0 DECIMAL(18,0), f FLOAT, db DOUBLE, bt BIT(10), b1 BIT(1), y YEAR,
+	  dt DATE, dtm DATETIME, dtm3 DATETIME(3), dtm6 DATETIME(6), ts TIMESTAMP NULL, ts3 TIMESTAMP(3) NULL,
+	  tm TIME, tm1 TIME(1), tm4 TIME(4), tm6 TIME(6),
+	  c CHAR(5), c300 CHAR(100), vc VARCHAR(20), vl VARCHAR(1000), tx TEXT, mt MEDIUMTEXT, e ENUM('a','b c','d''e'),
+	  s SET('x','y z','w'), j JSON, bin BINARY(4), vb VARBINARY(10), bl BLOB, g GEOMETRY, pt POINT"
+	my_q c_types -e "CREATE TABLE t ($cols)"
+	# edge values first, then random rows (python: values MariaDB parses)
+	my_q c_types -e "SET sql_mode = ''; SET time_zone = '+00:00';
+	INSERT INTO t (id) VALUES (1);
+	INSERT INTO t VALUES (2, 0, -128, 0, -32768, 0, -8388608, 0, -2147483648, 0, -9223372036854775808, 0,
+	  -99999999999999999999999999999999999.999999999999999999999999999999, -999.99, -999999999999999999, -1.5,
+	  -1.7976931348623157e308, b'0000000000', b'0', 1901, '0000-00-00', '0000-00-00 00:00:00', '1000-01-01 00:00:00.001',
+	  '1000-01-01 00:00:00.000001', '1970-01-01 00:00:01', '1970-01-01 00:00:01.001', '-838:59:59', '-00:00:00.1',
+	  '-12:34:56.0001', '-838:59:58.999999', '', '', '', '', '', '', 'a', '', '{}', 0x00000000, '', '',
+	  ST_GeomFromText('LINESTRING(0 0, 1 1)'), ST_GeomFromText('POINT(-1.5 2.25)'));
+	INSERT INTO t VALUES (3, 1, 127, 255, 32767, 65535, 8388607, 16777215, 2147483647, 4294967295,
+	  9223372036854775807, 18446744073709551615,
+	  99999999999999999999999999999999999.999999999999999999999999999999, 999.99, 999999999999999999, 3.40282e38,
+	  1.7976931348623157e308, b'1111111111', b'1', 2155, '9999-12-31', '9999-12-31 23:59:59', '9999-12-31 23:59:59.999',
+	  '9999-12-31 23:59:59.999999', '2038-01-19 03:14:07', '2038-01-19 03:14:07.999', '838:59:59', '838:59:59.9',
+	  '838:59:59.9999', '838:59:59.000001', 'abcde', REPEAT('長', 100), 'tab\there', REPEAT('ü', 1000),
+	  'l1\nl2\r\nback\\\\slash \"q\" ''s''', REPEAT('x', 70000), 'd''e', 'x,y z,w', '{\"k\": [1, \"二\", null]}',
+	  0xFF00FF00, 0x5C0A09, 0x00FF, ST_GeomFromText('POLYGON((0 0, 1 0, 1 1, 0 0))'), ST_GeomFromText('POINT(1e300 -0)'));"
+	python3 - >"$ECSYNC_RUN_DIR/c_types.sql" <<-'EOF'
+	import json, random
+	r = random.Random(5)
+	def q(s): return "'" + s.replace("\\", "\\\\").replace("'", "''") + "'"
+	rows = []
+	for i in range(10, 1010):
+	    n = lambda: "NULL" if r.random() < 0.1 else None
+	    def v(x): return n() or x
+	    fs = "%.9g" % r.uniform(-1e6, 1e6)
+	    rows.append("(" + ", ".join([str(i), v(str(r.randint(0, 1))), v(str(r.randint(-128, 127))), v(str(r.randint(0, 255))),
+	        v(str(r.randint(-32768, 32767))), v(str(r.randint(0, 65535))), v(str(r.randint(-8388608, 8388607))),
+	        v(str(r.randint(0, 16777215))), v(str(r.randint(-2**31, 2**31 - 1))), v(str(r.randint(0, 2**32 - 1))),
+	        v(str(r.randint(-2**63, 2**63 - 1))), v(str(r.randint(0, 2**64 - 1))),
+	        v("%s%d.%030d" % (r.choice(["", "-"]), r.randint(0, 10**35 - 1), r.randint(0, 10**30 - 1))),
+	        v("%d.%02d" % (r.randint(-999, 999), r.randint(0, 99))), v(str(r.randint(-10**18 + 1, 10**18 - 1))),
+	        v(fs), v(repr(r.uniform(-1e300, 1e300))), v("b'" + format(r.getrandbits(10), "010b") + "'"),
+	        v("b'%d'" % r.randint(0, 1)), v(str(r.randint(1901, 2155))),
+	        v("'%04d-%02d-%02d'" % (r.randint(1000, 9999), r.randint(1, 12), r.randint(1, 28))),
+	        v("'%04d-%02d-%02d %02d:%02d:%02d'" % (r.randint(1000, 9999), r.randint(1, 12), r.randint(1, 28), r.randint(0, 23), r.randint(0, 59), r.randint(0, 59))),
+	        v("'2020-01-01 00:00:00.%03d'" % r.randint(0, 999)), v("'2020-01-01 00:00:00.%06d'" % r.randint(0, 999999)),
+	        v("FROM_UNIXTIME(%d)" % r.randint(1, 2**31 - 1)), v("FROM_UNIXTIME(%d.%03d)" % (r.randint(1, 2**31 - 1), r.randint(0, 999))),
+	        v("'%s%d:%02d:%02d'" % (r.choice(["", "-"]), r.randint(0, 838), r.randint(0, 59), r.randint(0, 59))),
+	        v("'%s%d:%02d:%02d.%d'" % (r.choice(["", "-"]), r.randint(0, 837), r.randint(0, 59), r.randint(0, 59), r.randint(0, 9))),
+	        v("'%s%d:%02d:%02d.%04d'" % (r.choice(["", "-"]), r.randint(0, 837), r.randint(0, 59), r.randint(0, 59), r.randint(0, 9999))),
+	        v("'%s%d:%02d:%02d.%06d'" % (r.choice(["", "-"]), r.randint(0, 837), r.randint(0, 59), r.randint(0, 59), r.randint(0, 999999))),
+	        v(q("".join(r.choice("ab c") for _ in range(r.randint(0, 5))))),
+	        v(q("".join(r.choice("日本語 x\t") for _ in range(r.randint(0, 100))))),
+	        v(q("".join(r.choice("ab\\'\"\n") for _ in range(r.randint(0, 20))))),
+	        v(q("".join(chr(r.randint(32, 0x2FFF)) for _ in range(r.randint(0, 300))))),
+	        v(q("".join(chr(r.randint(1, 0x10FFFF)) if False else r.choice("🍣é\x01\\") for _ in range(r.randint(0, 50))))),
+	        v(q("m" * r.randint(0, 300))), v(r.choice(["'a'", "'b c'", "'d''e'"])),
+	        v(q(",".join(sorted(set(r.sample(["x", "y z", "w"], r.randint(0, 3))), key=["x", "y z", "w"].index)))),
+	        v(q(json.dumps({"n": r.randint(-10, 10), "s": r.choice(["a", "二", "q\\\"", "\u0001"])}, ensure_ascii=False))),
+	        v("0x%08X" % r.getrandbits(32)), v("0x" + "".join("%02X" % r.getrandbits(8) for _ in range(r.randint(1, 10)))),
+	        v("0x" + "".join("%02X" % r.getrandbits(8) for _ in range(r.randint(1, 100)))),
+	        v("ST_GeomFromText('POINT(%d %d)')" % (r.randint(-100, 100), r.randint(-100, 100))),
+	        v("ST_GeomFromText('POINT(%r %r)')" % (r.uniform(-1, 1), r.uniform(-1, 1)))]) + ")")
+	print("SET sql_mode = ''; SET time_zone = '+00:00';")
+	print("INSERT INTO t VALUES " + ",\n".join(rows) + ";")
+	EOF
+	cdc_server c_types c_types
+	psql_q -c "DROP SCHEMA IF EXISTS c_types CASCADE" -c "DROP SCHEMA IF EXISTS c_types_batch CASCADE"
+	psql_q -c "SELECT ecsync_register_table('c_types', 't', 't', mode => 'cdc', target_schema => 'c_types')" >/dev/null
+	psql_q -c "SELECT ecsync_start_cdc('c_types')" >/dev/null
+	wait_for 60 streaming c_types 1 || fail "never streamed: $(last_error c_types)"
+	# every row again through the binary log: inserted, updated (every column), deleted and re-inserted
+	my_q c_types -e "CREATE TABLE src LIKE t; INSERT INTO src SELECT * FROM t; DELETE FROM t WHERE id >= 10"
+	my_q c_types <"$ECSYNC_RUN_DIR/c_types.sql"
+	my_q c_types -e "UPDATE t SET id = id + 100000 WHERE id < 10;
+	                 INSERT INTO t SELECT * FROM src WHERE id < 10; DELETE FROM t WHERE id > 100000"
+	wait_for 60 caught_up c_types || fail "not caught up: $(last_error c_types)"
+	assert_eq "streaming|" "$(psql_q -c "SELECT state, coalesce(error, '') FROM ecsync.cdc_table_status WHERE table_name = 'c_types.t'")" "table state"
+	# the batch reads the same MySQL table: it must give the very same values
+	psql_q -c "SELECT ecsync_register_table('c_types', 't', 't', target_schema => 'c_types_batch')" >/dev/null
+	psql_q -c "SELECT * FROM ecsync_run_batch('c_types_batch.t')" >/dev/null
+	assert_eq "1003" "$(psql_q -c "SELECT count(*) FROM c_types.t")" "rows"
+	assert_eq "0|0" "$(psql_q -c "SELECT (SELECT count(*) FROM (SELECT * FROM c_types.t EXCEPT ALL SELECT * FROM c_types_batch.t) a),
+		(SELECT count(*) FROM (SELECT * FROM c_types_batch.t EXCEPT ALL SELECT * FROM c_types.t) b)")" \
+		"rows that differ between change capture and the batch"
+	# floats bit for bit, not only equal as numbers
+	assert_eq 0 "$(psql_q -c "SELECT count(*) FROM c_types.t a JOIN c_types_batch.t b USING (id)
+		WHERE float4send(a.f) IS DISTINCT FROM float4send(b.f) OR float8send(a.db) IS DISTINCT FROM float8send(b.db)")" "float bits"
+	psql_q -c "SELECT ecsync_unregister_table('t', 'c_types_batch')" >/dev/null
+	stop_cdc c_types
+}
+
+test_decoder_reads_values_as_select_does() {
+	# binlogcat prints what ecsync's decoder reads from the binary log; MariaDB
+	# prints what SELECT reads (FLOAT as a double, geometry as WKB, TIMESTAMP in
+	# UTC): the same bytes, or the same number for floating point
+	my_q -e "DROP DATABASE IF EXISTS c_dec; CREATE DATABASE c_dec"
+	my_q c_dec -e "CREATE TABLE t (id INT PRIMARY KEY, a TINYINT, b SMALLINT UNSIGNED, c MEDIUMINT, d INT, e BIGINT UNSIGNED,
+	  f FLOAT, g DOUBLE, h DECIMAL(20,6), i DATE, j DATETIME(4), k TIMESTAMP(2) NULL, l TIME(5), m YEAR, n BIT(17),
+	  o CHAR(3), p VARCHAR(300), q TEXT, r ENUM('x','y'), s SET('u','v','w'), t BINARY(2), u GEOMETRY)"
+	local start
+	start=$(master_position)
+	python3 - <<-'EOF' | my_q c_dec
+	import random
+	r = random.Random(9)
+	print("SET time_zone = '+00:00';")
+	for i in range(1, 301):
+	    print("INSERT INTO t VALUES (%d, %d, %d, %d, %d, %d, %r, %r, %d.%06d, '%04d-%02d-%02d', '2001-02-03 04:05:06.%04d', FROM_UNIXTIME(%d.%02d), '%s%d:%02d:%02d.%05d', %d, %d, 'a%d', '%s', REPEAT('é', %d), '%s', '%s', 0x%04X, ST_GeomFromText('POINT(%d %d)'));" % (
+	        i, r.randint(-128, 127), r.randint(0, 65535), r.randint(-2**23, 2**23 - 1), r.randint(-2**31, 2**31 - 1),
+	        r.randint(0, 2**64 - 1), r.uniform(-1e30, 1e30), r.uniform(-1e300, 1e300), r.randint(-10**13, 10**13), r.randint(0, 999999),
+	        r.randint(1000, 9999), r.randint(1, 12), r.randint(1, 28), r.randint(0, 9999), r.randint(1, 2**31 - 1), r.randint(0, 99),
+	        r.choice(["", "-"]), r.randint(0, 838), r.randint(0, 59), r.randint(0, 59), r.randint(0, 99999),
+	        r.randint(1901, 2155), r.getrandbits(17), r.randint(0, 99), "z" * r.randint(0, 300), r.randint(0, 50),
+	        r.choice(["x", "y"]), ",".join(sorted(r.sample(["u", "v", "w"], r.randint(0, 3)))), r.getrandbits(16),
+	        r.randint(-9, 9), r.randint(-9, 9)))
+	    if i % 3 == 0:
+	        print("UPDATE t SET a = a DIV 2, f = -f WHERE id = %d;" % (i - 1))
+	    if i % 7 == 0:
+	        print("DELETE FROM t WHERE id = %d;" % (i - 2))
+	EOF
+	"$binlogcat" "${start%:*}" "${start#*:}" | awk -F'\t' '$2 == "c_dec.t" && ($1 == "I" || $1 == "U+")' >"$ECSYNC_RUN_DIR/c_dec.binlog"
+	my_q c_dec -e "SET time_zone = '+00:00'; SELECT id, $(printf 'HEX(CONCAT(%s)), ' a b c d e 'CAST(f AS DOUBLE)' g h i j k l m n o p q r s t 'ST_AsBinary(u)' | sed 's/, $//') FROM t ORDER BY id" >"$ECSYNC_RUN_DIR/c_dec.select"
+	python3 - "$ECSYNC_RUN_DIR/c_dec.binlog" "$ECSYNC_RUN_DIR/c_dec.select" <<-'EOF'
+	import sys, struct
+	last = {}
+	for line in open(sys.argv[1]):
+	    f = line.rstrip("\n").split("\t")
+	    vals = f[2:]
+	    last[int(bytes.fromhex(vals[0]).decode())] = vals[1:]
+	bad = 0
+	rows = 0
+	for line in open(sys.argv[2]):
+	    f = line.rstrip("\n").split("\t")
+	    rid = int(f[0])
+	    rows += 1
+	    got = last.get(rid)
+	    if got is None:
+	        print("row %d: not in the binary log" % rid); bad += 1; continue
+	    for col, (want, have) in enumerate(zip(f[1:], got)):
+	        w = bytes.fromhex(want) if want != "NULL" else None
+	        h = bytes.fromhex(have) if have != "NULL" else None
+	        if col in (5, 6):   # FLOAT (as a double), DOUBLE: the same number
+	            ok = float(w) == float(h) if col == 6 else struct.pack("f", float(w)) == struct.pack("f", float(h))
+	        else:
+	            ok = w == h
+	        if not ok:
+	            bad += 1
+	            if bad < 10: print("row %d column %d: SELECT %r, decoder %r" % (rid, col + 1, w, h))
+	print("%d rows compared, %d differences" % (rows, bad))
+	sys.exit(1 if bad or rows < 200 else 0)
+	EOF
+}
+
+test_kill_9_of_worker_postmaster_and_mariadb_loses_and_repeats_nothing() {
+	load_shop c_kill 0.01 33 >/dev/null
+	cdc_server c_kill c_kill
+	psql_q -c "DROP SCHEMA IF EXISTS c_kill CASCADE"
+	psql_q -c "SELECT count(*) FROM ecsync_register_shop('c_kill', 'c_kill', 'cdc')" >/dev/null
+	psql_q -c "SELECT ecsync_start_cdc('c_kill')" >/dev/null
+	wait_for 60 streaming c_kill 4 || fail "never streamed: $(last_error c_kill)"
+	local from file pos
+	from=$(psql_q -c "SELECT snapshot_file || ' ' || snapshot_pos FROM ecsync.cdc_tables c JOIN ecsync.sync_tables t
+		ON t.id = c.sync_table_id WHERE t.target_table = 'sales' AND t.target_schema = 'c_kill'")
+	# shellcheck disable=SC2046
+	python3 "$workload" --seed 33 --transactions 6000 --rate 300 $(shop_counts c_kill) | my_q c_kill &
+	local writer=$! round pid
+	for round in 1 2 3 4; do
+		sleep "1.$((RANDOM % 10))"
+		wait_for 30 worker_running c_kill || fail "no worker to kill in round $round"
+		pid=$(worker_pid c_kill)
+		echo "round $round: kill -9 worker $pid at $(applied_position c_kill)"
+		kill -9 "$pid"
+	done
+	sleep 1
+	echo "immediate stop of PostgreSQL at $(applied_position c_kill)"
+	runuser -u postgres -- "$PGBIN/pg_ctl" -D "$ECSYNC_RUN_DIR/pg/data" -m immediate -w stop >/dev/null
+	sleep 1
+	"$ECSYNC_TOP/tests/harness/stack.sh" start test >/dev/null
+	wait $writer
+	wait_for 30 worker_running c_kill || fail "the worker did not come back after the restart"
+	sleep 1
+	echo "kill -9 of MariaDB at $(applied_position c_kill)"
+	kill -9 "$(cat "$(readlink -f "$ECSYNC_RUN_DIR/mysql")/mysqld.pid")"
+	sleep 2
+	"$ECSYNC_TOP/tests/harness/stack.sh" start test >/dev/null
+	# shellcheck disable=SC2046
+	python3 "$workload" --seed 34 --transactions 1000 $(shop_counts c_kill) | my_q c_kill
+	wait_for 120 caught_up c_kill || fail "not caught up: $(applied_position c_kill) of $(master_position); $(last_error c_kill)"
+	assert_shop_equal c_kill c_kill
+	assert_eq "4" "$(psql_q -c "SELECT tables_streaming FROM ecsync.cdc_status WHERE server_name = 'c_kill'")" "no table paused"
+	# exactly once: the changes counted in the transactions that applied them
+	# are the binary log's own row changes, none twice, none missing
+	file=${from% *}
+	pos=${from#* }
+	assert_eq "$(binlog_changes c_kill "$file" "$pos")" \
+		"$(psql_q -F ' ' -c "SELECT t.source_table, c.inserts, c.updates, c.deletes FROM ecsync.cdc_tables c
+			JOIN ecsync.sync_tables t ON t.id = c.sync_table_id WHERE t.target_schema = 'c_kill'
+			AND c.inserts + c.updates + c.deletes > 0 ORDER BY 1")" "changes applied = changes in the binary log"
+	assert_contains "was terminated by signal 9" "$(pg_log)" "PostgreSQL saw the worker die"
+	stop_cdc c_kill
+}
+
+test_a_million_row_transaction_streams_in_bounded_memory() {
+	my_q -e "DROP DATABASE IF EXISTS c_big; CREATE DATABASE c_big"
+	my_q c_big -e "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(40), n BIGINT); INSERT INTO t VALUES (0, 'seed', 0)"
+	cdc_server c_big c_big
+	psql_q -c "DROP SCHEMA IF EXISTS c_big CASCADE"
+	psql_q -c "SELECT ecsync_register_table('c_big', 't', 't', mode => 'cdc', target_schema => 'c_big')" >/dev/null
+	psql_q -c "SELECT ecsync_start_cdc('c_big')" >/dev/null
+	wait_for 60 streaming c_big 1 || fail "never streamed: $(last_error c_big)"
+	local pid peak=0 rss
+	# anonymous memory: the shared buffers the worker touches are not its own
+	pid=$(worker_pid c_big)
+	my_q c_big -e "INSERT INTO t SELECT seq, CONCAT('row ', seq), seq * 3 FROM seq_1_to_1000000" &
+	local writer=$!
+	# sample the worker's memory while it applies the one transaction
+	while ! caught_up c_big || kill -0 $writer 2>/dev/null; do
+		rss=$(awk '/^RssAnon/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
+		[ "${rss:-0}" -gt "$peak" ] && peak=$rss
+		sleep 0.2
+	done
+	wait $writer
+	echo "worker peak anonymous memory $((peak / 1024)) MB while applying 1,000,000 rows in one transaction"
+	assert_eq "1000001|1500001500000" "$(psql_q -c "SELECT count(*), sum(n) FROM c_big.t")" "every row"
+	assert_eq "$pid" "$(worker_pid c_big)" "the same worker applied it (no restart)"
+	[ "$peak" -lt 131072 ] || fail "the worker grew to $((peak / 1024)) MB"
+	stop_cdc c_big
+}
+
+test_schema_changes_are_applied_or_pause_their_table() {
+	my_q -e "DROP DATABASE IF EXISTS c_ddl; CREATE DATABASE c_ddl"
+	my_q c_ddl -e "CREATE TABLE a (id INT PRIMARY KEY, v INT); CREATE TABLE b (id INT PRIMARY KEY, v INT);
+		INSERT INTO a VALUES (1, 1), (2, 2); INSERT INTO b VALUES (1, 1)"
+	cdc_server c_ddl c_ddl
+	psql_q -c "DROP SCHEMA IF EXISTS c_ddl CASCADE"
+	psql_q -c "SELECT ecsync_register_table('c_ddl', 'a', 'a', mode => 'cdc', target_schema => 'c_ddl')" \
+		-c "SELECT ecsync_register_table('c_ddl', 'b', 'b', mode => 'cdc', target_schema => 'c_ddl')" >/dev/null
+	psql_q -c "SELECT ecsync_start_cdc('c_ddl')" >/dev/null
+	wait_for 60 streaming c_ddl 2 || fail "never streamed: $(last_error c_ddl)"
+	# TRUNCATE is applied
+	my_q c_ddl -e "INSERT INTO a VALUES (3, 3); TRUNCATE TABLE a; INSERT INTO a VALUES (10, 10)"
+	wait_for 30 caught_up c_ddl || fail "not caught up"
+	assert_eq "10|10" "$(psql_q -c "SELECT * FROM c_ddl.a")" "TRUNCATE applied"
+	# an added column pauses b, with what to do; a goes on
+	my_q c_ddl -e "ALTER TABLE b ADD COLUMN w VARCHAR(10) DEFAULT 'new'; INSERT INTO b VALUES (2, 2, 'two');
+		INSERT INTO a VALUES (11, 11)"
+	wait_for 30 caught_up c_ddl || fail "not caught up"
+	assert_eq paused "$(table_state c_ddl.b)" "b paused"
+	assert_contains "ecsync_cdc_resnapshot('c_ddl', 'c_ddl.b')" "$(table_error c_ddl.b)" "the error says what to do"
+	assert_contains "it has 3 columns, not 2" "$(table_error c_ddl.b)" "the error says what changed"
+	assert_eq "1|1" "$(psql_q -c "SELECT * FROM c_ddl.b")" "no row of the new shape applied"
+	assert_eq "10|10 11|11" "$(psql_q -c "SELECT * FROM c_ddl.a ORDER BY id" | tr '\n' ' ' | sed 's/ $//')" "a went on"
+	# after the target is dropped, a re-snapshot brings b back with its new column
+	psql_q -c "DROP TABLE c_ddl.b" -c "SELECT ecsync_cdc_resnapshot('c_ddl', 'c_ddl.b')" >/dev/null
+	wait_for 60 streaming c_ddl 2 || fail "b did not stream again: $(table_error c_ddl.b)"
+	my_q c_ddl -e "UPDATE b SET w = 'upd' WHERE id = 1"
+	wait_for 30 caught_up c_ddl || fail "not caught up"
+	assert_eq "1|1|upd 2|2|two" "$(psql_q -c "SELECT * FROM c_ddl.b ORDER BY id" | tr '\n' ' ' | sed 's/ $//')" "b re-snapshotted"
+	# an online schema change's table swap (gh-ost, pt-osc) pauses a
+	my_q c_ddl -e "CREATE TABLE _a_gho LIKE a; ALTER TABLE _a_gho ADD INDEX (v); INSERT INTO _a_gho SELECT * FROM a;
+		RENAME TABLE a TO _a_del, _a_gho TO a; INSERT INTO a VALUES (12, 12); INSERT INTO b VALUES (3, 3, 'x')"
+	wait_for 30 caught_up c_ddl || fail "not caught up"
+	assert_eq paused "$(table_state c_ddl.a)" "a paused by the swap"
+	assert_contains "dropped or renamed" "$(table_error c_ddl.a)" "the error says what happened"
+	assert_eq 3 "$(psql_q -c "SELECT count(*) FROM c_ddl.b")" "b goes on"
+	psql_q -c "SELECT ecsync_cdc_resnapshot('c_ddl', 'c_ddl.a')" >/dev/null
+	wait_for 60 streaming c_ddl 2 || fail "a did not stream again: $(table_error c_ddl.a)"
+	wait_for 30 caught_up c_ddl || fail "not caught up"
+	assert_eq "10|10 11|11 12|12" "$(psql_q -c "SELECT * FROM c_ddl.a ORDER BY id" | tr '\n' ' ' | sed 's/ $//')" "a re-snapshotted"
+	stop_cdc c_ddl
+}
+
+no_binlog_readers() {
+	[ "$(my_q -e "SELECT count(*) FROM information_schema.PROCESSLIST WHERE COMMAND = 'Binlog Dump'")" = 0 ]
+}
+
+test_a_purged_binary_log_says_so_and_one_call_recovers() {
+	# MariaDB keeps a file any reader still reads: stop every other capture
+	export PGDATABASE=ecsync PGTZ=UTC
+	local s
+	for s in $(psql_q -c "SELECT server_name FROM ecsync.cdc_servers WHERE state = 'started'" 2>/dev/null); do
+		stop_cdc "$s"
+	done
+	my_q -e "DROP DATABASE IF EXISTS c_purge; CREATE DATABASE c_purge"
+	my_q c_purge -e "CREATE TABLE t (id INT PRIMARY KEY, v INT); INSERT INTO t VALUES (1, 1)"
+	cdc_server c_purge c_purge
+	psql_q -c "DROP SCHEMA IF EXISTS c_purge CASCADE"
+	psql_q -c "SELECT ecsync_register_table('c_purge', 't', 't', mode => 'cdc', target_schema => 'c_purge')" >/dev/null
+	psql_q -c "SELECT ecsync_start_cdc('c_purge')" >/dev/null
+	wait_for 60 streaming c_purge 1 || fail "never streamed"
+	wait_for 30 caught_up c_purge || fail "not caught up"
+	stop_cdc c_purge
+	my_q c_purge -e "INSERT INTO t VALUES (2, 2); FLUSH BINARY LOGS; INSERT INTO t VALUES (3, 3); FLUSH BINARY LOGS"
+	# a dump thread notices its reader left at its next heartbeat
+	wait_for 10 no_binlog_readers || fail "binary log readers left: $(my_q -e "SHOW PROCESSLIST")"
+	my_q -e "PURGE BINARY LOGS TO '$(my_q -e "SHOW MASTER STATUS" | cut -f1)'"
+	assert_eq 1 "$(my_q -e "SHOW BINARY LOGS" | wc -l)" "binary logs after the purge"
+	psql_q -c "SELECT ecsync_start_cdc('c_purge')" >/dev/null
+	wait_for 30 error_contains c_purge "no longer has the binary log" || fail "no clear error: $(last_error c_purge)"
+	assert_contains "ecsync_cdc_resnapshot('c_purge')" "$(last_error c_purge)" "the error says what to do"
+	psql_q -c "SELECT ecsync_cdc_resnapshot('c_purge')" >/dev/null
+	wait_for 60 caught_up c_purge || fail "not caught up after the re-snapshot: $(last_error c_purge)"
+	my_q c_purge -e "INSERT INTO t VALUES (4, 4)"
+	wait_for 30 caught_up c_purge || fail "not caught up"
+	assert_eq "1 2 3 4" "$(psql_q -c "SELECT id FROM c_purge.t ORDER BY id" | tr '\n' ' ' | sed 's/ $//')" "rows after the re-snapshot"
+	assert_eq "" "$(last_error c_purge)" "the error is past"
+	stop_cdc c_purge
+}
+
+test_preconditions_say_what_to_set() {
+	my_q -e "DROP DATABASE IF EXISTS c_pre; CREATE DATABASE c_pre"
+	my_q c_pre -e "CREATE TABLE t (id INT PRIMARY KEY, v INT)"
+	cdc_server c_pre c_pre
+	psql_q -c "DROP SCHEMA IF EXISTS c_pre CASCADE"
+	psql_q -c "SELECT ecsync_register_table('c_pre', 't', 't', mode => 'cdc', target_schema => 'c_pre')" >/dev/null
+	local setting value want
+	for setting in "binlog_format MIXED ROW" "binlog_row_image MINIMAL FULL" "binlog_row_metadata MINIMAL FULL"; do
+		read -r setting value want <<<"$setting"
+		my_q -e "SET GLOBAL $setting = '$value'"
+		psql_q -c "SELECT ecsync_start_cdc('c_pre')" >/dev/null
+		wait_for 30 error_contains c_pre "$setting is $value" || { my_q -e "SET GLOBAL $setting = '$want'"; fail "$setting: $(last_error c_pre)"; }
+		my_q -e "SET GLOBAL $setting = '$want'"
+		assert_contains "needs $want" "$(last_error c_pre)" "the error says what $setting must be"
+		assert_eq snapshot "$(table_state c_pre.t)" "no snapshot while the binary log cannot be read"
+		stop_cdc c_pre
+	done
+	# our server_id must not be the server's
+	psql_q -c "ALTER SERVER c_pre OPTIONS (ADD cdc_server_id '1')"
+	psql_q -c "SELECT ecsync_start_cdc('c_pre')" >/dev/null
+	wait_for 30 error_contains c_pre "server_id is 1" || fail "server_id: $(last_error c_pre)"
+	assert_contains "cdc_server_id" "$(last_error c_pre)" "the error names the option"
+	stop_cdc c_pre
+	psql_q -c "ALTER SERVER c_pre OPTIONS (DROP cdc_server_id)"
+	# an account without the binary log's grants
+	local pw=cdc_pre_Pw_4521
+	my_q -e "DROP USER IF EXISTS 'cdc_pre'@'127.0.0.1'; CREATE USER 'cdc_pre'@'127.0.0.1' IDENTIFIED BY '$pw';
+		GRANT SELECT ON c_pre.* TO 'cdc_pre'@'127.0.0.1'"
+	psql_q -c "ALTER USER MAPPING FOR CURRENT_USER SERVER c_pre OPTIONS (SET user 'cdc_pre', SET password '$pw')"
+	psql_q -c "SELECT ecsync_start_cdc('c_pre')" >/dev/null
+	wait_for 30 error_contains c_pre "BINLOG MONITOR" || fail "grants: $(last_error c_pre)"
+	stop_cdc c_pre
+	my_q -e "GRANT BINLOG MONITOR ON *.* TO 'cdc_pre'@'127.0.0.1'"
+	psql_q -c "SELECT ecsync_start_cdc('c_pre')" >/dev/null
+	wait_for 60 error_contains c_pre "REPLICATION SLAVE" || fail "grants: $(last_error c_pre)"
+	stop_cdc c_pre
+	my_q -e "GRANT REPLICATION SLAVE ON *.* TO 'cdc_pre'@'127.0.0.1'"
+	psql_q -c "SELECT ecsync_start_cdc('c_pre')" >/dev/null
+	my_q c_pre -e "INSERT INTO t VALUES (1, 1)"
+	wait_for 60 caught_up c_pre || fail "with every grant it still fails: $(last_error c_pre)"
+	assert_eq "1|1" "$(psql_q -c "SELECT * FROM c_pre.t")" "rows with the least privileges"
+	stop_cdc c_pre
+	my_q -e "DROP USER 'cdc_pre'@'127.0.0.1'"
+}
+
+# as_role ROLE SQL: run SQL as ROLE (a superuser's SET ROLE: no password needed)
+as_role() { psql_q -c "SET ROLE $1" -c "$2"; }
+
+test_another_role_can_neither_see_nor_steer_change_capture() {
+	export PGDATABASE=ecsync PGTZ=UTC
+	psql_q -c "CREATE EXTENSION IF NOT EXISTS ecsync"
+	my_q -e "DROP DATABASE IF EXISTS c_sec; CREATE DATABASE c_sec"
+	my_q c_sec -e "CREATE TABLE t (id INT PRIMARY KEY, v INT); INSERT INTO t VALUES (1, 1)"
+	local r
+	for r in cdc_alice cdc_bob; do
+		psql_q -c "DROP OWNED BY $r CASCADE" 2>/dev/null || true
+		psql_q -c "DROP ROLE IF EXISTS $r"
+		psql_q -c "CREATE ROLE $r LOGIN"
+		psql_q -c "GRANT CREATE ON DATABASE ecsync TO $r"
+	done
+	psql_q -c "DROP SERVER IF EXISTS c_sec CASCADE"
+	psql_q -c "DELETE FROM ecsync.cdc_servers WHERE server_name = 'c_sec'"
+	psql_q -c "CREATE SERVER c_sec FOREIGN DATA WRAPPER ecsync_mysql OPTIONS (host '127.0.0.1', port '$ECSYNC_MYSQL_PORT', database 'c_sec')"
+	psql_q -c "GRANT USAGE ON FOREIGN SERVER c_sec TO cdc_alice, cdc_bob"
+	for r in cdc_alice cdc_bob; do
+		psql_q <<-EOF
+		CREATE USER MAPPING FOR $r SERVER c_sec OPTIONS (user 'ecsync', password '$(cat "$ECSYNC_MYSQL_PASSWORD_FILE")')
+		EOF
+	done
+	psql_q -c "CREATE SCHEMA c_sec_alice AUTHORIZATION cdc_alice"
+	as_role cdc_alice "SELECT ecsync_register_table('c_sec', 't', 't', mode => 'cdc', target_schema => 'c_sec_alice')" >/dev/null
+	as_role cdc_alice "SELECT ecsync_start_cdc('c_sec')" >/dev/null
+	wait_for 60 streaming c_sec 1 || fail "alice's table never streamed: $(last_error c_sec)"
+	my_q c_sec -e "INSERT INTO t VALUES (2, 2)"
+	wait_for 30 caught_up c_sec || fail "not caught up"
+	assert_eq 2 "$(as_role cdc_alice "SELECT count(*) FROM c_sec_alice.t")" "alice's rows, applied as alice"
+	# bob sees nothing of it and can change nothing
+	assert_eq 0 "$(as_role cdc_bob "SELECT count(*) FROM ecsync.cdc_status")" "bob sees no server"
+	assert_eq 0 "$(as_role cdc_bob "SELECT count(*) FROM ecsync.cdc_table_status")" "bob sees no table"
+	local out
+	out=$(as_role cdc_bob "SELECT ecsync_stop_cdc('c_sec')" 2>&1) && fail "bob stopped alice's change capture"
+	assert_contains "belongs to" "$out" "stop refused"
+	out=$(as_role cdc_bob "SELECT ecsync_cdc_resnapshot('c_sec')" 2>&1) && fail "bob re-snapshotted alice's tables"
+	assert_contains "belongs to" "$out" "re-snapshot refused"
+	out=$(as_role cdc_bob "SELECT ecsync_register_table('c_sec', 't', 't2', mode => 'cdc', target_schema => 'public')" 2>&1) &&
+		fail "bob added a table to alice's change capture"
+	assert_contains "belongs to another role" "$out" "registration refused"
+	out=$(as_role cdc_bob "UPDATE ecsync.cdc_servers SET owner = 10" 2>&1) && fail "bob wrote the catalog"
+	assert_contains "permission denied" "$out" "catalog not writable"
+	assert_eq "t" "$(psql_q -c "SELECT worker_running FROM ecsync.cdc_status WHERE server_name = 'c_sec'")" "still running"
+	as_role cdc_alice "SELECT ecsync_stop_cdc('c_sec')" >/dev/null
+	wait_for 30 worker_gone c_sec
+	psql_q -c "SELECT ecsync_unregister_table('t', 'c_sec_alice')" >/dev/null
+}
