@@ -10,7 +10,8 @@
  *	  SELECT gives for the same rows.
  *
  *	  binlogcat FILE POS      (connection from ECSYNC_MYSQL_HOST, _PORT,
- *	                          _USER and _PASSWORD_FILE)
+ *	                          _USER and _PASSWORD_FILE; BINLOGCAT_SEEDS=DIR
+ *	                          writes fuzzing seeds of the first rows events)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,9 +49,37 @@ print_image(const char *tag, const br_table *t, const br_image *img)
 	putchar('\n');
 }
 
+/*
+ * write_seed writes a fuzzing seed (tests/fuzz/fuzz_binlog_rows.c): the
+ * rows event's type, its TABLE_MAP's length (2 bytes, little-endian), the
+ * TABLE_MAP's body, the rows event's body
+ */
+static void
+write_seed(const char *dir, int n, int type, const uint8_t *map, size_t maplen,
+		   const uint8_t *rows, size_t rowslen)
+{
+	char		path[1024];
+	FILE	   *f;
+	uint8_t		head[3] = {(uint8_t) type, (uint8_t) (maplen & 0xff), (uint8_t) (maplen >> 8)};
+
+	snprintf(path, sizeof(path), "%s/seed-%02d", dir, n);
+	if ((f = fopen(path, "wb")) == NULL)
+		die("cannot write a seed");
+	fwrite(head, 1, 3, f);
+	fwrite(map, 1, maplen, f);
+	fwrite(rows, 1, rowslen, f);
+	fclose(f);
+}
+
 int
 main(int argc, char **argv)
 {
+	/* BINLOGCAT_SEEDS=DIR: also write the first rows events as fuzzing seeds */
+	const char *seeds = getenv("BINLOGCAT_SEEDS");
+	int			nseeds = 0;
+	static uint8_t last_map[65535];
+	size_t		last_map_len = 0;
+
 	ms_params	p;
 	ms_conn    *c;
 	char		err[MS_ERRLEN];
@@ -103,6 +132,12 @@ main(int argc, char **argv)
 		{
 			br_table	t;
 
+			if (ev.len <= sizeof(last_map))
+			{
+				memcpy(last_map, ev.body, ev.len);
+				last_map_len = ev.len;
+			}
+
 			if (!br_parse_table_map(ev.body, ev.len, 6, &t, err, sizeof(err)))
 				die(err);
 			for (int i = 0; i < ntables; i++)
@@ -120,6 +155,9 @@ main(int argc, char **argv)
 			br_rows		r;
 			br_table   *t = NULL;
 			size_t		pos = 0;
+
+			if (seeds && nseeds < 64 && last_map_len > 0)
+				write_seed(seeds, nseeds++, ev.type, last_map, last_map_len, ev.body, ev.len);
 
 			if (!br_parse_rows(ev.type, ev.body, ev.len, 6, &r, err, sizeof(err)))
 				die(err);

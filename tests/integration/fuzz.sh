@@ -30,3 +30,7 @@ test_csv_writer_survives_fuzzing() {
 test_csv_to_copy_converter_survives_fuzzing() {
 	run_fuzzer fuzz_csv_to_copy
 }
+
+test_binlog_decoder_survives_fuzzing() {
+	run_fuzzer fuzz_binlog_rows
+}
