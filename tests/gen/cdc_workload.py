@@ -9,6 +9,12 @@ Inserts (a sale with its details), updates of non-key columns (one row and
 many), updates of primary keys, deletes (one row and many), NULLs, and
 multi-table transactions; every statement names rows that exist then.
 --rate spreads the transactions over time (transactions per second).
+
+--bench CHANGES writes the benchmark's binary log instead: about CHANGES row
+changes in transactions like a busy shop's (mostly inserts of sales and
+their details, some status updates, some deletes), each row change counted
+exactly, and after every 100,000 of them (and at the end) the count in
+bench_marker (id 1), so that a reader can tell how far an applier got.
 """
 import argparse
 import random
@@ -29,7 +35,10 @@ def main():
     ap.add_argument("--sales", type=int, required=True)
     ap.add_argument("--details", type=int, required=True)
     ap.add_argument("--rate", type=float, default=0)
+    ap.add_argument("--bench", type=int, default=0)
     a = ap.parse_args()
+    if a.bench:
+        return bench(a)
     rnd = random.Random(a.seed)
     users = list(range(1, a.users + 1))
     sales = set(range(1, a.sales + 1))
@@ -107,6 +116,53 @@ def main():
                 out.flush()
                 time.sleep(due - now)
     out.flush()
+
+
+def bench(a):
+    """the benchmark's workload: see the module's comment"""
+    rnd = random.Random(a.seed)
+    users = a.users
+    live_sales = list(range(1, a.sales + 1))
+    live_details = list(range(1, a.details + 1))
+    next_sale = 30_000_000
+    next_detail = 60_000_000
+    changes = 0
+    marked = 0
+    out = sys.stdout
+    while changes < a.bench:
+        stmts = []
+        sales_rows, detail_rows = [], []
+        for _ in range(20):
+            next_sale += 1
+            live_sales.append(next_sale)
+            sales_rows.append(f"({next_sale}, {rnd.randint(1, users)}, '2026-11-{rnd.randint(1, 28):02d} "
+                              f"{rnd.randint(0, 23):02d}:{rnd.randint(0, 59):02d}:00', "
+                              f"{rnd.randint(100, 99999)}.{rnd.randint(0, 99):02d}, 'paid')")
+            for _ in range(3):
+                next_detail += 1
+                live_details.append(next_detail)
+                detail_rows.append(f"({next_detail}, {next_sale}, {rnd.randint(1, a.products)}, "
+                                   f"{rnd.randint(1, 9)}, {rnd.randint(100, 9999)}.00)")
+        stmts.append("INSERT INTO sales (id, user_id, sold_at, total, status) VALUES " + ", ".join(sales_rows))
+        stmts.append("INSERT INTO sales_details (id, sale_id, product_id, quantity, unit_price) VALUES "
+                     + ", ".join(detail_rows))
+        changes += len(sales_rows) + len(detail_rows)
+        for _ in range(6):
+            sid = live_sales[rnd.randrange(len(live_sales))]
+            stmts.append(f"UPDATE sales SET status = '{rnd.choice(STATUSES)}', total = total + 1 WHERE id = {sid}")
+            changes += 1
+        for _ in range(2):
+            i = rnd.randrange(len(live_details))
+            live_details[i], live_details[-1] = live_details[-1], live_details[i]
+            stmts.append(f"DELETE FROM sales_details WHERE id = {live_details.pop()}")
+            changes += 1
+        if changes - marked >= 100_000 or changes >= a.bench:
+            changes += 1
+            stmts.append(f"UPDATE bench_marker SET changes = {changes} WHERE id = 1")
+            marked = changes
+        out.write("START TRANSACTION;\n" + ";\n".join(stmts) + ";\nCOMMIT;\n")
+    out.flush()
+    print(changes, file=sys.stderr)
 
 
 if __name__ == "__main__":
