@@ -35,6 +35,8 @@ struct bp_pipe
 	size_t		max_bytes;
 	bool		stopping;
 	bool		failed;
+	bool		consumer_waits; /* the main thread waits for an event */
+	bool		producer_waits; /* the reader waits for room */
 	bool		purged;
 	char		err[512];
 	qevent	   *current;		/* returned by the last bp_next: freed by the next */
@@ -82,7 +84,11 @@ reader(void *arg)
 
 		pthread_mutex_lock(&p->mu);
 		while (!p->stopping && p->head != NULL && p->bytes + q->len > p->max_bytes)
+		{
+			p->producer_waits = true;
 			pthread_cond_wait(&p->cond, &p->mu);
+			p->producer_waits = false;
+		}
 		if (p->stopping)
 		{
 			pthread_mutex_unlock(&p->mu);
@@ -95,7 +101,9 @@ reader(void *arg)
 			p->head = q;
 		p->tail = q;
 		p->bytes += q->len;
-		pthread_cond_broadcast(&p->cond);
+		/* a wake-up costs a system call: only for a thread that waits */
+		if (p->consumer_waits)
+			pthread_cond_broadcast(&p->cond);
 		pthread_mutex_unlock(&p->mu);
 	}
 }
@@ -155,11 +163,19 @@ bp_next(bp_pipe *p, bs_event *ev, const char **file, int timeout_ms,
 		p->bytes -= p->current->len;
 		free(p->current);
 		p->current = NULL;
-		pthread_cond_broadcast(&p->cond);
+		if (p->producer_waits)
+			pthread_cond_broadcast(&p->cond);
 	}
 	while (p->head == NULL && !p->failed)
-		if (pthread_cond_timedwait(&p->cond, &p->mu, &until) == ETIMEDOUT)
+	{
+		int			rc;
+
+		p->consumer_waits = true;
+		rc = pthread_cond_timedwait(&p->cond, &p->mu, &until);
+		p->consumer_waits = false;
+		if (rc == ETIMEDOUT)
 			break;
+	}
 	if (p->head == NULL)
 	{
 		int			rc = 0;

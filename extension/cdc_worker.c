@@ -49,7 +49,7 @@ static int	nmaps = 0;
 static bp_pipe *pipe_ = NULL;
 
 /* the binary log bytes queued ahead of the applier */
-#define PIPE_BYTES (32 * 1024 * 1024)
+#define PIPE_BYTES (16 * 1024 * 1024)
 static uint32 event_timestamp = 0;	/* of the last transaction's events */
 static bool txn_standalone = false;
 static bool in_txn = false;		/* between a transaction's first and last event */
