@@ -138,7 +138,9 @@ bs_check_source(ms_conn *c, uint32_t replica_id, bs_source *src, char *err, size
 	if (!variable(c, "binlog_checksum", v, err, errlen))
 		return false;
 	src->checksum = strcmp(v, "NONE") != 0;
-	if (ms_query_row(c, "SHOW MASTER STATUS", 2, row, e, sizeof(e)) < 0)
+	if (ms_query_row(c, "SHOW MASTER STATUS", 2, row, e, sizeof(e)) < 0 &&
+		(strstr(e, "error 1064") == NULL ||
+		 ms_query_row(c, "SHOW BINARY LOG STATUS", 2, row, e, sizeof(e)) < 0))
 	{
 		if (is_denied(e))
 			seterr(err, errlen, "the MySQL account may not read the binary log's position: "
@@ -163,8 +165,7 @@ bs_snapshot_position(ms_conn *c, bs_pos *p, char *err, size_t errlen)
 		return false;
 	if (rc == 0 || row[1][0] == '\0')
 	{
-		seterr(err, errlen, "the server has no Binlog_snapshot_file status (MariaDB has it; "
-			   "on MySQL, change capture is not supported yet)");
+		seterr(err, errlen, "the server has no Binlog_snapshot_file status (MariaDB has it)");
 		return false;
 	}
 	snprintf(p->file, sizeof(p->file), "%s", row[1]);
@@ -180,11 +181,37 @@ bs_snapshot_position(ms_conn *c, bs_pos *p, char *err, size_t errlen)
 }
 
 bool
+bs_begin_snapshot(ms_conn *c, bs_pos *p, char *err, size_t errlen)
+{
+	char		e[MS_ERRLEN];
+
+	if (strstr(ms_server_version(c), "MariaDB") != NULL)
+		return ms_begin_snapshot(c, err, errlen) && bs_snapshot_position(c, p, err, errlen);
+	/* MySQL: a global read lock for the moment the position is read */
+	if (!ms_exec(c, "FLUSH TABLES WITH READ LOCK", e, sizeof(e)))
+	{
+		seterr(err, errlen, "MySQL has no lock-free snapshot position; the short global read lock "
+			   "it needs was refused (GRANT RELOAD to the account): %s", e);
+		return false;
+	}
+	if (!ms_begin_snapshot(c, err, errlen) ||
+		!bs_master_position(c, p, err, errlen))
+	{
+		(void) ms_exec(c, "UNLOCK TABLES", e, sizeof(e));
+		return false;
+	}
+	return ms_exec(c, "UNLOCK TABLES", err, errlen);
+}
+
+bool
 bs_master_position(ms_conn *c, bs_pos *p, char *err, size_t errlen)
 {
 	char		row[2][256];
 	int			rc = ms_query_row(c, "SHOW MASTER STATUS", 2, row, err, errlen);
 
+	/* MySQL 8.4 renamed it */
+	if (rc < 0 && strstr(err, "error 1064"))
+		rc = ms_query_row(c, "SHOW BINARY LOG STATUS", 2, row, err, errlen);
 	memset(p, 0, sizeof(*p));
 	if (rc < 0)
 		return false;

@@ -59,6 +59,17 @@ extern bool bs_check_source(ms_conn *c, uint32_t replica_id, bs_source *src,
  */
 extern bool bs_snapshot_position(ms_conn *c, bs_pos *p, char *err, size_t errlen);
 
+/*
+ * bs_begin_snapshot starts c's consistent snapshot (as ms_begin_snapshot)
+ * and reads the binary log position it corresponds to exactly.  MariaDB
+ * gives it without a lock (Binlog_snapshot_file/_position).  MySQL has no
+ * such status: there the shortest safe way is taken, as mysqldump
+ * --single-transaction --source-data takes it: FLUSH TABLES WITH READ
+ * LOCK, start the snapshot, read the position, UNLOCK TABLES (writes wait
+ * for milliseconds; the account needs RELOAD).  False with a message.
+ */
+extern bool bs_begin_snapshot(ms_conn *c, bs_pos *p, char *err, size_t errlen);
+
 /* bs_master_position: the server's current end of the binary log */
 extern bool bs_master_position(ms_conn *c, bs_pos *p, char *err, size_t errlen);
 

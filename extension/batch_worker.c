@@ -157,7 +157,10 @@ server_conn(const char *server)
 	sc->database = p.database ? MemoryContextStrdup(TopMemoryContext, p.database) : NULL;
 	ecsync_mysql_policy(srv, &sc->policy);
 	sc->snapshot_before = GetCurrentTimestamp();
-	if (!ms_begin_snapshot(conn, err, sizeof(err)))
+	/* a cdc snapshot also reads the binary log position it is exactly at */
+	if (current_req && current_req->cdc_server[0]
+		? !bs_begin_snapshot(conn, &sc->binlog, err, sizeof(err))
+		: !ms_begin_snapshot(conn, err, sizeof(err)))
 	{
 		CHECK_FOR_INTERRUPTS();
 		ereport(ERROR,
@@ -166,13 +169,6 @@ server_conn(const char *server)
 						server, err)));
 	}
 	sc->snapshot_after = GetCurrentTimestamp();
-	/* a cdc snapshot: the binary log position this snapshot is exactly at */
-	if (current_req && current_req->cdc_server[0] &&
-		!bs_snapshot_position(conn, &sc->binlog, err, sizeof(err)))
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("server \"%s\": could not read the snapshot's binary log position: %s",
-						server, err)));
 	return sc;
 }
 

@@ -476,7 +476,7 @@ fill(CdcTable *t, TupleTableSlot *slot, const br_image *img, TupleTableSlot *kee
 
 		if (img->len[s] == BR_ABSENT)
 			ereport(ERROR,
-					(errcode(ERRCODE_FDW_ERROR),
+					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
 					 errmsg("the binary log's row image of %s.%s lacks column \"%s\"",
 							t->source_db, t->source_table, t->m.colnames[c]),
 					 errhint("Set binlog_row_image=FULL on the MySQL server, then call ecsync_cdc_resnapshot().")));
@@ -569,11 +569,12 @@ cdc_apply_rows(CdcTable *t, const br_table *bt, const br_rows *r)
 	cdc_applying = t;
 	while (pos < r->len)
 	{
+		/* a row that cannot be decoded pauses its table (see the worker's error handling) */
 		if (!br_next_image(r, bt, r->present, &pos, &before_img, err, sizeof(err)))
-			ereport(ERROR, (errcode(ERRCODE_FDW_ERROR), errmsg("%s", err)));
+			ereport(ERROR, (errcode(ERRCODE_INVALID_BINARY_REPRESENTATION), errmsg("%s", err)));
 		if (r->kind == BR_UPDATE &&
 			!br_next_image(r, bt, r->present_after, &pos, &after_img, err, sizeof(err)))
-			ereport(ERROR, (errcode(ERRCODE_FDW_ERROR), errmsg("%s", err)));
+			ereport(ERROR, (errcode(ERRCODE_INVALID_BINARY_REPRESENTATION), errmsg("%s", err)));
 		switch (r->kind)
 		{
 			case BR_INSERT:

@@ -28,6 +28,7 @@
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/pmsignal.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -542,6 +543,9 @@ run_stream(void)
 		int			rc;
 
 		CHECK_FOR_INTERRUPTS();
+		/* the binary log is waited for on a condition variable, not the latch */
+		if (!PostmasterIsAlive())
+			proc_exit(1);
 		if (ConfigReloadPending)
 		{
 			ConfigReloadPending = false;

@@ -39,8 +39,10 @@ if [ ! -d "$datadir/mysql" ]; then
 	my shop </usr/local/share/ecsync/shop_indexes.sql
 	rm -rf /tmp/shop
 	pw=$(sed "s/'/''/g" "$secret")
-	# ecsync reads (a consistent snapshot needs no more than SELECT)
-	my -e "CREATE USER 'ecsync'@'%' IDENTIFIED BY '$pw'; GRANT SELECT, SHOW VIEW ON shop.* TO 'ecsync'@'%'"
+	# ecsync reads (a consistent snapshot needs no more than SELECT; change
+	# capture reads the binary log and its position too)
+	my -e "CREATE USER 'ecsync'@'%' IDENTIFIED BY '$pw'; GRANT SELECT, SHOW VIEW ON shop.* TO 'ecsync'@'%';
+	       GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO 'ecsync'@'%'"
 	my -N -e "SELECT concat('shop: ', (SELECT count(*) FROM shop.users), ' users, ',
 		(SELECT count(*) FROM shop.products), ' products, ', (SELECT count(*) FROM shop.sales), ' sales, ',
 		(SELECT count(*) FROM shop.sales_details), ' sales_details')"
@@ -50,4 +52,6 @@ fi
 sock=/run/mysqld/mysqld.sock
 say "serving on port 3306"
 exec mariadbd --datadir="$datadir" --socket="$sock" --bind-address=0.0.0.0 --port=3306 \
-	--character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci
+	--character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci \
+	--log-bin=binlog --server-id=1 --binlog-format=ROW --binlog-row-image=FULL \
+	--binlog-row-metadata=FULL --expire-logs-days=7
