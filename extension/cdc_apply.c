@@ -223,6 +223,35 @@ cdc_open_tables(ms_conn *conn)
 	}
 }
 
+/*
+ * flush_inserts writes t's buffered inserts as COPY does: the heap rows
+ * together (table_multi_insert: fewer WAL records, one page lock per
+ * page), then each row's index entries.
+ */
+static void
+flush_inserts(CdcTable *t)
+{
+	MemoryContext old;
+	CdcTable   *was = cdc_applying;
+
+	if (t->nbuf == 0)
+		return;
+	cdc_applying = t;
+	old = MemoryContextSwitchTo(GetPerTupleMemoryContext(cw.estate));
+	table_multi_insert(t->rel, t->ibuf, t->nbuf, cw.estate->es_output_cid, 0, NULL);
+	for (int i = 0; i < t->nbuf; i++)
+	{
+		if (t->rri->ri_NumIndices > 0)
+			(void) ExecInsertIndexTuples(t->rri, t->ibuf[i], cw.estate, false, false, NULL, NIL);
+		ExecClearTuple(t->ibuf[i]);
+	}
+	MemoryContextSwitchTo(old);
+	ResetPerTupleExprContext(cw.estate);
+	t->nbuf = 0;
+	cw.group_dirty = true;
+	cdc_applying = was;
+}
+
 /* cdc_group_begin opens the group's transaction and every streaming target */
 void
 cdc_group_begin(void)
@@ -269,6 +298,12 @@ cdc_group_begin(void)
 		t->slot = ExecInitExtraTupleSlot(cw.estate, RelationGetDescr(t->rel), &TTSOpsVirtual);
 		t->search = ExecInitExtraTupleSlot(cw.estate, RelationGetDescr(t->rel), &TTSOpsVirtual);
 		t->found = table_slot_create(t->rel, &cw.estate->es_tupleTable);
+		t->multi = !(t->rel->trigdesc &&
+					 (t->rel->trigdesc->trig_insert_before_row || t->rel->trigdesc->trig_insert_after_row ||
+					  t->rel->trigdesc->trig_insert_instead_row)) &&
+			!(RelationGetDescr(t->rel)->constr && RelationGetDescr(t->rel)->constr->has_generated_stored);
+		t->ibuf = palloc0(sizeof(TupleTableSlot *) * CDC_MULTI_INSERT);
+		t->nbuf = 0;
 	}
 	cw.estate->es_output_cid = GetCurrentCommandId(true);
 	AfterTriggerBeginQuery();
@@ -286,6 +321,9 @@ cdc_group_begin(void)
 void
 cdc_group_commit(void)
 {
+	for (int i = 0; i < cw.ntables; i++)
+		if (cw.tables[i].rel != NULL)
+			flush_inserts(&cw.tables[i]);
 	AfterTriggerEndQuery(cw.estate);
 	for (int i = 0; i < cw.ntables; i++)
 	{
@@ -578,14 +616,37 @@ cdc_apply_rows(CdcTable *t, const br_table *bt, const br_rows *r)
 		switch (r->kind)
 		{
 			case BR_INSERT:
-				fill(t, t->slot, &before_img, NULL);
-				ExecSimpleRelationInsert(t->rri, cw.estate, t->slot);
+				if (t->multi)
+				{
+					TupleTableSlot *slot = t->ibuf[t->nbuf];
+
+					if (slot == NULL)
+					{
+						MemoryContext q = MemoryContextSwitchTo(cw.estate->es_query_cxt);
+
+						slot = t->ibuf[t->nbuf] = table_slot_create(t->rel, &cw.estate->es_tupleTable);
+						MemoryContextSwitchTo(q);
+					}
+					fill(t, slot, &before_img, NULL);
+					/* its values outlive this row's memory */
+					ExecMaterializeSlot(slot);
+					if (RelationGetDescr(t->rel)->constr)
+						ExecConstraints(t->rri, slot, cw.estate);
+					if (++t->nbuf == CDC_MULTI_INSERT)
+						flush_inserts(t);
+				}
+				else
+				{
+					fill(t, t->slot, &before_img, NULL);
+					ExecSimpleRelationInsert(t->rri, cw.estate, t->slot);
+				}
 				t->ins++;
 				break;
 			case BR_UPDATE:
 				{
 					EPQState	epq;
 
+					flush_inserts(t);
 					next_command();
 					if (!find(t, &before_img))
 						missing(t, &before_img, "updated");
@@ -600,6 +661,7 @@ cdc_apply_rows(CdcTable *t, const br_table *bt, const br_rows *r)
 				{
 					EPQState	epq;
 
+					flush_inserts(t);
 					next_command();
 					if (!find(t, &before_img))
 						missing(t, &before_img, "deleted");

@@ -64,6 +64,10 @@ typedef struct CdcTable
 	TupleTableSlot *slot;		/* the new row */
 	TupleTableSlot *search;		/* the old row's key, to find it */
 	TupleTableSlot *found;		/* the row found */
+	bool		multi;			/* inserts may be buffered: no insert triggers,
+								 * no generated columns */
+	TupleTableSlot **ibuf;		/* buffered inserts, written together */
+	int			nbuf;
 	int64		ins,
 				upd,
 				del;
@@ -110,6 +114,7 @@ extern CdcWorker cw;
 
 /* how big and how old a group may grow before it commits */
 #define CDC_GROUP_ROWS 100000
+#define CDC_MULTI_INSERT 1000	/* inserts of a table written together */
 #define CDC_GROUP_MS 100
 #define CDC_STATS_MS 2000
 #define CDC_HEARTBEAT_MS 500
