@@ -85,6 +85,7 @@ reader(void *arg)
 		pthread_mutex_lock(&p->mu);
 		while (!p->stopping && p->head != NULL && p->bytes + q->len > p->max_bytes)
 		{
+			/* (woken when the queue is half empty, or on stop) */
 			p->producer_waits = true;
 			pthread_cond_wait(&p->cond, &p->mu);
 			p->producer_waits = false;
@@ -163,7 +164,8 @@ bp_next(bp_pipe *p, bs_event *ev, const char **file, int timeout_ms,
 		p->bytes -= p->current->len;
 		free(p->current);
 		p->current = NULL;
-		if (p->producer_waits)
+		/* the reader waits for room: wake it once half the queue is free, not per event */
+		if (p->producer_waits && p->bytes <= p->max_bytes / 2)
 			pthread_cond_broadcast(&p->cond);
 	}
 	while (p->head == NULL && !p->failed)

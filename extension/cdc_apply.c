@@ -25,6 +25,8 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_index.h"
+#include "catalog/pg_trigger.h"
+#include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
@@ -33,6 +35,8 @@
 #include "parser/parsetree.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/timestamp.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -152,6 +156,7 @@ open_table(CdcTable *t, ms_conn *conn, char **msg)
 		t->infunc = palloc(sizeof(FmgrInfo) * t->m.ncols);
 		t->ioparam = palloc(sizeof(Oid) * t->m.ncols);
 		t->typmod = palloc(sizeof(int32) * t->m.ncols);
+		t->fast_ts = palloc0(sizeof(bool) * t->m.ncols);
 		for (int c = 0; c < t->m.ncols; c++)
 		{
 			Oid			typid,
@@ -170,6 +175,8 @@ open_table(CdcTable *t, ms_conn *conn, char **msg)
 			t->typmod[c] = att->atttypmod;
 			getTypeInputInfo(typid, &infn, &t->ioparam[c]);
 			fmgr_info(infn, &t->infunc[c]);
+			/* timestamptz of at least microseconds: read without the parser */
+			t->fast_ts[c] = typid == TIMESTAMPTZOID && (att->atttypmod < 0 || att->atttypmod >= 6);
 		}
 		table_close(rel, AccessShareLock);
 		if (!OidIsValid(t->keyidx))
@@ -252,6 +259,34 @@ flush_inserts(CdcTable *t)
 	cdc_applying = was;
 }
 
+/*
+ * insert_triggers_fire: would a row trigger fire on an insert into rel in
+ * this session?  Under session_replication_role = replica only triggers
+ * enabled ALWAYS or REPLICA do; the referential triggers of the foreign
+ * keys carried over are ORIGIN triggers, and do not.
+ */
+static bool
+insert_triggers_fire(Relation rel)
+{
+	TriggerDesc *td = rel->trigdesc;
+
+	if (td == NULL)
+		return false;
+	for (int i = 0; i < td->numtriggers; i++)
+	{
+		Trigger    *tg = &td->triggers[i];
+
+		if (!TRIGGER_FOR_ROW(tg->tgtype) || !TRIGGER_FOR_INSERT(tg->tgtype) ||
+			tg->tgenabled == TRIGGER_DISABLED)
+			continue;
+		if (SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA
+			? tg->tgenabled != TRIGGER_FIRES_ON_ORIGIN
+			: tg->tgenabled != TRIGGER_FIRES_ON_REPLICA)
+			return true;
+	}
+	return false;
+}
+
 /* cdc_group_begin opens the group's transaction and every streaming target */
 void
 cdc_group_begin(void)
@@ -298,9 +333,7 @@ cdc_group_begin(void)
 		t->slot = ExecInitExtraTupleSlot(cw.estate, RelationGetDescr(t->rel), &TTSOpsVirtual);
 		t->search = ExecInitExtraTupleSlot(cw.estate, RelationGetDescr(t->rel), &TTSOpsVirtual);
 		t->found = table_slot_create(t->rel, &cw.estate->es_tupleTable);
-		t->multi = !(t->rel->trigdesc &&
-					 (t->rel->trigdesc->trig_insert_before_row || t->rel->trigdesc->trig_insert_after_row ||
-					  t->rel->trigdesc->trig_insert_instead_row)) &&
+		t->multi = !insert_triggers_fire(t->rel) &&
 			!(RelationGetDescr(t->rel)->constr && RelationGetDescr(t->rel)->constr->has_generated_stored);
 		t->ibuf = palloc0(sizeof(TupleTableSlot *) * CDC_MULTI_INSERT);
 		t->nbuf = 0;
@@ -480,6 +513,62 @@ cdc_table_map(CdcTable *t, const br_table *bt, const bs_pos *at)
 }
 
 /*
+ * utc_timestamp reads "YYYY-MM-DD HH:MM:SS[.f...]" (a UTC instant, as the
+ * decoder writes a TIMESTAMP) into a timestamptz Datum; false for any
+ * other shape, which then takes the input function.
+ */
+static bool
+utc_timestamp(const char *v, size_t len, Datum *out)
+{
+	int			f[6] = {0, 0, 0, 0, 0, 0};
+	static const int width[6] = {4, 2, 2, 2, 2, 2};
+	static const char sep[6] = {'-', '-', ' ', ':', ':', '\0'};
+	size_t		p = 0;
+	int64		micro = 0;
+	int			digits = 0;
+	Timestamp	ts;
+
+	for (int k = 0; k < 6; k++)
+	{
+		for (int d = 0; d < width[k]; d++, p++)
+		{
+			if (p >= len || v[p] < '0' || v[p] > '9')
+				return false;
+			f[k] = f[k] * 10 + (v[p] - '0');
+		}
+		if (k < 5)
+		{
+			if (p >= len || v[p] != sep[k])
+				return false;
+			p++;
+		}
+	}
+	if (p < len)
+	{
+		if (v[p++] != '.')
+			return false;
+		for (; p < len && digits < 6; p++, digits++)
+		{
+			if (v[p] < '0' || v[p] > '9')
+				return false;
+			micro = micro * 10 + (v[p] - '0');
+		}
+		if (p != len)
+			return false;
+		for (; digits < 6; digits++)
+			micro *= 10;
+	}
+	if (f[0] < 1 || f[1] < 1 || f[1] > 12 || f[2] < 1 || f[2] > 31 || f[3] > 23 || f[4] > 59 || f[5] > 59)
+		return false;
+	ts = ((int64) (date2j(f[0], f[1], f[2]) - POSTGRES_EPOCH_JDATE) * SECS_PER_DAY +
+		  f[3] * SECS_PER_HOUR + f[4] * SECS_PER_MINUTE + f[5]) * USECS_PER_SEC + micro;
+	if (!IS_VALID_TIMESTAMP(ts))
+		return false;
+	*out = TimestampTzGetDatum(ts);
+	return true;
+}
+
+/*
  * fill makes slot t's target row from image img: every synced column's
  * value by the type policy, other columns from keep (the row found, for
  * an update) or NULL.
@@ -532,6 +621,13 @@ fill(CdcTable *t, TupleTableSlot *slot, const br_image *img, TupleTableSlot *kee
 		if (is_null)
 		{
 			slot->tts_isnull[a] = true;
+			continue;
+		}
+		/* the decoder's own form of a TIMESTAMP, read without the parser */
+		if (t->m.conv[c] == TP_TIMESTAMP && t->fast_ts[c] &&
+			utc_timestamp(v, (size_t) img->len[s], &slot->tts_values[a]))
+		{
+			slot->tts_isnull[a] = false;
 			continue;
 		}
 		if (scratch.len > 0 && out == scratch.data)

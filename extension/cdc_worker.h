@@ -53,6 +53,7 @@ typedef struct CdcTable
 	FmgrInfo   *infunc;
 	Oid		   *ioparam;
 	int32	   *typmod;
+	bool	   *fast_ts;		/* per synced column: timestamptz read directly */
 
 	/* the binary log's current TABLE_MAP of it */
 	uint64		table_id;
