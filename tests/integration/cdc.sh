@@ -39,6 +39,15 @@ worker_gone() { [ -z "$(worker_pid "$1")" ]; }
 stop_cdc() { psql_q -c "SELECT ecsync_stop_cdc('$1')" >/dev/null; wait_for 30 worker_gone "$1"; }
 pg_log() { cat "$ECSYNC_RUN_DIR/pg/postgresql.log"; }
 
+# cdc_done SERVER: stop its change capture and remove it, its registrations
+# and its mappings (the extension's other tests drop the extension)
+cdc_done() {
+	stop_cdc "$1"
+	psql_q -c "DELETE FROM ecsync.sync_tables WHERE server_name = '$1'" \
+		-c "DELETE FROM ecsync.cdc_servers WHERE server_name = '$1'" \
+		-c "DROP SERVER IF EXISTS $1 CASCADE" >/dev/null
+}
+
 # shop_counts DB: the arguments cdc_workload.py needs
 shop_counts() {
 	my_q "$1" -e "SELECT CONCAT('--users ', (SELECT count(*) FROM users), ' --products ', (SELECT count(*) FROM products),
@@ -85,7 +94,7 @@ test_snapshot_then_stream_equals_mysql() {
 	psql_q -c "SELECT ecsync_start_cdc('c_basic')" >/dev/null
 	wait_for 60 caught_up c_basic || fail "not caught up after the restart"
 	assert_shop_equal c_basic c_basic
-	stop_cdc c_basic
+	cdc_done c_basic
 }
 
 test_every_type_arrives_as_the_batch_reads_it() {
@@ -178,7 +187,7 @@ test_every_type_arrives_as_the_batch_reads_it() {
 	assert_eq 0 "$(psql_q -c "SELECT count(*) FROM c_types.t a JOIN c_types_batch.t b USING (id)
 		WHERE float4send(a.f) IS DISTINCT FROM float4send(b.f) OR float8send(a.db) IS DISTINCT FROM float8send(b.db)")" "float bits"
 	psql_q -c "SELECT ecsync_unregister_table('t', 'c_types_batch')" >/dev/null
-	stop_cdc c_types
+	cdc_done c_types
 }
 
 test_decoder_reads_values_as_select_does() {
@@ -288,7 +297,7 @@ test_kill_9_of_worker_postmaster_and_mariadb_loses_and_repeats_nothing() {
 			JOIN ecsync.sync_tables t ON t.id = c.sync_table_id WHERE t.target_schema = 'c_kill'
 			AND c.inserts + c.updates + c.deletes > 0 ORDER BY 1")" "changes applied = changes in the binary log"
 	assert_contains "was terminated by signal 9" "$(pg_log)" "PostgreSQL saw the worker die"
-	stop_cdc c_kill
+	cdc_done c_kill
 }
 
 test_a_million_row_transaction_streams_in_bounded_memory() {
@@ -315,7 +324,7 @@ test_a_million_row_transaction_streams_in_bounded_memory() {
 	assert_eq "1000001|1500001500000" "$(psql_q -c "SELECT count(*), sum(n) FROM c_big.t")" "every row"
 	assert_eq "$pid" "$(worker_pid c_big)" "the same worker applied it (no restart)"
 	[ "$peak" -lt 131072 ] || fail "the worker grew to $((peak / 1024)) MB"
-	stop_cdc c_big
+	cdc_done c_big
 }
 
 test_schema_changes_are_applied_or_pause_their_table() {
@@ -358,7 +367,7 @@ test_schema_changes_are_applied_or_pause_their_table() {
 	wait_for 60 streaming c_ddl 2 || fail "a did not stream again: $(table_error c_ddl.a)"
 	wait_for 30 caught_up c_ddl || fail "not caught up"
 	assert_eq "10|10 11|11 12|12" "$(psql_q -c "SELECT * FROM c_ddl.a ORDER BY id" | tr '\n' ' ' | sed 's/ $//')" "a re-snapshotted"
-	stop_cdc c_ddl
+	cdc_done c_ddl
 }
 
 purge_all() {
@@ -401,7 +410,7 @@ test_a_purged_binary_log_says_so_and_one_call_recovers() {
 	wait_for 30 caught_up c_purge || fail "not caught up"
 	assert_eq "1 2 3 4" "$(psql_q -c "SELECT id FROM c_purge.t ORDER BY id" | tr '\n' ' ' | sed 's/ $//')" "rows after the re-snapshot"
 	assert_eq "" "$(last_error c_purge)" "the error is past"
-	stop_cdc c_purge
+	cdc_done c_purge
 }
 
 test_preconditions_say_what_to_set() {
@@ -445,7 +454,7 @@ test_preconditions_say_what_to_set() {
 	my_q c_pre -e "INSERT INTO t VALUES (1, 1)"
 	wait_for 60 caught_up c_pre || fail "with every grant it still fails: $(last_error c_pre)"
 	assert_eq "1|1" "$(psql_q -c "SELECT * FROM c_pre.t")" "rows with the least privileges"
-	stop_cdc c_pre
+	cdc_done c_pre
 	my_q -e "DROP USER 'cdc_pre'@'127.0.0.1'"
 }
 
@@ -495,6 +504,5 @@ test_another_role_can_neither_see_nor_steer_change_capture() {
 	assert_contains "permission denied" "$out" "catalog not writable"
 	assert_eq "t" "$(psql_q -c "SELECT worker_running FROM ecsync.cdc_status WHERE server_name = 'c_sec'")" "still running"
 	as_role cdc_alice "SELECT ecsync_stop_cdc('c_sec')" >/dev/null
-	wait_for 30 worker_gone c_sec
-	psql_q -c "SELECT ecsync_unregister_table('t', 'c_sec_alice')" >/dev/null
+	cdc_done c_sec
 }
