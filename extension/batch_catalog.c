@@ -114,9 +114,9 @@ bc_record_failure(int64 run_id, ErrorData *edata)
 	CommitTransactionCommand();
 }
 
-
-static List *
-text_array_to_list(Datum d)
+/* ecsync_text_array_to_list: a text[]'s non-NULL elements, as C strings */
+List *
+ecsync_text_array_to_list(Datum d)
 {
 	ArrayType  *arr = DatumGetArrayTypeP(d);
 	Datum	   *elems;
@@ -176,14 +176,14 @@ bc_load_tables(int32 only_table, Oid owner, bool incremental_only, const char *c
 		t->target_table = spi_getstr(i, 6);
 		t->incremental = DatumGetBool(SPI_getbinval(tup, desc, 7, &isnull));
 		d = SPI_getbinval(tup, desc, 8, &isnull);
-		t->key_columns = isnull ? NIL : text_array_to_list(d);
+		t->key_columns = isnull ? NIL : ecsync_text_array_to_list(d);
 		t->cursor_column = spi_getstr(i, 9);
 		t->lookback_secs = DatumGetInt64(SPI_getbinval(tup, desc, 10, &isnull));
 		t->watermark = spi_getstr(i, 11);
 		d = SPI_getbinval(tup, desc, 12, &isnull);
-		t->columns = isnull ? NIL : text_array_to_list(d);
+		t->columns = isnull ? NIL : ecsync_text_array_to_list(d);
 		d = SPI_getbinval(tup, desc, 13, &isnull);
-		t->exclude_columns = isnull ? NIL : text_array_to_list(d);
+		t->exclude_columns = isnull ? NIL : ecsync_text_array_to_list(d);
 		t->reread_from = spi_getstr(i, 14);
 		t->cdc = DatumGetBool(SPI_getbinval(tup, desc, 15, &isnull));
 		tables = lappend(tables, t);

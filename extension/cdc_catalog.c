@@ -136,17 +136,7 @@ cc_load(void)
 			List	  **dst = col == 6 ? &t->key_columns : col == 7 ? &t->columns : &t->exclude_columns;
 
 			if (!isnull)
-			{
-				Datum	   *elems;
-				bool	   *nulls;
-				int			n;
-
-				deconstruct_array(DatumGetArrayTypeP(v), TEXTOID, -1, false, TYPALIGN_INT,
-								  &elems, &nulls, &n);
-				for (int k = 0; k < n; k++)
-					if (!nulls[k])
-						*dst = lappend(*dst, TextDatumGetCString(elems[k]));
-			}
+				*dst = ecsync_text_array_to_list(v);
 		}
 		MemoryContextSwitchTo(old);
 		t->state = strcmp(state, "streaming") == 0 ? 's' : strcmp(state, "paused") == 0 ? 'p' : 'n';

@@ -44,6 +44,9 @@ extern void ecsync_catalog_leave(const CatalogAccess *saved);
 extern void ecsync_check_server_usage(ForeignServer *server, Oid role);
 extern void ecsync_refuse_rls(Oid relid, Oid role);
 
+/* batch_catalog.c: a text[]'s non-NULL elements, as a List of C strings */
+extern List *ecsync_text_array_to_list(Datum d);
+
 /* ecsync.c: workers take text in UTF-8 (what MySQL and Kafka send) */
 extern void ecsync_worker_client_encoding(void);
 
