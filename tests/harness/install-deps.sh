@@ -11,7 +11,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 # Build: compiler, PGXS, client libraries.  Run: the three real services,
 # their clients and the tools the tests and benchmarks compare against;
-# Docker (docker/ and its test group) and tmux (the live view's test).
+# Docker (docker/ and its test group), tmux (the live view's test) and
+# python3-venv (pg_chameleon, the cdc benchmark's anchor, from PyPI).
 packages=(
 	build-essential pkg-config
 	postgresql-15 postgresql-client-15 postgresql-server-dev-15 postgresql-15-cron
@@ -19,7 +20,7 @@ packages=(
 	librdkafka-dev libjansson-dev zlib1g-dev kcat gzip
 	pgloader postgresql-15-mysql-fdw
 	default-jre-headless maven
-	procps iproute2 psmisc util-linux clang libclang-rt-14-dev valgrind openssl python3 tmux
+	procps iproute2 psmisc util-linux clang libclang-rt-14-dev valgrind openssl python3 python3-venv tmux
 	docker.io docker-compose debootstrap iptables debian-archive-keyring
 )
 
