@@ -257,40 +257,6 @@ bs_bytes_between(ms_conn *c, const bs_pos *a, const bs_pos *b)
 	return total;
 }
 
-bool
-bs_gtid_at(ms_conn *c, const bs_pos *p, char *gtid, size_t len)
-{
-	ebuf		sql;
-	char		row[1][256];
-	char		e[MS_ERRLEN];
-	int			rc;
-
-	gtid[0] = '\0';
-	ebuf_init(&sql);
-	if (!ebuf_puts(&sql, "SELECT BINLOG_GTID_POS(") || !ms_quote_literal(c, &sql, p->file) ||
-		!ebuf_puts(&sql, ", ") || !ebuf_putc(&sql, '\0'))
-	{
-		ebuf_free(&sql);
-		return false;
-	}
-	sql.len--;
-	{
-		char		num[32];
-
-		snprintf(num, sizeof(num), "%llu)", (unsigned long long) p->pos);
-		if (!ebuf_puts(&sql, num) || !ebuf_putc(&sql, '\0'))
-		{
-			ebuf_free(&sql);
-			return false;
-		}
-	}
-	rc = ms_query_row(c, sql.data, 1, row, e, sizeof(e));
-	ebuf_free(&sql);
-	if (rc == 1)
-		snprintf(gtid, len, "%s", row[0]);
-	return rc >= 0;
-}
-
 bs_stream *
 bs_open(ms_conn *c, uint32_t replica_id, const bs_pos *p, int heartbeat_ms,
 		bool checksum, char *err, size_t errlen)

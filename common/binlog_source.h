@@ -79,8 +79,6 @@ extern bool bs_master_position(ms_conn *c, bs_pos *p, char *err, size_t errlen);
  */
 extern int64_t bs_bytes_between(ms_conn *c, const bs_pos *a, const bs_pos *b);
 
-/* bs_gtid_at: the GTID position (MariaDB's BINLOG_GTID_POS) at p, "" if none */
-extern bool bs_gtid_at(ms_conn *c, const bs_pos *p, char *gtid, size_t len);
 
 /* one event: its header, and its body without the checksum */
 typedef struct bs_event

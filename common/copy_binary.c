@@ -251,6 +251,31 @@ parse_date(const char *v, size_t len, int64_t *days, bool *zero)
 }
 
 bool
+cb_timestamp(const char *v, size_t len, int64_t *usecs, bool *zero)
+{
+	int64_t		days = 0,
+				h,
+				mi,
+				sec,
+				us;
+
+	if (!parse_date(v, len, &days, zero))
+		return false;
+	if (*zero)
+		return true;
+	if (len < 19 || v[10] != ' ' || v[13] != ':' || v[16] != ':')
+		return false;
+	h = digits(v + 11, 2);
+	mi = digits(v + 14, 2);
+	sec = digits(v + 17, 2);
+	us = fraction_usecs(v + 19, len - 19);
+	if (h < 0 || mi < 0 || sec < 0 || us < 0)
+		return false;
+	*usecs = days * USECS_PER_DAY + ((h * 60 + mi) * 60 + sec) * INT64_C(1000000) + us;
+	return true;
+}
+
+bool
 cb_value(ebuf *out, tp_conv conv, tp_wire wire, int bits,
 		 const char *v, size_t len, char *err, size_t errlen)
 {
@@ -277,21 +302,11 @@ cb_value(ebuf *out, tp_conv conv, tp_wire wire, int bits,
 		}
 		else
 		{
-			int64_t		h,
-						mi,
-						sec,
-						us;
+			int64_t		us;
 
-			if (len < 19 || v[10] != ' ' || v[13] != ':' || v[16] != ':')
+			if (!cb_timestamp(v, len, &us, &zero))
 				return bad(err, errlen, "a timestamp", v, len);
-			h = digits(v + 11, 2);
-			mi = digits(v + 14, 2);
-			sec = digits(v + 17, 2);
-			us = fraction_usecs(v + 19, len - 19);
-			if (h < 0 || mi < 0 || sec < 0 || us < 0)
-				return bad(err, errlen, "a timestamp", v, len);
-			ok = cb_put64(out, (uint64_t) (days * USECS_PER_DAY +
-										((h * 60 + mi) * 60 + sec) * INT64_C(1000000) + us));
+			ok = cb_put64(out, (uint64_t) us);
 		}
 		if (!ok)
 			goto oom;

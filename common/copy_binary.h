@@ -42,6 +42,14 @@ cb_put64(ebuf *b, uint64_t v)
 extern int64_t cb_days_from_civil(int64_t y, int m, int d);
 extern void cb_civil_from_days(int64_t days, int64_t *y, int *m, int *d);
 
+/*
+ * cb_timestamp reads MySQL's "YYYY-MM-DD HH:MM:SS[.f...]" (a DATETIME, or
+ * a TIMESTAMP read in UTC) into microseconds since 2000-01-01, PostgreSQL's
+ * epoch; *zero for a zero date (the policy's NULL).  False for another
+ * shape.
+ */
+extern bool cb_timestamp(const char *v, size_t len, int64_t *usecs, bool *zero);
+
 /* cb_header and cb_trailer frame the stream; cb_row_start begins a row */
 extern bool cb_header(ebuf *out);
 extern bool cb_trailer(ebuf *out);

@@ -35,7 +35,6 @@
 #include "parser/parsetree.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
-#include "utils/datetime.h"
 #include "utils/timestamp.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -44,6 +43,7 @@
 #include "utils/syscache.h"
 
 #include "cdc_worker.h"
+#include "copy_binary.h"
 
 CdcTable   *cdc_applying = NULL;
 
@@ -513,58 +513,19 @@ cdc_table_map(CdcTable *t, const br_table *bt, const bs_pos *at)
 }
 
 /*
- * utc_timestamp reads "YYYY-MM-DD HH:MM:SS[.f...]" (a UTC instant, as the
- * decoder writes a TIMESTAMP) into a timestamptz Datum; false for any
- * other shape, which then takes the input function.
+ * utc_timestamp reads the decoder's form of a TIMESTAMP (UTC) with the
+ * batch's own parser (copy_binary.c) into a timestamptz Datum; false for
+ * a value that must take the input function instead.
  */
 static bool
 utc_timestamp(const char *v, size_t len, Datum *out)
 {
-	int			f[6] = {0, 0, 0, 0, 0, 0};
-	static const int width[6] = {4, 2, 2, 2, 2, 2};
-	static const char sep[6] = {'-', '-', ' ', ':', ':', '\0'};
-	size_t		p = 0;
-	int64		micro = 0;
-	int			digits = 0;
-	Timestamp	ts;
+	int64_t		us;
+	bool		zero;
 
-	for (int k = 0; k < 6; k++)
-	{
-		for (int d = 0; d < width[k]; d++, p++)
-		{
-			if (p >= len || v[p] < '0' || v[p] > '9')
-				return false;
-			f[k] = f[k] * 10 + (v[p] - '0');
-		}
-		if (k < 5)
-		{
-			if (p >= len || v[p] != sep[k])
-				return false;
-			p++;
-		}
-	}
-	if (p < len)
-	{
-		if (v[p++] != '.')
-			return false;
-		for (; p < len && digits < 6; p++, digits++)
-		{
-			if (v[p] < '0' || v[p] > '9')
-				return false;
-			micro = micro * 10 + (v[p] - '0');
-		}
-		if (p != len)
-			return false;
-		for (; digits < 6; digits++)
-			micro *= 10;
-	}
-	if (f[0] < 1 || f[1] < 1 || f[1] > 12 || f[2] < 1 || f[2] > 31 || f[3] > 23 || f[4] > 59 || f[5] > 59)
+	if (!cb_timestamp(v, len, &us, &zero) || zero || !IS_VALID_TIMESTAMP(us))
 		return false;
-	ts = ((int64) (date2j(f[0], f[1], f[2]) - POSTGRES_EPOCH_JDATE) * SECS_PER_DAY +
-		  f[3] * SECS_PER_HOUR + f[4] * SECS_PER_MINUTE + f[5]) * USECS_PER_SEC + micro;
-	if (!IS_VALID_TIMESTAMP(ts))
-		return false;
-	*out = TimestampTzGetDatum(ts);
+	*out = TimestampTzGetDatum((TimestampTz) us);
 	return true;
 }
 

@@ -52,7 +52,6 @@ static bp_pipe *pipe_ = NULL;
 /* the binary log bytes queued ahead of the applier */
 #define PIPE_BYTES (16 * 1024 * 1024)
 static uint32 event_timestamp = 0;	/* of the last transaction's events */
-static bool txn_standalone = false;
 static bool in_txn = false;		/* between a transaction's first and last event */
 
 /* when the worker must wait before it exits after an error */
@@ -363,7 +362,6 @@ handle_event(const bs_event *ev, const char *file)
 				for (int i = 11; i >= 8; i--)
 					domain = (domain << 8) | ev->body[i];
 				snprintf(cw.gtid, sizeof(cw.gtid), "%u-%u-" UINT64_FORMAT, domain, ev->server_id, seq);
-				txn_standalone = (ev->body[12] & 0x01) != 0;
 			}
 			in_txn = true;
 			event_timestamp = ev->timestamp;
@@ -453,7 +451,6 @@ handle_event(const bs_event *ev, const char *file)
 			}
 			break;
 	}
-	(void) txn_standalone;
 }
 
 /* report the rate and the server's position now and then */
