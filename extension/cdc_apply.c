@@ -573,6 +573,16 @@ fill(CdcTable *t, TupleTableSlot *slot, const br_image *img, TupleTableSlot *kee
 			slot->tts_isnull[a] = true;
 			continue;
 		}
+		/*
+		 * the decoder's own form of a TIMESTAMP, read as binary COPY reads
+		 * it (a zero date, the policy's NULL, takes the general path)
+		 */
+		if (t->m.conv[c] == TP_TIMESTAMP && t->fast_ts[c] &&
+			utc_timestamp(v, (size_t) img->len[s], &slot->tts_values[a]))
+		{
+			slot->tts_isnull[a] = false;
+			continue;
+		}
 		ebuf_reset(&scratch);
 		if (!tp_convert(t->m.conv[c], t->m.bits[c], v, (size_t) img->len[s], &scratch, &out, &outlen,
 						&is_null, err, sizeof(err)))
@@ -582,13 +592,6 @@ fill(CdcTable *t, TupleTableSlot *slot, const br_image *img, TupleTableSlot *kee
 		if (is_null)
 		{
 			slot->tts_isnull[a] = true;
-			continue;
-		}
-		/* the decoder's own form of a TIMESTAMP, read without the parser */
-		if (t->m.conv[c] == TP_TIMESTAMP && t->fast_ts[c] &&
-			utc_timestamp(v, (size_t) img->len[s], &slot->tts_values[a]))
-		{
-			slot->tts_isnull[a] = false;
 			continue;
 		}
 		if (scratch.len > 0 && out == scratch.data)
