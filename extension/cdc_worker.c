@@ -453,9 +453,13 @@ handle_event(const bs_event *ev, const char *file)
 	}
 }
 
-/* report the rate and the server's position now and then */
+/*
+ * report the rate and the server's position now and then; at once when
+ * caught_up (nothing more came) and the lag last reported was not 0, so the
+ * status never shows a lag that is gone
+ */
 static void
-stats(void)
+stats(bool caught_up)
 {
 	TimestampTz now = GetCurrentTimestamp();
 	bs_pos		server;
@@ -464,9 +468,10 @@ stats(void)
 	long		secs;
 	int			usecs;
 
-	if (cw.stats_at != 0 && !TimestampDifferenceExceeds(cw.stats_at, now, CDC_STATS_MS))
+	if (cw.stats_at != 0 && !TimestampDifferenceExceeds(cw.stats_at, now, CDC_STATS_MS) &&
+		!(caught_up && cw.stats_lag != 0 && TimestampDifferenceExceeds(cw.stats_at, now, 250)))
 		return;
-	if (cw.stats_at != 0)
+	if (cw.stats_at != 0 && now > cw.stats_at)
 	{
 		TimestampDifference(cw.stats_at, now, &secs, &usecs);
 		cw.rate = (double) (cw.rows_total - cw.stats_rows) / (secs + usecs / 1e6);
@@ -486,6 +491,7 @@ stats(void)
 			cw.stats_conn = NULL;
 		}
 	}
+	cw.stats_lag = lag;
 	cc_begin();
 	cc_save_stats(&server, lag);
 	cc_commit();
@@ -568,7 +574,7 @@ run_stream(void)
 				cdc_group_commit();
 			if (cw.pos_unsaved && TimestampDifferenceExceeds(cw.pos_saved_at, GetCurrentTimestamp(), 1000))
 				save_position();
-			stats();
+			stats(!cw.pos_unsaved);
 			continue;
 		}
 		if (rc < 0)
@@ -628,7 +634,7 @@ run_stream(void)
 		{
 			if (cw.pos_unsaved && TimestampDifferenceExceeds(cw.pos_saved_at, GetCurrentTimestamp(), 1000))
 				save_position();
-			stats();
+			stats(false);
 		}
 	}
 }

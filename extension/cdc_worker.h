@@ -105,6 +105,7 @@ typedef struct CdcWorker
 	int64		txns_total;
 	TimestampTz stats_at;
 	int64		stats_rows;
+	int64		stats_lag;		/* the lag last reported, -1 unknown */
 	double		rate;
 	ms_conn    *stats_conn;		/* a second connection, for the server's position */
 	TimestampTz pos_saved_at;	/* an idle stream saves its position now and then */
