@@ -22,11 +22,13 @@
 #include "catalog/index.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
+#include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "foreign/foreign.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "parser/parse_type.h"
 #include "pgstat.h"
 #include "portability/instr_time.h"
 #include "postmaster/bgworker.h"
@@ -272,6 +274,119 @@ mysql_column(const tp_column *col)
 }
 
 /*
+ * widens: does a column of type (to, tomod) hold every value of one of
+ * type (from, frommod) unchanged?  Integers into wider integers or numeric,
+ * real into double precision, numeric into numeric with as many digits
+ * on each side of the point, varchar into longer varchar or text.
+ */
+static bool
+widens(Oid from, int32 frommod, Oid to, int32 tomod)
+{
+	static const int digits[] = {0, 5, 10, 19};	/* of each integer's largest value */
+	int			rank_from = from == INT2OID ? 1 : from == INT4OID ? 2 : from == INT8OID ? 3 : 0;
+	int			rank_to = to == INT2OID ? 1 : to == INT4OID ? 2 : to == INT8OID ? 3 : 0;
+
+	if (rank_from && rank_to)
+		return rank_to > rank_from;
+	if (rank_from && to == NUMERICOID)
+		return tomod < 0 ||
+			((tomod - VARHDRSZ) >> 16) - ((tomod - VARHDRSZ) & 0xffff) >= digits[rank_from];
+	if (from == FLOAT4OID && to == FLOAT8OID)
+		return true;
+	if (from == NUMERICOID && to == NUMERICOID && frommod >= 0 && tomod != frommod)
+	{
+		int			p1 = (frommod - VARHDRSZ) >> 16,
+					s1 = (frommod - VARHDRSZ) & 0xffff,
+					p2 = (tomod - VARHDRSZ) >> 16,
+					s2 = (tomod - VARHDRSZ) & 0xffff;
+
+		return tomod < 0 || (s2 >= s1 && p2 - s2 >= p1 - s1);
+	}
+	if (from == VARCHAROID && (to == TEXTOID || (to == VARCHAROID && (tomod < 0 || (frommod >= 0 && tomod > frommod)))))
+		return true;
+	return false;
+}
+
+/* widen_column changes a column's type to a wider one, or warns why not */
+static void
+widen_column(SyncTable *t, const char *column, const char *pgtype)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		spi_exec(psprintf("ALTER TABLE %s ALTER COLUMN %s TYPE %s", qualified(t),
+						  quote_identifier(column), pgtype), SPI_OK_UTILITY);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		ereport(LOG, (errmsg("ecsync: %s follows MySQL: column \"%s\" widened to %s",
+							 qualified(t), column, pgtype)));
+	}
+	PG_CATCH();
+	{
+		ErrorData  *e;
+
+		MemoryContextSwitchTo(cxt);
+		e = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (e->sqlerrcode == ERRCODE_QUERY_CANCELED || e->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
+			ReThrowError(e);
+		ereport(WARNING,
+				(errmsg("ecsync: column \"%s\" of %s keeps its type, not MySQL's wider %s: %s",
+						column, qualified(t), pgtype, e->message),
+				 e->detail ? errdetail_internal("%s", e->detail) : 0));
+	}
+	PG_END_TRY();
+}
+
+/*
+ * follow_mysql_columns makes a change-capture target follow its MySQL
+ * table before the copy: a column MySQL has and the target lacks is added
+ * (nullable, with MySQL's comment), a column whose MySQL type grew is
+ * widened.  A widening PostgreSQL refuses (a view uses the column) is
+ * skipped with a warning: the copy then fails only on a value that does
+ * not fit, and says which.
+ */
+static void
+follow_mysql_columns(SyncTable *t, MappedTable *m, Oid relid)
+{
+	for (int i = 0; i < m->ncols; i++)
+	{
+		AttrNumber	att = get_attnum(relid, m->colnames[i]);
+		Oid			typid,
+					was,
+					collid;
+		int32		typmod,
+					wasmod;
+
+		parseTypeString(m->pgtypes[i], &typid, &typmod, false);
+		if (att == InvalidAttrNumber)
+		{
+			spi_exec(psprintf("ALTER TABLE %s ADD COLUMN %s %s", qualified(t),
+							  quote_identifier(m->colnames[i]), m->pgtypes[i]), SPI_OK_UTILITY);
+			if (m->cols[i]->comment && m->cols[i]->comment[0])
+				spi_exec(psprintf("COMMENT ON COLUMN %s.%s IS %s", qualified(t),
+								  quote_identifier(m->colnames[i]),
+								  quote_literal_cstr(m->cols[i]->comment)), SPI_OK_UTILITY);
+			ereport(LOG, (errmsg("ecsync: %s follows MySQL: column \"%s\" %s added",
+								 qualified(t), m->colnames[i], m->pgtypes[i])));
+			continue;
+		}
+		get_atttypetypmodcoll(relid, att, &was, &wasmod, &collid);
+		if (widens(was, wasmod, typid, typmod))
+			widen_column(t, m->colnames[i], m->pgtypes[i]);
+	}
+	CommandCounterIncrement();
+}
+
+/*
  * ensure_target creates the target table from the MySQL definition when it
  * does not exist, or checks that it has every MySQL column, and checks the
  * user's privileges.  Returns its OID, locked.
@@ -345,6 +460,8 @@ ensure_target(SyncTable *t, MappedTable *m, const char *source)
 	ecsync_refuse_rls(relid, GetUserId());
 
 	LockRelationOid(relid, t->incremental ? RowExclusiveLock : AccessExclusiveLock);
+	if (t->cdc)
+		follow_mysql_columns(t, m, relid);
 	for (int i = 0; i < m->ncols; i++)
 		if (get_attnum(relid, m->colnames[i]) == InvalidAttrNumber)
 			ereport(ERROR,
@@ -891,10 +1008,10 @@ run_per_table(int64 run_id, const BatchRequest *req, MemoryContext work)
 	begin_tx();
 	ecsync_worker_client_encoding();
 	{
-		List	   *tables = bc_load_tables(req->only_table, req->userid, false, NULL);
+		List	   *tables = bc_load_tables(req->only_table, req->userid, false, req->cdc_server);
 		ListCell   *lc;
 
-		if (tables == NIL)
+		if (tables == NIL && !req->cdc_server[0])
 			no_tables(req);
 		ntables = list_length(tables);
 		ids = MemoryContextAlloc(work, ntables * sizeof(int32));
@@ -923,7 +1040,7 @@ run_per_table(int64 run_id, const BatchRequest *req, MemoryContext work)
 			List	   *one;
 
 			begin_tx();
-			one = bc_load_tables(ids[i], req->userid, false, NULL);
+			one = bc_load_tables(ids[i], req->userid, false, req->cdc_server);
 			/* unregistered or disabled since the run began: nothing to do */
 			if (one != NIL)
 				sync_table(run_id, linitial(one), false);
@@ -937,9 +1054,14 @@ run_per_table(int64 run_id, const BatchRequest *req, MemoryContext work)
 
 			MemoryContextSwitchTo(work);
 			edata = CopyErrorData();
-			/* a cancel or shutdown ends the whole run */
+			/*
+			 * a cancel or shutdown ends the whole run; so does MySQL failing
+			 * a change-capture snapshot, which its worker retries (the
+			 * tables copied so far stay copied)
+			 */
 			if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
-				edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
+				edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN ||
+				(req->cdc_server[0] && ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_CONNECTION_EXCEPTION))
 				PG_RE_THROW();
 			FlushErrorState();
 			AbortOutOfAnyTransaction();
@@ -971,7 +1093,9 @@ run_per_table(int64 run_id, const BatchRequest *req, MemoryContext work)
 	}
 
 	begin_tx();
-	refresh_analytics(run_id);
+	/* a snapshot's rows stream on: the analytics follow the batch runs */
+	if (!req->cdc_server[0])
+		refresh_analytics(run_id);
 	if (nfailed == 0)
 		bc_finish_run(run_id, "succeeded", NULL);
 	else

@@ -37,6 +37,7 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 #include "utils/lsyscache.h"
+#include "storage/ipc.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -118,7 +119,7 @@ key_index(CdcTable *t, Relation rel)
 }
 
 static bool
-open_table(CdcTable *t, ms_conn *conn, char **msg)
+open_table(CdcTable *t, ms_conn *conn, char **msg, int *code)
 {
 	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
 	volatile bool ok = true;
@@ -168,8 +169,10 @@ open_table(CdcTable *t, ms_conn *conn, char **msg)
 			if (t->attnum[c] == InvalidAttrNumber)
 				ereport(ERROR,
 						(errcode(ERRCODE_UNDEFINED_COLUMN),
-						 errmsg("target table %s has no column \"%s\"", qualified(t), t->m.colnames[c]),
-						 errhint("Add the column, or call ecsync_cdc_resnapshot() after dropping the target.")));
+							 errmsg("target table %s has no column \"%s\", which MySQL table %s.%s has",
+								qualified(t), t->m.colnames[c], t->source_db, t->source_table),
+						 errhint("Call ecsync_cdc_resnapshot('%s', '%s.%s'), which adds it, or leave it out "
+								 "with exclude_columns.", cw.server, t->target_schema, t->target_table)));
 			att = TupleDescAttr(RelationGetDescr(rel), t->attnum[c] - 1);
 			typid = att->atttypid;
 			t->typmod[c] = att->atttypmod;
@@ -194,6 +197,7 @@ open_table(CdcTable *t, ms_conn *conn, char **msg)
 		e = CopyErrorData();
 		FlushErrorState();
 		*msg = e->hint ? psprintf("%s (%s)", e->message, e->hint) : pstrdup(e->message);
+		*code = e->sqlerrcode;
 		ok = false;
 	}
 	PG_END_TRY();
@@ -215,18 +219,33 @@ cdc_open_tables(ms_conn *conn)
 	{
 		CdcTable   *t = &cw.tables[i];
 		char	   *msg = NULL;
+		int			code = 0;
 
 		if (t->state != 's')
 			continue;
 		cc_begin();
-		if (open_table(t, conn, &msg))
+		if (open_table(t, conn, &msg, &code))
 			cc_commit();
+		else if (code == ERRCODE_UNDEFINED_COLUMN && cw.follow_schema)
+		{
+			/* MySQL's columns changed while the worker was away: follow them */
+			AbortCurrentTransaction();
+			t->state = 'n';
+			cc_resnapshot_table(t, psprintf("%s; copied anew with its new columns (cdc_schema_changes follow)",
+											msg));
+			cw.restart = true;
+		}
 		else
 		{
 			AbortCurrentTransaction();
 			t->state = 'p';
 			cc_record_error(psprintf("table %s: %s", qualified(t), msg), t->id);
 		}
+	}
+	if (cw.restart)
+	{
+		ereport(LOG, (errmsg("ecsync cdc of server \"%s\": restarting to copy changed tables anew", cw.server)));
+		proc_exit(1);
 	}
 }
 
@@ -380,6 +399,12 @@ cdc_group_commit(void)
 	cw.txns_total += cw.group_txns;
 	cw.pos_saved_at = GetCurrentTimestamp();
 	cw.pos_unsaved = false;
+	if (cw.restart)
+	{
+		/* the new start copies the changed tables; the others go on from here */
+		ereport(LOG, (errmsg("ecsync cdc of server \"%s\": restarting to copy changed tables anew", cw.server)));
+		proc_exit(1);
+	}
 }
 
 /* binlog column types that a MySQL DATA_TYPE is written as */
@@ -429,7 +454,9 @@ type_matches(const tp_column *col, const br_column *bc)
 			return IS("char") || IS("binary");
 		case BR_VARCHAR:
 		case BR_VAR_STRING:
-			return IS("varchar") || IS("varbinary");
+			/* a maximum in bytes beyond 4 bytes a character: the column was widened */
+			return (IS("varchar") || IS("varbinary")) &&
+				(col->char_length < 0 || bc->type != BR_VARCHAR || (long) bc->meta <= col->char_length * 4);
 		case BR_BLOB:
 		case BR_TINY_BLOB:
 		case BR_MEDIUM_BLOB:
@@ -444,6 +471,74 @@ type_matches(const tp_column *col, const br_column *bc)
 	}
 #undef IS
 	return false;
+}
+
+/*
+ * schema_changed: TABLE_MAP bt of t differs from the columns t was mapped
+ * with.  Columns added or retyped (every mapped name still there) are
+ * followed when the server says so: the table is copied anew, the copy
+ * adding and widening the target's columns.  Otherwise (a column dropped
+ * or renamed, or cdc_schema_changes pause) the table pauses with what
+ * changed and what to do.
+ */
+static void
+schema_changed(CdcTable *t, const br_table *bt, const bs_pos *at)
+{
+	ms_table   *mt = &t->m.mt;
+	StringInfoData what;
+	bool		kept = true;
+
+	initStringInfo(&what);
+	for (int i = 0; i < mt->ncols; i++)
+	{
+		const br_column *bc = NULL;
+
+		for (int j = 0; j < bt->ncols && bc == NULL; j++)
+			if (strcmp(bt->cols[j].name, mt->cols[i].name) == 0)
+				bc = &bt->cols[j];
+		if (bc == NULL)
+		{
+			appendStringInfo(&what, "%scolumn \"%s\" was dropped or renamed", what.len ? ", " : "",
+							 mt->cols[i].name);
+			kept = false;
+		}
+		else if (!type_matches(&mt->cols[i], bc))
+			appendStringInfo(&what, "%scolumn \"%s\" is now %s%s%s, not %s", what.len ? ", " : "",
+							 bc->name, bc->is_unsigned ? "unsigned " : "", br_type_name(bc->type),
+							 bc->type == BR_VARCHAR ? psprintf(" of up to %u bytes", bc->meta) : "",
+							 mt->cols[i].column_type);
+	}
+	for (int j = 0; j < bt->ncols; j++)
+	{
+		bool		old = false;
+
+		for (int i = 0; i < mt->ncols && !old; i++)
+			old = strcmp(bt->cols[j].name, mt->cols[i].name) == 0;
+		if (!old)
+			appendStringInfo(&what, "%scolumn \"%s\" was added", what.len ? ", " : "", bt->cols[j].name);
+	}
+	if (what.len == 0)
+		appendStringInfoString(&what, "its columns were reordered");
+	if (kept && cw.follow_schema)
+	{
+		/* as a pause, but the commit marks it for a copy and restarts */
+		if (t->pause == NULL)
+			t->pause = MemoryContextStrdup(TopMemoryContext,
+										   psprintf("MySQL table %s.%s changed at binary log %s:%llu: %s; "
+													"copied anew with its new columns (cdc_schema_changes follow)",
+													t->source_db, t->source_table, at->file,
+													(unsigned long long) at->pos, what.data));
+		t->state = 'n';
+		t->resnapshot = true;
+		cw.restart = true;
+		ereport(LOG, (errmsg("ecsync cdc of server \"%s\": table %s: %s", cw.server, qualified(t), t->pause)));
+	}
+	else
+		cdc_pause(t, "MySQL table %s.%s changed at binary log %s:%llu: %s (it has %d columns, had %d); "
+				  "call ecsync_cdc_resnapshot('%s', '%s.%s') to copy it anew, which adds new columns to the target "
+				  "(drop or alter the target first if columns were dropped or renamed)",
+				  t->source_db, t->source_table, at->file, (unsigned long long) at->pos, what.data,
+				  bt->ncols, mt->ncols, cw.server, t->target_schema, t->target_table);
 }
 
 /*
@@ -465,31 +560,22 @@ cdc_table_map(CdcTable *t, const br_table *bt, const bs_pos *at)
 				  at->file, (unsigned long long) at->pos, cw.server, t->target_schema, t->target_table);
 		return false;
 	}
+	for (int i = 0; i < bt->ncols; i++)
+		if (i >= mt->ncols || strcmp(bt->cols[i].name, mt->cols[i].name) != 0 ||
+			!type_matches(&mt->cols[i], &bt->cols[i]))
+		{
+			schema_changed(t, bt, at);
+			return false;
+		}
 	if (bt->ncols != mt->ncols)
 	{
-		cdc_pause(t, "MySQL table %s.%s changed at binary log %s:%llu: it has %d columns, not %d "
-				  "(a column was added or dropped); call ecsync_cdc_resnapshot('%s', '%s.%s') to copy it anew "
-				  "(drop or alter the target first if its columns must change)",
-				  t->source_db, t->source_table, at->file, (unsigned long long) at->pos, bt->ncols, mt->ncols,
-				  cw.server, t->target_schema, t->target_table);
+		schema_changed(t, bt, at);
 		return false;
 	}
 	for (int i = 0; i < bt->ncols; i++)
 	{
 		const br_column *bc = &bt->cols[i];
 
-		if (strcmp(bc->name, mt->cols[i].name) != 0 || !type_matches(&mt->cols[i], bc))
-		{
-			cdc_pause(t, "MySQL table %s.%s changed at binary log %s:%llu: its column %d is now \"%s\" %s%s, "
-					  "not \"%s\" %s (a column was renamed, retyped, added or dropped); "
-					  "call ecsync_cdc_resnapshot('%s', '%s.%s') to copy it anew "
-					  "(drop or alter the target first if its columns must change)",
-					  t->source_db, t->source_table, at->file, (unsigned long long) at->pos, i + 1, bc->name,
-					  bc->is_unsigned ? "unsigned " : "", br_type_name(bc->type),
-					  mt->cols[i].name, mt->cols[i].column_type,
-					  cw.server, t->target_schema, t->target_table);
-			return false;
-		}
 		if (bc->type != BR_BLOB && bc->type != BR_STRING && bc->type != BR_VARCHAR &&
 			bc->type != BR_VAR_STRING && bc->type != BR_TINY_BLOB && bc->type != BR_MEDIUM_BLOB &&
 			bc->type != BR_LONG_BLOB)

@@ -203,9 +203,9 @@ cc_save_group(void)
 	for (int i = 0; i < cw.ntables; i++)
 	{
 		CdcTable   *t = &cw.tables[i];
-		Datum		a[6];
-		Oid			ty[6] = {INT4OID, INT8OID, INT8OID, INT8OID, TEXTOID, BOOLOID};
-		char		n[6] = "      ";
+		Datum		a[7];
+		Oid			ty[7] = {INT4OID, INT8OID, INT8OID, INT8OID, TEXTOID, BOOLOID, BOOLOID};
+		char		n[7] = "       ";
 
 		if (!t->changed && t->pause == NULL)
 			continue;
@@ -217,17 +217,24 @@ cc_save_group(void)
 		if (t->pause == NULL)
 			n[4] = 'n';
 		a[5] = BoolGetDatum(t->ins + t->upd + t->del > 0);
+		a[6] = BoolGetDatum(t->resnapshot);
+		/* a schema change followed: the table is copied anew, and says why */
 		if (SPI_execute_with_args("UPDATE ecsync.cdc_tables SET inserts = inserts + $2, updates = updates + $3, "
 								  "deletes = deletes + $4, "
 								  "last_change_at = CASE WHEN $6 THEN now() ELSE last_change_at END, "
-								  "state = CASE WHEN $5 IS NULL THEN state ELSE 'paused' END, "
-								  "error = coalesce($5, error), "
-								  "error_at = CASE WHEN $5 IS NULL THEN error_at ELSE now() END "
-								  "WHERE sync_table_id = $1", 6, ty, a, n, false, 0) != SPI_OK_UPDATE)
+								  "state = CASE WHEN $5 IS NULL THEN state WHEN $7 THEN 'snapshot' ELSE 'paused' END, "
+								  "error = CASE WHEN $7 THEN error ELSE coalesce($5, error) END, "
+								  "error_at = CASE WHEN $5 IS NULL OR $7 THEN error_at ELSE now() END, "
+								  "schema_change = CASE WHEN $7 THEN $5 ELSE schema_change END, "
+								  "schema_change_at = CASE WHEN $7 THEN now() ELSE schema_change_at END, "
+								  "snapshot_file = CASE WHEN $7 THEN NULL ELSE snapshot_file END, "
+								  "snapshot_pos = CASE WHEN $7 THEN NULL ELSE snapshot_pos END "
+								  "WHERE sync_table_id = $1", 7, ty, a, n, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "could not update ecsync.cdc_tables");
 		if (t->pause)
 		{
-			t->state = 'p';
+			t->state = t->resnapshot ? 'n' : 'p';
+			t->resnapshot = false;
 			pfree(t->pause);
 			t->pause = NULL;
 		}
@@ -235,6 +242,26 @@ cc_save_group(void)
 		t->changed = false;
 	}
 	spi_done();
+}
+
+/*
+ * cc_resnapshot_table has table t copied anew by the next start, in a
+ * transaction of its own, with why as the schema change it follows.
+ */
+void
+cc_resnapshot_table(CdcTable *t, const char *why)
+{
+	Datum		args[2] = {Int32GetDatum(t->id), CStringGetTextDatum(why)};
+	Oid			types[2] = {INT4OID, TEXTOID};
+
+	ereport(LOG, (errmsg("ecsync cdc of server \"%s\": table %s.%s: %s", cw.server,
+						 t->target_schema, t->target_table, why)));
+	cc_begin();
+	spi("UPDATE ecsync.cdc_tables SET state = 'snapshot', snapshot_file = NULL, snapshot_pos = NULL, "
+		"schema_change = $2, schema_change_at = now() WHERE sync_table_id = $1",
+		2, types, args, NULL, SPI_OK_UPDATE);
+	spi_done();
+	cc_commit();
 }
 
 /*
@@ -299,6 +326,23 @@ cc_snapshot_result(pid_t pid, char **error)
 		1, types, args, NULL, SPI_OK_SELECT);
 	if (SPI_processed == 0)
 		*error = MemoryContextStrdup(TopMemoryContext, "the snapshot's batch worker exited before it recorded a run");
+	else if (strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2), "partial") == 0)
+	{
+		/* the tables that failed pause with their error; the others stream */
+		Datum		a[1] = {Int64GetDatum(pg_strtoint64(SPI_getvalue(SPI_tuptable->vals[0],
+																	 SPI_tuptable->tupdesc, 1)))};
+		Oid			ty[1] = {INT8OID};
+
+		if (SPI_execute_with_args("UPDATE ecsync.cdc_tables c SET state = 'paused', error_at = now(), "
+								  "error = format('its snapshot (batch run %s) failed: %s (fix it, then call "
+								  "ecsync_cdc_resnapshot(%L, %L))', r.run_id, r.error, t.server_name, "
+								  "t.target_schema || '.' || t.target_table) "
+								  "FROM ecsync.run_tables r JOIN ecsync.sync_tables t ON t.id = r.sync_table_id "
+								  "WHERE r.run_id = $1 AND r.status = 'failed' AND c.sync_table_id = r.sync_table_id "
+								  "AND c.state = 'snapshot'", 1, ty, a, NULL, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "could not update ecsync.cdc_tables");
+		*error = NULL;
+	}
 	else if (strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2), "succeeded") != 0)
 		*error = MemoryContextStrdup(TopMemoryContext,
 									 psprintf("the snapshot (batch run %s) failed: %s",

@@ -112,6 +112,8 @@ snapshot(void)
 	req.requested_by = cw.req.owner;
 	req.caller_pid = MyProcPid;
 	strlcpy(req.cdc_server, cw.server, NAMEDATALEN);
+	/* each table in a transaction of its own: one that fails pauses alone */
+	req.per_table = true;
 	handle = ecsync_launch_batch_worker(&req, &pid);
 	if (WaitForBackgroundWorkerShutdown(handle) == BGWH_POSTMASTER_DIED)
 		proc_exit(1);
@@ -686,6 +688,7 @@ ecsync_cdc_main(Datum main_arg)
 		ecsync_check_server_usage(srv, GetUserId());
 		ecsync_mysql_params(srv, GetUserId(), &cw.params);
 		ecsync_mysql_policy(srv, &cw.policy);
+		cw.follow_schema = ecsync_cdc_follows_schema(srv);
 		cw.database = cw.params.database ? MemoryContextStrdup(TopMemoryContext, cw.params.database) : NULL;
 		cw.params.host = cw.params.host ? MemoryContextStrdup(TopMemoryContext, cw.params.host) : NULL;
 		cw.params.socket = cw.params.socket ? MemoryContextStrdup(TopMemoryContext, cw.params.socket) : NULL;

@@ -74,6 +74,7 @@ typedef struct CdcTable
 				del;
 	bool		changed;
 	char	   *pause;			/* pause it at commit, with this error */
+	bool		resnapshot;		/* ... or copy it anew: a schema change followed */
 } CdcTable;
 
 typedef struct CdcWorker
@@ -83,6 +84,9 @@ typedef struct CdcWorker
 	char	   *database;		/* its "database" option */
 	uint32		replica_id;		/* the server_id we read the binary log as */
 	tp_options	policy;
+	bool		follow_schema;	/* cdc_schema_changes follow: added or retyped
+								 * columns copy their table anew */
+	bool		restart;		/* after this group: a table is to be copied anew */
 	ms_params	params;
 
 	CdcTable   *tables;
@@ -137,6 +141,7 @@ extern void cc_commit(void);
 extern bool cc_load(void);
 extern void cc_save_group(void);
 extern void cc_set_start_position(void);
+extern void cc_resnapshot_table(CdcTable *t, const char *why);
 extern void cc_record_error(const char *msg, int32 pause_table);
 extern void cc_save_stats(bs_pos *server_pos, int64 lag_bytes);
 extern void cc_snapshot_result(pid_t pid, char **error);

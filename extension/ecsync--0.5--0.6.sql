@@ -63,7 +63,9 @@ CREATE TABLE ecsync.cdc_tables (
     deletes         bigint NOT NULL DEFAULT 0,
     last_change_at  timestamptz,
     error           text,
-    error_at        timestamptz
+    error_at        timestamptz,
+    schema_change   text,           -- the last MySQL schema change followed (cdc_schema_changes follow)
+    schema_change_at timestamptz
 );
 COMMENT ON TABLE ecsync.cdc_tables IS
   'the state of each cdc-mode table: snapshot (to be copied), streaming, or paused (error says why and what to do)';
@@ -394,10 +396,12 @@ CREATE VIEW ecsync.cdc_table_status WITH (security_invoker = true) AS
 SELECT t.id, t.target_schema || '.' || t.target_table AS table_name,
        t.server_name, coalesce(t.source_database || '.', '') || t.source_table AS source,
        c.state, c.snapshot_file || ':' || c.snapshot_pos AS snapshot_position, c.snapshot_at,
-       c.inserts, c.updates, c.deletes, c.last_change_at, c.error, c.error_at
+       c.inserts, c.updates, c.deletes, c.last_change_at, c.error, c.error_at,
+       c.schema_change, c.schema_change_at
   FROM ecsync.sync_tables t JOIN ecsync.cdc_tables c ON c.sync_table_id = t.id;
 COMMENT ON VIEW ecsync.cdc_table_status IS
-  'each change-capture table: snapshot (waiting to be copied), streaming, or paused with the reason and what to do';
+  'each change-capture table: snapshot (waiting to be copied), streaming, or paused with the reason and what to do; '
+  'schema_change: the last MySQL schema change it followed by being copied anew';
 
 GRANT SELECT ON ecsync.cdc_servers, ecsync.cdc_tables, ecsync.cdc_status, ecsync.cdc_table_status TO PUBLIC;
 GRANT EXECUTE ON FUNCTION ecsync_start_cdc(name), ecsync_stop_cdc(name), ecsync_cdc_resnapshot(name, text)

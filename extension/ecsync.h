@@ -54,6 +54,7 @@ extern void ecsync_worker_client_encoding(void);
 extern void ecsync_mysql_params(ForeignServer *server, Oid userid, ms_params *p);
 extern void ecsync_mysql_policy(ForeignServer *server, tp_options *policy);
 extern uint32 ecsync_cdc_server_id(ForeignServer *server, int32 cdc_id);
+extern bool ecsync_cdc_follows_schema(ForeignServer *server);
 
 /* copy_sink.c: one MySQL result being copied into a relation */
 typedef struct CopySource

@@ -47,6 +47,7 @@ static const OptionSpec valid_options[] = {
 	{"bigint_unsigned", ForeignServerRelationId, false},
 	{"datetime_zone", ForeignServerRelationId, false},
 	{"cdc_server_id", ForeignServerRelationId, false},
+	{"cdc_schema_changes", ForeignServerRelationId, false},
 	{"user", UserMappingRelationId, false},
 	{"password", UserMappingRelationId, false},
 	{NULL, InvalidOid, false}
@@ -144,6 +145,18 @@ ecsync_mysql_validator(PG_FUNCTION_ARGS)
 		else if (strcmp(def->defname, "connect_timeout") == 0 ||
 				 strcmp(def->defname, "read_timeout") == 0)
 			(void) int_option(def, 1, 86400);
+		else if (strcmp(def->defname, "cdc_schema_changes") == 0)
+		{
+			const char *v = defGetString(def);
+
+			if (strcmp(v, "follow") != 0 && strcmp(v, "pause") != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid cdc_schema_changes \"%s\"", v),
+						 errhint("Valid values are follow (a table whose MySQL columns were added or retyped "
+								 "gets them and is copied anew) and pause (the table pauses until "
+								 "ecsync_cdc_resnapshot() is called).")));
+		}
 		else if (strcmp(def->defname, "bigint_unsigned") == 0)
 		{
 			const char *v = defGetString(def);
@@ -278,4 +291,24 @@ ecsync_cdc_server_id(ForeignServer *server, int32 cdc_id)
 			return (uint32) int_option(def, 1, INT_MAX);
 	}
 	return 0x45430000u + (uint32) (cdc_id & 0xffff);
+}
+
+/*
+ * ecsync_cdc_follows_schema: does change capture follow server's MySQL
+ * tables when columns are added or retyped (option cdc_schema_changes,
+ * follow by default), or pause them?
+ */
+bool
+ecsync_cdc_follows_schema(ForeignServer *server)
+{
+	ListCell   *lc;
+
+	foreach(lc, server->options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+
+		if (strcmp(def->defname, "cdc_schema_changes") == 0)
+			return strcmp(defGetString(def), "pause") != 0;
+	}
+	return true;
 }

@@ -47,6 +47,10 @@ worker_gone() { [ -z "$(worker_pid "$1")" ]; }
 stop_cdc() { psql_q -c "SELECT ecsync_stop_cdc('$1')" >/dev/null; wait_for 30 worker_gone "$1"; }
 status_of() { psql_q -c "SELECT worker_running, lag_bytes, lag_seconds FROM ecsync.cdc_status WHERE server_name = '$1'"; }
 status_is() { [ "$(status_of "$1")" = "$2" ]; }
+has_row() { [ "$(psql_q -c "SELECT count(*) FROM $1 WHERE id = $2")" = 1 ]; }
+rows() { psql_q -c "SELECT * FROM $1 ORDER BY 1" | tr '\n' ' ' | sed 's/ $//'; }
+# followed TABLE TEXT: TABLE's last schema change followed mentions TEXT
+followed() { [[ $(psql_q -c "SELECT schema_change FROM ecsync.cdc_table_status WHERE table_name = '$1'") == *"$2"* ]]; }
 pg_log() { cat "$ECSYNC_RUN_DIR/pg/postgresql.log"; }
 
 # cdc_done SERVER: stop its change capture and remove it, its registrations
@@ -58,10 +62,12 @@ cdc_done() {
 		-c "DROP SERVER IF EXISTS $1 CASCADE" >/dev/null
 }
 
-# shop_counts DB: the arguments cdc_workload.py needs
+# shop_counts DB: the arguments cdc_workload.py needs: the generated shop's
+# ids (a workload's own ids start at 20,000,000 and are not picked again)
 shop_counts() {
 	my_q "$1" -e "SELECT CONCAT('--users ', (SELECT count(*) FROM users), ' --products ', (SELECT count(*) FROM products),
-	              ' --sales ', (SELECT max(id) FROM sales), ' --details ', (SELECT max(id) FROM sales_details))"
+	              ' --sales ', (SELECT max(id) FROM sales WHERE id < 20000000),
+	              ' --details ', (SELECT max(id) FROM sales_details WHERE id < 20000000))"
 }
 
 # binlog_changes DB FILE POS: row changes per table of DB in the binary log
@@ -344,40 +350,85 @@ test_schema_changes_are_applied_or_pause_their_table() {
 		INSERT INTO a VALUES (1, 1), (2, 2); INSERT INTO b VALUES (1, 1)"
 	cdc_server c_ddl c_ddl
 	psql_q -c "DROP SCHEMA IF EXISTS c_ddl CASCADE"
+	# c's pre-created target cannot take its values: its snapshot fails alone
+	my_q c_ddl -e "CREATE TABLE c (id INT PRIMARY KEY, v VARCHAR(10)); INSERT INTO c VALUES (1, 'abc')"
+	psql_q -c "CREATE SCHEMA c_ddl" -c "CREATE TABLE c_ddl.c (id integer PRIMARY KEY, v integer)"
 	psql_q -c "SELECT ecsync_register_table('c_ddl', 'a', 'a', mode => 'cdc', target_schema => 'c_ddl')" \
-		-c "SELECT ecsync_register_table('c_ddl', 'b', 'b', mode => 'cdc', target_schema => 'c_ddl')" >/dev/null
+		-c "SELECT ecsync_register_table('c_ddl', 'b', 'b', mode => 'cdc', target_schema => 'c_ddl')" \
+		-c "SELECT ecsync_register_table('c_ddl', 'c', 'c', mode => 'cdc', target_schema => 'c_ddl')" >/dev/null
 	psql_q -c "SELECT ecsync_start_cdc('c_ddl')" >/dev/null
 	wait_for 60 streaming c_ddl 2 || fail "never streamed: $(last_error c_ddl)"
+	assert_eq paused "$(table_state c_ddl.c)" "c paused"
+	assert_contains 'invalid input syntax for type integer: "abc"' "$(table_error c_ddl.c)" "c's error"
+	assert_contains "ecsync_cdc_resnapshot('c_ddl', 'c_ddl.c')" "$(table_error c_ddl.c)" "what to do"
+	assert_eq "" "$(last_error c_ddl)" "the server has no error"
 	# TRUNCATE is applied
 	my_q c_ddl -e "INSERT INTO a VALUES (3, 3); TRUNCATE TABLE a; INSERT INTO a VALUES (10, 10)"
 	wait_for 30 caught_up c_ddl || fail "not caught up"
 	assert_eq "10|10" "$(psql_q -c "SELECT * FROM c_ddl.a")" "TRUNCATE applied"
-	# an added column pauses b, with what to do; a goes on
-	my_q c_ddl -e "ALTER TABLE b ADD COLUMN w VARCHAR(10) DEFAULT 'new'; INSERT INTO b VALUES (2, 2, 'two');
-		INSERT INTO a VALUES (11, 11)"
-	wait_for 30 caught_up c_ddl || fail "not caught up"
-	assert_eq paused "$(table_state c_ddl.b)" "b paused"
-	assert_contains "ecsync_cdc_resnapshot('c_ddl', 'c_ddl.b')" "$(table_error c_ddl.b)" "the error says what to do"
-	assert_contains "it has 3 columns, not 2" "$(table_error c_ddl.b)" "the error says what changed"
-	assert_eq "1|1" "$(psql_q -c "SELECT * FROM c_ddl.b")" "no row of the new shape applied"
-	assert_eq "10|10 11|11" "$(psql_q -c "SELECT * FROM c_ddl.a ORDER BY id" | tr '\n' ' ' | sed 's/ $//')" "a went on"
-	# after the target is dropped, a re-snapshot brings b back with its new column
-	psql_q -c "DROP TABLE c_ddl.b" -c "SELECT ecsync_cdc_resnapshot('c_ddl', 'c_ddl.b')" >/dev/null
+	# an added column is followed: b is copied anew with it, a goes on
+	my_q c_ddl -e "ALTER TABLE b ADD COLUMN w VARCHAR(10) DEFAULT 'new' COMMENT 'added later';
+		INSERT INTO b VALUES (2, 2, 'two'); INSERT INTO a VALUES (11, 11)"
+	wait_for 60 followed c_ddl.b 'column "w" was added' || fail "b did not follow: $(table_error c_ddl.b)"
 	wait_for 60 streaming c_ddl 2 || fail "b did not stream again: $(table_error c_ddl.b)"
 	my_q c_ddl -e "UPDATE b SET w = 'upd' WHERE id = 1"
 	wait_for 30 caught_up c_ddl || fail "not caught up"
-	assert_eq "1|1|upd 2|2|two" "$(psql_q -c "SELECT * FROM c_ddl.b ORDER BY id" | tr '\n' ' ' | sed 's/ $//')" "b re-snapshotted"
+	assert_eq "1|1|upd 2|2|two" "$(rows c_ddl.b)" "b with its new column"
+	assert_eq "added later" "$(psql_q -c "SELECT col_description('c_ddl.b'::regclass, 3)")" "the column's comment"
+	assert_eq "10|10 11|11" "$(rows c_ddl.a)" "a went on"
+	assert_eq "1" "$(psql_q -c "SELECT count(*) FROM ecsync.run_tables WHERE table_name = 'c_ddl.b' AND mode = 'cdc snapshot'
+		AND run_id > (SELECT min(run_id) FROM ecsync.run_tables WHERE table_name = 'c_ddl.b')")" "one more snapshot of b"
+	# widened columns are widened in the target: a longer VARCHAR, a wider integer
+	my_q c_ddl -e "ALTER TABLE b MODIFY w VARCHAR(100) DEFAULT 'new'"
+	my_q c_ddl -e "INSERT INTO b VALUES (3, 3, REPEAT('x', 50))"
+	wait_for 60 followed c_ddl.b 'column "w" is now' || fail "b did not follow the longer VARCHAR: $(table_error c_ddl.b)"
+	wait_for 60 streaming c_ddl 2 || fail "b did not stream again: $(table_error c_ddl.b)"
+	my_q c_ddl -e "ALTER TABLE b MODIFY v BIGINT; UPDATE b SET v = 5000000000 WHERE id = 3"
+	wait_for 60 followed c_ddl.b 'column "v" is now' || fail "b did not follow the wider integer: $(table_error c_ddl.b)"
+	wait_for 60 streaming c_ddl 2 || fail "b did not stream again: $(table_error c_ddl.b)"
+	wait_for 30 caught_up c_ddl || fail "not caught up"
+	assert_eq "bigint character varying(100)" "$(psql_q -c "SELECT string_agg(format_type(atttypid, atttypmod), ' ' ORDER BY attnum)
+		FROM pg_attribute WHERE attrelid = 'c_ddl.b'::regclass AND attname IN ('v', 'w')")" "b's types widened"
+	assert_eq "3|5000000000|50" "$(psql_q -c "SELECT id, v, length(w) FROM c_ddl.b WHERE id = 3")" "the wide row"
+	assert_eq "" "$(table_error c_ddl.b)" "no error"
+	# a dropped column pauses b, with what changed and what to do
+	my_q c_ddl -e "ALTER TABLE b DROP COLUMN w; INSERT INTO b VALUES (4, 4); INSERT INTO a VALUES (12, 12)"
+	wait_for 30 caught_up c_ddl || fail "not caught up"
+	assert_eq paused "$(table_state c_ddl.b)" "b paused"
+	assert_contains 'column "w" was dropped or renamed' "$(table_error c_ddl.b)" "the error says what changed"
+	assert_contains "ecsync_cdc_resnapshot('c_ddl', 'c_ddl.b')" "$(table_error c_ddl.b)" "the error says what to do"
+	assert_eq 3 "$(psql_q -c "SELECT count(*) FROM c_ddl.b")" "no row of the new shape applied"
+	assert_eq "10|10 11|11 12|12" "$(rows c_ddl.a)" "a went on"
+	psql_q -c "ALTER TABLE c_ddl.b DROP COLUMN w" -c "SELECT ecsync_cdc_resnapshot('c_ddl', 'c_ddl.b')" >/dev/null
+	wait_for 60 streaming c_ddl 2 || fail "b did not stream again: $(table_error c_ddl.b)"
+	wait_for 30 caught_up c_ddl || fail "not caught up"
+	assert_eq "1|1 2|2 3|5000000000 4|4" "$(rows c_ddl.b)" "b re-snapshotted"
+	# cdc_schema_changes pause: an added column pauses too, and the call adds it
+	out=$(psql_q -c "ALTER SERVER c_ddl OPTIONS (ADD cdc_schema_changes 'maybe')" 2>&1) && fail "a bad value was taken"
+	assert_contains 'invalid cdc_schema_changes "maybe"' "$out" "the option's values are checked"
+	stop_cdc c_ddl
+	psql_q -c "ALTER SERVER c_ddl OPTIONS (ADD cdc_schema_changes 'pause')" -c "SELECT ecsync_start_cdc('c_ddl')" >/dev/null
+	my_q c_ddl -e "INSERT INTO b VALUES (7, 7)"	# streaming again once it arrives
+	wait_for 30 has_row c_ddl.b 7 || fail "b does not stream: $(table_error c_ddl.b)"
+	my_q c_ddl -e "ALTER TABLE b ADD COLUMN z INT; INSERT INTO b VALUES (5, 5, 5)"
+	wait_for 30 caught_up c_ddl || fail "not caught up"
+	assert_eq paused "$(table_state c_ddl.b)" "b paused by the added column"
+	assert_contains 'column "z" was added (it has 3 columns, had 2)' "$(table_error c_ddl.b)" "the error says what changed"
+	psql_q -c "SELECT ecsync_cdc_resnapshot('c_ddl', 'c_ddl.b')" >/dev/null
+	wait_for 60 streaming c_ddl 2 || fail "b did not stream again: $(table_error c_ddl.b)"
+	wait_for 30 caught_up c_ddl || fail "not caught up"
+	assert_eq "5|5|5" "$(psql_q -c "SELECT * FROM c_ddl.b WHERE id = 5")" "the call added the column"
 	# an online schema change's table swap (gh-ost, pt-osc) pauses a
 	my_q c_ddl -e "CREATE TABLE _a_gho LIKE a; ALTER TABLE _a_gho ADD INDEX (v); INSERT INTO _a_gho SELECT * FROM a;
-		RENAME TABLE a TO _a_del, _a_gho TO a; INSERT INTO a VALUES (12, 12); INSERT INTO b VALUES (3, 3, 'x')"
+		RENAME TABLE a TO _a_del, _a_gho TO a; INSERT INTO a VALUES (13, 13); INSERT INTO b VALUES (6, 6, 6)"
 	wait_for 30 caught_up c_ddl || fail "not caught up"
 	assert_eq paused "$(table_state c_ddl.a)" "a paused by the swap"
 	assert_contains "dropped or renamed" "$(table_error c_ddl.a)" "the error says what happened"
-	assert_eq 3 "$(psql_q -c "SELECT count(*) FROM c_ddl.b")" "b goes on"
+	assert_eq 7 "$(psql_q -c "SELECT count(*) FROM c_ddl.b")" "b goes on"
 	psql_q -c "SELECT ecsync_cdc_resnapshot('c_ddl', 'c_ddl.a')" >/dev/null
 	wait_for 60 streaming c_ddl 2 || fail "a did not stream again: $(table_error c_ddl.a)"
 	wait_for 30 caught_up c_ddl || fail "not caught up"
-	assert_eq "10|10 11|11 12|12" "$(psql_q -c "SELECT * FROM c_ddl.a ORDER BY id" | tr '\n' ' ' | sed 's/ $//')" "a re-snapshotted"
+	assert_eq "10|10 11|11 12|12 13|13" "$(rows c_ddl.a)" "a re-snapshotted"
 	cdc_done c_ddl
 }
 
