@@ -151,7 +151,9 @@ bc_load_tables(int32 only_table, Oid owner, bool incremental_only, const char *c
 	if (catalog_spi("SELECT id, server_name, source_database, source_table, "
 					"target_schema, target_table, mode = 'incremental', key_columns, "
 					"cursor_column, extract(epoch FROM lookback)::bigint, watermark, "
-					"columns, exclude_columns, reread_from, mode = 'cdc' "
+					"columns, exclude_columns, reread_from, mode = 'cdc', "
+					"EXISTS (SELECT 1 FROM ecsync.cdc_tables c WHERE c.sync_table_id = t.id "
+					"AND c.snapshot_at IS NOT NULL) "
 					"FROM ecsync.sync_tables t WHERE enabled AND owner = $2 AND ($1 = 0 OR id = $1) "
 					"AND (NOT $3 OR mode = 'incremental') "
 					"AND CASE WHEN $4 = '' THEN mode <> 'cdc' "
@@ -186,6 +188,7 @@ bc_load_tables(int32 only_table, Oid owner, bool incremental_only, const char *c
 		t->exclude_columns = isnull ? NIL : ecsync_text_array_to_list(d);
 		t->reread_from = spi_getstr(i, 14);
 		t->cdc = DatumGetBool(SPI_getbinval(tup, desc, 15, &isnull));
+		t->cdc_copied_before = DatumGetBool(SPI_getbinval(tup, desc, 16, &isnull));
 		tables = lappend(tables, t);
 	}
 	return tables;

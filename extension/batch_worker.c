@@ -348,8 +348,9 @@ widen_column(SyncTable *t, const char *column, const char *pgtype)
 
 /*
  * follow_mysql_columns makes a change-capture target follow its MySQL
- * table before the copy: a column MySQL has and the target lacks is added
- * (nullable, with MySQL's comment), a column whose MySQL type grew is
+ * table before a copy that is not its first (a re-snapshot): a column
+ * MySQL has and the target lacks is added (nullable, with MySQL's
+ * comment), a column whose MySQL type grew is
  * widened.  A widening PostgreSQL refuses (a view uses the column) is
  * skipped with a warning: the copy then fails only on a value that does
  * not fit, and says which.
@@ -460,7 +461,8 @@ ensure_target(SyncTable *t, MappedTable *m, const char *source)
 	ecsync_refuse_rls(relid, GetUserId());
 
 	LockRelationOid(relid, t->incremental ? RowExclusiveLock : AccessExclusiveLock);
-	if (t->cdc)
+	/* a pre-created target's shape is the user's; a later copy follows MySQL */
+	if (t->cdc && t->cdc_copied_before)
 		follow_mysql_columns(t, m, relid);
 	for (int i = 0; i < m->ncols; i++)
 		if (get_attnum(relid, m->colnames[i]) == InvalidAttrNumber)

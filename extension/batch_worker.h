@@ -28,6 +28,8 @@ typedef struct SyncTable
 	char	   *target_table;
 	bool		incremental;
 	bool		cdc;			/* mode 'cdc': copied by a snapshot run only */
+	bool		cdc_copied_before;	/* ... and this copy is not its first: the
+									 * target follows MySQL's new columns */
 	List	   *key_columns;	/* of char *, NIL: MySQL primary key */
 	char	   *cursor_column;
 	int64		lookback_secs;

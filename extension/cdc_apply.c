@@ -33,11 +33,11 @@
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "parser/parsetree.h"
+#include "storage/ipc.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 #include "utils/lsyscache.h"
-#include "storage/ipc.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -118,6 +118,19 @@ key_index(CdcTable *t, Relation rel)
 	return found;
 }
 
+/*
+ * restart_if_asked ends the worker, between groups, when a table is to be
+ * copied anew: the new start copies it, the others go on from here
+ */
+static void
+restart_if_asked(void)
+{
+	if (!cw.restart)
+		return;
+	ereport(LOG, (errmsg("ecsync cdc of server \"%s\": restarting to copy changed tables anew", cw.server)));
+	proc_exit(1);
+}
+
 static bool
 open_table(CdcTable *t, ms_conn *conn, char **msg, int *code)
 {
@@ -169,7 +182,7 @@ open_table(CdcTable *t, ms_conn *conn, char **msg, int *code)
 			if (t->attnum[c] == InvalidAttrNumber)
 				ereport(ERROR,
 						(errcode(ERRCODE_UNDEFINED_COLUMN),
-							 errmsg("target table %s has no column \"%s\", which MySQL table %s.%s has",
+						 errmsg("target table %s has no column \"%s\", which MySQL table %s.%s has",
 								qualified(t), t->m.colnames[c], t->source_db, t->source_table),
 						 errhint("Call ecsync_cdc_resnapshot('%s', '%s.%s'), which adds it, or leave it out "
 								 "with exclude_columns.", cw.server, t->target_schema, t->target_table)));
@@ -242,11 +255,7 @@ cdc_open_tables(ms_conn *conn)
 			cc_record_error(psprintf("table %s: %s", qualified(t), msg), t->id);
 		}
 	}
-	if (cw.restart)
-	{
-		ereport(LOG, (errmsg("ecsync cdc of server \"%s\": restarting to copy changed tables anew", cw.server)));
-		proc_exit(1);
-	}
+	restart_if_asked();
 }
 
 /*
@@ -399,12 +408,7 @@ cdc_group_commit(void)
 	cw.txns_total += cw.group_txns;
 	cw.pos_saved_at = GetCurrentTimestamp();
 	cw.pos_unsaved = false;
-	if (cw.restart)
-	{
-		/* the new start copies the changed tables; the others go on from here */
-		ereport(LOG, (errmsg("ecsync cdc of server \"%s\": restarting to copy changed tables anew", cw.server)));
-		proc_exit(1);
-	}
+	restart_if_asked();
 }
 
 /* binlog column types that a MySQL DATA_TYPE is written as */

@@ -353,15 +353,21 @@ test_schema_changes_are_applied_or_pause_their_table() {
 	# c's pre-created target cannot take its values: its snapshot fails alone
 	my_q c_ddl -e "CREATE TABLE c (id INT PRIMARY KEY, v VARCHAR(10)); INSERT INTO c VALUES (1, 'abc')"
 	psql_q -c "CREATE SCHEMA c_ddl" -c "CREATE TABLE c_ddl.c (id integer PRIMARY KEY, v integer)"
+	# d's pre-created target is narrower than MySQL's: its first copy keeps it so
+	my_q c_ddl -e "CREATE TABLE d (id INT PRIMARY KEY, n BIGINT); INSERT INTO d VALUES (1, 5)"
+	psql_q -c "CREATE TABLE c_ddl.d (id integer PRIMARY KEY, n integer)"
 	psql_q -c "SELECT ecsync_register_table('c_ddl', 'a', 'a', mode => 'cdc', target_schema => 'c_ddl')" \
 		-c "SELECT ecsync_register_table('c_ddl', 'b', 'b', mode => 'cdc', target_schema => 'c_ddl')" \
-		-c "SELECT ecsync_register_table('c_ddl', 'c', 'c', mode => 'cdc', target_schema => 'c_ddl')" >/dev/null
+		-c "SELECT ecsync_register_table('c_ddl', 'c', 'c', mode => 'cdc', target_schema => 'c_ddl')" \
+		-c "SELECT ecsync_register_table('c_ddl', 'd', 'd', mode => 'cdc', target_schema => 'c_ddl')" >/dev/null
 	psql_q -c "SELECT ecsync_start_cdc('c_ddl')" >/dev/null
-	wait_for 60 streaming c_ddl 2 || fail "never streamed: $(last_error c_ddl)"
+	wait_for 60 streaming c_ddl 3 || fail "never streamed: $(last_error c_ddl)"
 	assert_eq paused "$(table_state c_ddl.c)" "c paused"
 	assert_contains 'invalid input syntax for type integer: "abc"' "$(table_error c_ddl.c)" "c's error"
 	assert_contains "ecsync_cdc_resnapshot('c_ddl', 'c_ddl.c')" "$(table_error c_ddl.c)" "what to do"
 	assert_eq "" "$(last_error c_ddl)" "the server has no error"
+	assert_eq "1|5 integer" "$(rows c_ddl.d) $(psql_q -c "SELECT format_type(atttypid, atttypmod) FROM pg_attribute
+		WHERE attrelid = 'c_ddl.d'::regclass AND attname = 'n'")" "d copied into its own column type"
 	# TRUNCATE is applied
 	my_q c_ddl -e "INSERT INTO a VALUES (3, 3); TRUNCATE TABLE a; INSERT INTO a VALUES (10, 10)"
 	wait_for 30 caught_up c_ddl || fail "not caught up"
@@ -370,7 +376,7 @@ test_schema_changes_are_applied_or_pause_their_table() {
 	my_q c_ddl -e "ALTER TABLE b ADD COLUMN w VARCHAR(10) DEFAULT 'new' COMMENT 'added later';
 		INSERT INTO b VALUES (2, 2, 'two'); INSERT INTO a VALUES (11, 11)"
 	wait_for 60 followed c_ddl.b 'column "w" was added' || fail "b did not follow: $(table_error c_ddl.b)"
-	wait_for 60 streaming c_ddl 2 || fail "b did not stream again: $(table_error c_ddl.b)"
+	wait_for 60 streaming c_ddl 3 || fail "b did not stream again: $(table_error c_ddl.b)"
 	my_q c_ddl -e "UPDATE b SET w = 'upd' WHERE id = 1"
 	wait_for 30 caught_up c_ddl || fail "not caught up"
 	assert_eq "1|1|upd 2|2|two" "$(rows c_ddl.b)" "b with its new column"
@@ -382,10 +388,10 @@ test_schema_changes_are_applied_or_pause_their_table() {
 	my_q c_ddl -e "ALTER TABLE b MODIFY w VARCHAR(100) DEFAULT 'new'"
 	my_q c_ddl -e "INSERT INTO b VALUES (3, 3, REPEAT('x', 50))"
 	wait_for 60 followed c_ddl.b 'column "w" is now' || fail "b did not follow the longer VARCHAR: $(table_error c_ddl.b)"
-	wait_for 60 streaming c_ddl 2 || fail "b did not stream again: $(table_error c_ddl.b)"
+	wait_for 60 streaming c_ddl 3 || fail "b did not stream again: $(table_error c_ddl.b)"
 	my_q c_ddl -e "ALTER TABLE b MODIFY v BIGINT; UPDATE b SET v = 5000000000 WHERE id = 3"
 	wait_for 60 followed c_ddl.b 'column "v" is now' || fail "b did not follow the wider integer: $(table_error c_ddl.b)"
-	wait_for 60 streaming c_ddl 2 || fail "b did not stream again: $(table_error c_ddl.b)"
+	wait_for 60 streaming c_ddl 3 || fail "b did not stream again: $(table_error c_ddl.b)"
 	wait_for 30 caught_up c_ddl || fail "not caught up"
 	assert_eq "bigint character varying(100)" "$(psql_q -c "SELECT string_agg(format_type(atttypid, atttypmod), ' ' ORDER BY attnum)
 		FROM pg_attribute WHERE attrelid = 'c_ddl.b'::regclass AND attname IN ('v', 'w')")" "b's types widened"
@@ -400,7 +406,7 @@ test_schema_changes_are_applied_or_pause_their_table() {
 	assert_eq 3 "$(psql_q -c "SELECT count(*) FROM c_ddl.b")" "no row of the new shape applied"
 	assert_eq "10|10 11|11 12|12" "$(rows c_ddl.a)" "a went on"
 	psql_q -c "ALTER TABLE c_ddl.b DROP COLUMN w" -c "SELECT ecsync_cdc_resnapshot('c_ddl', 'c_ddl.b')" >/dev/null
-	wait_for 60 streaming c_ddl 2 || fail "b did not stream again: $(table_error c_ddl.b)"
+	wait_for 60 streaming c_ddl 3 || fail "b did not stream again: $(table_error c_ddl.b)"
 	wait_for 30 caught_up c_ddl || fail "not caught up"
 	assert_eq "1|1 2|2 3|5000000000 4|4" "$(rows c_ddl.b)" "b re-snapshotted"
 	# cdc_schema_changes pause: an added column pauses too, and the call adds it
@@ -415,7 +421,7 @@ test_schema_changes_are_applied_or_pause_their_table() {
 	assert_eq paused "$(table_state c_ddl.b)" "b paused by the added column"
 	assert_contains 'column "z" was added (it has 3 columns, had 2)' "$(table_error c_ddl.b)" "the error says what changed"
 	psql_q -c "SELECT ecsync_cdc_resnapshot('c_ddl', 'c_ddl.b')" >/dev/null
-	wait_for 60 streaming c_ddl 2 || fail "b did not stream again: $(table_error c_ddl.b)"
+	wait_for 60 streaming c_ddl 3 || fail "b did not stream again: $(table_error c_ddl.b)"
 	wait_for 30 caught_up c_ddl || fail "not caught up"
 	assert_eq "5|5|5" "$(psql_q -c "SELECT * FROM c_ddl.b WHERE id = 5")" "the call added the column"
 	# an online schema change's table swap (gh-ost, pt-osc) pauses a
@@ -426,7 +432,7 @@ test_schema_changes_are_applied_or_pause_their_table() {
 	assert_contains "dropped or renamed" "$(table_error c_ddl.a)" "the error says what happened"
 	assert_eq 7 "$(psql_q -c "SELECT count(*) FROM c_ddl.b")" "b goes on"
 	psql_q -c "SELECT ecsync_cdc_resnapshot('c_ddl', 'c_ddl.a')" >/dev/null
-	wait_for 60 streaming c_ddl 2 || fail "a did not stream again: $(table_error c_ddl.a)"
+	wait_for 60 streaming c_ddl 3 || fail "a did not stream again: $(table_error c_ddl.a)"
 	wait_for 30 caught_up c_ddl || fail "not caught up"
 	assert_eq "10|10 11|11 12|12 13|13" "$(rows c_ddl.a)" "a re-snapshotted"
 	cdc_done c_ddl
