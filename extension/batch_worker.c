@@ -307,43 +307,30 @@ widens(Oid from, int32 frommod, Oid to, int32 tomod)
 	return false;
 }
 
+static void
+spi_exec_utility(void *sql)
+{
+	spi_exec(sql, SPI_OK_UTILITY);
+}
+
 /* widen_column changes a column's type to a wider one, or warns why not */
 static void
 widen_column(SyncTable *t, const char *column, const char *pgtype)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
+	ErrorData  *e = ecsync_try(spi_exec_utility,
+							   psprintf("ALTER TABLE %s ALTER COLUMN %s TYPE %s", qualified(t),
+										quote_identifier(column), pgtype));
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		spi_exec(psprintf("ALTER TABLE %s ALTER COLUMN %s TYPE %s", qualified(t),
-						  quote_identifier(column), pgtype), SPI_OK_UTILITY);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
+	if (e == NULL)
 		ereport(LOG, (errmsg("ecsync: %s follows MySQL: column \"%s\" widened to %s",
 							 qualified(t), column, pgtype)));
-	}
-	PG_CATCH();
-	{
-		ErrorData  *e;
-
-		MemoryContextSwitchTo(cxt);
-		e = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		if (e->sqlerrcode == ERRCODE_QUERY_CANCELED || e->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
-			ReThrowError(e);
+	else if (e->sqlerrcode == ERRCODE_QUERY_CANCELED || e->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
+		ReThrowError(e);
+	else
 		ereport(WARNING,
 				(errmsg("ecsync: column \"%s\" of %s keeps its type, not MySQL's wider %s: %s",
 						column, qualified(t), pgtype, e->message),
 				 e->detail ? errdetail_internal("%s", e->detail) : 0));
-	}
-	PG_END_TRY();
 }
 
 /*

@@ -9,10 +9,12 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "mb/pg_wchar.h"
 #include "utils/guc.h"
+#include "utils/resowner.h"
 
 #include "ecsync.h"
 
@@ -114,4 +116,38 @@ ecsync_worker_client_encoding(void)
 {
 	if (GetDatabaseEncoding() != PG_UTF8)
 		SetConfigOption("client_encoding", "UTF8", PGC_USERSET, PGC_S_SESSION);
+}
+
+/*
+ * ecsync_try runs fn(arg) in a subtransaction of its own: NULL when it
+ * succeeded (the subtransaction is kept), else its error, copied into the
+ * caller's memory context, with the subtransaction rolled back.
+ */
+ErrorData *
+ecsync_try(void (*fn) (void *arg), void *arg)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	ErrorData  *volatile e = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		fn(arg);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		e = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_END_TRY();
+	return e;
 }

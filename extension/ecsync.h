@@ -49,6 +49,7 @@ extern List *ecsync_text_array_to_list(Datum d);
 
 /* ecsync.c: workers take text in UTF-8 (what MySQL and Kafka send) */
 extern void ecsync_worker_client_encoding(void);
+extern ErrorData *ecsync_try(void (*fn) (void *arg), void *arg);
 
 /* options.c */
 extern void ecsync_mysql_params(ForeignServer *server, Oid userid, ms_params *p);

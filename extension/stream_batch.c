@@ -253,36 +253,33 @@ row_fault(int sqlerrcode)
  * refuses them, the halves are tried on their own, down to single rows,
  * which become dead letters with the target's message.
  */
+typedef struct CopyRange
+{
+	Relation	rel;
+	Batch	   *b;
+	RowRef	   *rows;
+	int			n;
+} CopyRange;
+
+static void
+copy_range_try(void *arg)
+{
+	CopyRange  *r = arg;
+
+	feed_begin(r->b, r->rows, r->n);
+	(void) copy_into(r->rel);
+}
+
 static void
 copy_range(Relation rel, Batch *b, RowRef *rows, int n)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	ErrorData  *volatile e = NULL;
+	CopyRange	r = {rel, b, rows, n};
+	ErrorData  *e;
 
 	if (n == 0)
 		return;
 	CHECK_FOR_INTERRUPTS();
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		feed_begin(b, rows, n);
-		(void) copy_into(rel);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(cxt);
-		e = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_END_TRY();
+	e = ecsync_try(copy_range_try, &r);
 	if (e == NULL)
 		return;
 	if (!row_fault(e->sqlerrcode))

@@ -48,6 +48,7 @@ stop_cdc() { psql_q -c "SELECT ecsync_stop_cdc('$1')" >/dev/null; wait_for 30 wo
 status_of() { psql_q -c "SELECT worker_running, lag_bytes, lag_seconds FROM ecsync.cdc_status WHERE server_name = '$1'"; }
 status_is() { [ "$(status_of "$1")" = "$2" ]; }
 has_row() { [ "$(psql_q -c "SELECT count(*) FROM $1 WHERE id = $2")" = 1 ]; }
+table_is() { [ "$(table_state "$1")" = "$2" ]; }
 rows() { psql_q -c "SELECT * FROM $1 ORDER BY 1" | tr '\n' ' ' | sed 's/ $//'; }
 # followed TABLE TEXT: TABLE's last schema change followed mentions TEXT
 followed() { [[ $(psql_q -c "SELECT schema_change FROM ecsync.cdc_table_status WHERE table_name = '$1'") == *"$2"* ]]; }
@@ -389,8 +390,14 @@ test_schema_changes_are_applied_or_pause_their_table() {
 	my_q c_ddl -e "INSERT INTO b VALUES (3, 3, REPEAT('x', 50))"
 	wait_for 60 followed c_ddl.b 'column "w" is now' || fail "b did not follow the longer VARCHAR: $(table_error c_ddl.b)"
 	wait_for 60 streaming c_ddl 3 || fail "b did not stream again: $(table_error c_ddl.b)"
+	# a view on the column keeps it integer: the copy fails on the value that does not fit
+	psql_q -c "CREATE VIEW c_ddl.b_v AS SELECT id, v FROM c_ddl.b"
 	my_q c_ddl -e "ALTER TABLE b MODIFY v BIGINT; UPDATE b SET v = 5000000000 WHERE id = 3"
 	wait_for 60 followed c_ddl.b 'column "v" is now' || fail "b did not follow the wider integer: $(table_error c_ddl.b)"
+	wait_for 60 table_is c_ddl.b paused || fail "b did not pause: $(table_state c_ddl.b)"
+	assert_contains 'out of range for type integer' "$(table_error c_ddl.b)" "the value that does not fit"
+	assert_contains 'column "v" of c_ddl.b keeps its type, not MySQL'"'"'s wider bigint' "$(pg_log)" "the warning"
+	psql_q -c "DROP VIEW c_ddl.b_v" -c "SELECT ecsync_cdc_resnapshot('c_ddl', 'c_ddl.b')" >/dev/null
 	wait_for 60 streaming c_ddl 3 || fail "b did not stream again: $(table_error c_ddl.b)"
 	wait_for 30 caught_up c_ddl || fail "not caught up"
 	assert_eq "bigint character varying(100)" "$(psql_q -c "SELECT string_agg(format_type(atttypid, atttypmod), ' ' ORDER BY attnum)
