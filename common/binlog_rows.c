@@ -563,22 +563,6 @@ put(ebuf *b, const char *s, size_t n)
 	return ebuf_append(b, s, n);
 }
 
-static bool
-putf(ebuf *b, const char *fmt,...) __attribute__((format(printf, 2, 3)));
-
-static bool
-putf(ebuf *b, const char *fmt,...)
-{
-	char		tmp[128];
-	va_list		ap;
-	int			n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	return n >= 0 && (size_t) n < sizeof(tmp) && put(b, tmp, (size_t) n);
-}
-
 /*
  * The hot path formats numbers by hand: snprintf was a tenth of a change's
  * cost.  put_u appends v in decimal, put_i with its sign, put_z zero-padded
@@ -814,7 +798,7 @@ time_text(ebuf *b, int64_t packed_time, int fsp)
 
 	if (mi > 59 || s > 59 || micro > 999999)
 		return false;
-	return putf(b, "%s%02u:%02u:%02u", neg ? "-" : "", h, mi, s) && fraction(b, micro, fsp);
+	return ebuf_printf(b, "%s%02u:%02u:%02u", neg ? "-" : "", h, mi, s) && fraction(b, micro, fsp);
 }
 
 static bool
@@ -849,7 +833,7 @@ value(rd *r, const br_column *c, ebuf *b, char *err, size_t errlen)
 
 				memcpy(&f, &v, 4);
 				/* the double of a float, exactly: it parses back to the float */
-				return putf(b, "%.17g", (double) f);
+				return ebuf_printf(b, "%.17g", (double) f);
 			}
 		case BR_DOUBLE:
 			{
@@ -857,7 +841,7 @@ value(rd *r, const br_column *c, ebuf *b, char *err, size_t errlen)
 				double		d;
 
 				memcpy(&d, &v, 8);
-				return putf(b, "%.17g", d);
+				return ebuf_printf(b, "%.17g", d);
 			}
 		case BR_NEWDECIMAL:
 			if (!decimal(r, (int) (c->meta >> 8), (int) (c->meta & 0xff), b))
@@ -894,7 +878,7 @@ value(rd *r, const br_column *c, ebuf *b, char *err, size_t errlen)
 				if (r->bad)
 					return false;
 				if (secs == 0 && micro == 0)
-					return putf(b, "0000-00-00 00:00:00") && fraction(b, 0, fsp);
+					return ebuf_printf(b, "0000-00-00 00:00:00") && fraction(b, 0, fsp);
 				civil((int64_t) (secs / 86400), &y, &mo, &d);
 				return put_datetime(b, (uint64_t) y, mo, d, (unsigned) (secs % 86400 / 3600),
 									(unsigned) (secs % 3600 / 60), (unsigned) (secs % 60)) &&
@@ -930,7 +914,7 @@ value(rd *r, const br_column *c, ebuf *b, char *err, size_t errlen)
 				uint64_t	date = v / 1000000,
 							t = v % 1000000;
 
-				return putf(b, "%04u-%02u-%02u %02u:%02u:%02u", (unsigned) (date / 10000 % 10000),
+				return ebuf_printf(b, "%04u-%02u-%02u %02u:%02u:%02u", (unsigned) (date / 10000 % 10000),
 							(unsigned) (date / 100 % 100), (unsigned) (date % 100),
 							(unsigned) (t / 10000), (unsigned) (t / 100 % 100), (unsigned) (t % 100));
 			}
@@ -974,7 +958,7 @@ value(rd *r, const br_column *c, ebuf *b, char *err, size_t errlen)
 				bool		neg = v < 0;
 				uint32_t	a = (uint32_t) (neg ? -v : v);
 
-				return putf(b, "%s%02u:%02u:%02u", neg ? "-" : "", a / 10000, a / 100 % 100, a % 100);
+				return ebuf_printf(b, "%s%02u:%02u:%02u", neg ? "-" : "", a / 10000, a / 100 % 100, a % 100);
 			}
 		case BR_BIT:
 			{

@@ -18,6 +18,8 @@ typedef struct ebuf
 } ebuf;
 
 extern void ebuf_init(ebuf *b);
+/* ebuf_printf appends printf-style text; false when out of memory or on a bad format */
+extern bool ebuf_printf(ebuf *b, const char *fmt,...) __attribute__((format(printf, 2, 3)));
 extern void ebuf_free(ebuf *b);
 
 /* ebuf_reserve makes room for n more bytes; false when out of memory */

@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,30 +18,13 @@
 #include "csv_write.h"
 #include "seterr.h"
 
-static bool
-put_num(ebuf *out, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static bool
-put_num(ebuf *out, const char *fmt, ...)
-{
-	char		s[64];
-	va_list		ap;
-	int			n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(s, sizeof(s), fmt, ap);
-	va_end(ap);
-	return ebuf_append(out, s, (size_t) n);
-}
-
 /* offsets: empty for snapshots */
 static bool
 put_offsets(ebuf *out, int64_t first, int64_t last)
 {
 	if (first < 0)
 		return ebuf_puts(out, ",,\n");
-	return put_num(out, ",%" PRId64 ",%" PRId64 "\n", first, last);
+	return ebuf_printf(out, ",%" PRId64 ",%" PRId64 "\n", first, last);
 }
 
 bool
@@ -57,13 +39,13 @@ mf_block_text(const mf_block *b, ebuf *out)
 
 		if (!ebuf_puts(out, "file,") ||
 			!csv_append(out, e->file, strlen(e->file)) ||
-			!put_num(out, ",%" PRIu64 ",%" PRIu64 ",%08x", e->rows, e->bytes, e->crc) ||
+			!ebuf_printf(out, ",%" PRIu64 ",%" PRIu64 ",%08x", e->rows, e->bytes, e->crc) ||
 			!put_offsets(out, b->first, b->last))
 			return false;
 	}
 	crc = (uint32_t) crc32(crc32(0L, Z_NULL, 0), (const Bytef *) out->data + start,
 						   (uInt) (out->len - start));
-	return put_num(out, "commit,,%" PRIu64 ",%d,%08x", b->rows, b->nfiles, crc) &&
+	return ebuf_printf(out, "commit,,%" PRIu64 ",%d,%08x", b->rows, b->nfiles, crc) &&
 		put_offsets(out, b->first, b->last);
 }
 

@@ -1,7 +1,8 @@
 /*
  * test_csv_write.c
  *	  Unit tests of the CSV writer (common/csv_write.c): which values are
- *	  quoted and how, bytea hex, and the record counter across pieces.
+ *	  quoted and how, bytea hex, and the record counter across pieces; and
+ *	  the buffer's formatted append (common/ebuf.c) it writes into.
  */
 #include <stdio.h>
 #include <string.h>
@@ -83,9 +84,38 @@ test_count(void)
 	}
 }
 
+/* ebuf_printf: appended after what is there, growing when the text does not fit */
+static void
+test_printf(void)
+{
+	char		text[2000];
+
+	memset(text, 'z', sizeof(text) - 1);
+	text[sizeof(text) - 1] = '\0';
+	/* text one short of the room left, exactly the room (no room for the NUL), one more, far more */
+	for (int extra = -1; extra <= 1000; extra += extra < 1 ? 1 : 999)
+	{
+		ebuf		b;
+		size_t		room,
+					n;
+
+		ebuf_init(&b);
+		CHECK(ebuf_printf(&b, "%s,%d", "ab", 42) && b.len == 5 && memcmp(b.data, "ab,42", 5) == 0, "short");
+		room = b.cap - b.len;
+		n = room + extra;
+		CHECK(n < sizeof(text), "the test's text is long enough");
+		CHECK(ebuf_printf(&b, "%.*s|", (int) n - 1, text), "append %zu bytes into %zu of room", n, room);
+		CHECK(b.len == 5 + n && memcmp(b.data, "ab,42", 5) == 0 &&
+			  memcmp(b.data + 5, text, n - 1) == 0 && b.data[b.len - 1] == '|',
+			  "%zu bytes into %zu of room: got %zu bytes", n, room, b.len);
+		ebuf_free(&b);
+	}
+}
+
 int
 main(void)
 {
+	test_printf();
 	test_fields();
 	test_hex();
 	test_count();
