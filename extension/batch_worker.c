@@ -52,9 +52,14 @@ PGDLLEXPORT void ecsync_batch_worker_main(Datum main_arg);
 #define ECSYNC_LOCK_KEY 0x65637379
 
 
-/* one MySQL connection per server, all opened with a consistent snapshot */
+/*
+ * One MySQL connection per server, all opened with a consistent snapshot.
+ * It outlives the transactions of an isolation 'table' run, so everything
+ * it points to is in its own memory context, deleted with the connection.
+ */
 typedef struct ServerConn
 {
+	MemoryContext cxt;			/* holds the strings below */
 	char	   *server;
 	ms_conn    *conn;
 	char	   *database;		/* the server's database option */
@@ -108,14 +113,24 @@ batch_die_handler(SIGNAL_ARGS)
 static int64 current_run_id = 0;
 static const BatchRequest *current_req = NULL;
 
-/* close_servers closes every MySQL connection (malloc'd, not palloc'd) */
+/* close_server closes a server's MySQL connection (malloc'd) and frees its strings */
+static void
+close_server(ServerConn *sc)
+{
+	ms_close(sc->conn);
+	sc->conn = NULL;
+	MemoryContextDelete(sc->cxt);
+	sc->cxt = NULL;
+}
+
+/* close_servers closes every MySQL connection */
 static void
 close_servers(void)
 {
 	nserver_sockets = 0;
 	pg_memory_barrier();
 	for (int i = 0; i < nservers; i++)
-		ms_close(servers[i].conn);
+		close_server(&servers[i]);
 	nservers = 0;
 }
 
@@ -128,6 +143,7 @@ server_conn(const char *server)
 	char		err[MS_ERRLEN];
 	ms_conn    *conn;
 	ServerConn *sc;
+	MemoryContext cxt;
 
 	for (int i = 0; i < nservers; i++)
 		if (strcmp(servers[i].server, server) == 0)
@@ -142,7 +158,8 @@ server_conn(const char *server)
 				 errmsg("server \"%s\" does not use the ecsync_mysql foreign-data wrapper",
 						server)));
 	ecsync_check_server_usage(srv, GetUserId());
-	ecsync_mysql_params(srv, GetUserId(), &p);
+	/* the password and the rest are copied for the connect only */
+	ecsync_mysql_params(srv, GetUserId(), &p, CurrentMemoryContext);
 	conn = ms_connect(&p, err, sizeof(err));
 	CHECK_FOR_INTERRUPTS();
 	if (conn == NULL)
@@ -153,11 +170,14 @@ server_conn(const char *server)
 	server_sockets[nservers] = ms_socket(conn);
 	pg_memory_barrier();
 	nserver_sockets = nservers + 1;
+	cxt = AllocSetContextCreate(TopMemoryContext, "ecsync server connection",
+								ALLOCSET_SMALL_SIZES);
 	sc = &servers[nservers++];
-	sc->server = MemoryContextStrdup(TopMemoryContext, server);
+	sc->cxt = cxt;
+	sc->server = MemoryContextStrdup(cxt, server);
 	sc->conn = conn;
-	sc->database = p.database ? MemoryContextStrdup(TopMemoryContext, p.database) : NULL;
-	ecsync_mysql_policy(srv, &sc->policy);
+	sc->database = p.database ? MemoryContextStrdup(cxt, p.database) : NULL;
+	ecsync_mysql_policy(srv, &sc->policy, cxt);
 	sc->snapshot_before = GetCurrentTimestamp();
 	/* a cdc snapshot also reads the binary log position it is exactly at */
 	if (current_req && current_req->cdc_server[0]
@@ -1064,7 +1084,7 @@ run_per_table(int64 run_id, const BatchRequest *req, MemoryContext work)
 				{
 					nserver_sockets = 0;
 					pg_memory_barrier();
-					ms_close(servers[k].conn);
+					close_server(&servers[k]);
 					servers[k] = servers[--nservers];
 					server_sockets[k] = server_sockets[nservers];
 					pg_memory_barrier();

@@ -686,21 +686,11 @@ ecsync_cdc_main(Datum main_arg)
 		}
 		srv = GetForeignServerByName(cw.server, false);
 		ecsync_check_server_usage(srv, GetUserId());
-		ecsync_mysql_params(srv, GetUserId(), &cw.params);
-		ecsync_mysql_policy(srv, &cw.policy);
+		/* kept for the worker's life: copied out of this transaction */
+		ecsync_mysql_params(srv, GetUserId(), &cw.params, TopMemoryContext);
+		ecsync_mysql_policy(srv, &cw.policy, TopMemoryContext);
 		cw.follow_schema = ecsync_cdc_follows_schema(srv);
-		cw.database = cw.params.database ? MemoryContextStrdup(TopMemoryContext, cw.params.database) : NULL;
-		cw.params.host = cw.params.host ? MemoryContextStrdup(TopMemoryContext, cw.params.host) : NULL;
-		cw.params.socket = cw.params.socket ? MemoryContextStrdup(TopMemoryContext, cw.params.socket) : NULL;
-		cw.params.user = cw.params.user ? MemoryContextStrdup(TopMemoryContext, cw.params.user) : NULL;
-		cw.params.password = cw.params.password ? MemoryContextStrdup(TopMemoryContext, cw.params.password) : NULL;
-		cw.params.ssl_mode = cw.params.ssl_mode ? MemoryContextStrdup(TopMemoryContext, cw.params.ssl_mode) : NULL;
-		cw.params.ssl_ca = cw.params.ssl_ca ? MemoryContextStrdup(TopMemoryContext, cw.params.ssl_ca) : NULL;
-		cw.params.ssl_cert = cw.params.ssl_cert ? MemoryContextStrdup(TopMemoryContext, cw.params.ssl_cert) : NULL;
-		cw.params.ssl_key = cw.params.ssl_key ? MemoryContextStrdup(TopMemoryContext, cw.params.ssl_key) : NULL;
-		cw.params.database = cw.database;
-		if (cw.policy.datetime_zone)
-			cw.policy.datetime_zone = MemoryContextStrdup(TopMemoryContext, cw.policy.datetime_zone);
+		cw.database = unconstify(char *, cw.params.database);
 		/* the binary log can be read while idle: no timeout shorter than the heartbeat */
 		if (cw.params.read_timeout == 0 || cw.params.read_timeout < 10)
 			cw.params.read_timeout = 30;

@@ -52,8 +52,9 @@ extern void ecsync_worker_client_encoding(void);
 extern ErrorData *ecsync_try(void (*fn) (void *arg), void *arg);
 
 /* options.c */
-extern void ecsync_mysql_params(ForeignServer *server, Oid userid, ms_params *p);
-extern void ecsync_mysql_policy(ForeignServer *server, tp_options *policy);
+extern void ecsync_mysql_params(ForeignServer *server, Oid userid, ms_params *p,
+								MemoryContext cxt);
+extern void ecsync_mysql_policy(ForeignServer *server, tp_options *policy, MemoryContext cxt);
 extern uint32 ecsync_cdc_server_id(ForeignServer *server, int32 cdc_id);
 extern bool ecsync_cdc_follows_schema(ForeignServer *server);
 

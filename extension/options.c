@@ -194,14 +194,16 @@ ecsync_mysql_validator(PG_FUNCTION_ARGS)
 }
 
 /*
- * ecsync_mysql_params fills p from server and user mapping (palloc'd in
- * the current memory context).  The user mapping is userid's or PUBLIC's;
+ * ecsync_mysql_params fills p from server and user mapping, its strings
+ * copied into cxt: the catalog's own copies live in the current
+ * transaction only, and a caller that keeps p across transactions (a
+ * worker) passes a context that lives as long as p.  The user mapping is userid's or PUBLIC's;
  * its absence is an error that names the server.  As postgres_fdw does for
  * non-superusers, a non-superuser's mapping must carry a password: the
  * connection must not pass on the database server's own standing.
  */
 void
-ecsync_mysql_params(ForeignServer *server, Oid userid, ms_params *p)
+ecsync_mysql_params(ForeignServer *server, Oid userid, ms_params *p, MemoryContext cxt)
 {
 	UserMapping *um = GetUserMapping(userid, server->serverid);
 	List	   *all = list_concat(list_copy(server->options), um->options);
@@ -218,7 +220,7 @@ ecsync_mysql_params(ForeignServer *server, Oid userid, ms_params *p)
 	foreach(lc, all)
 	{
 		DefElem    *def = (DefElem *) lfirst(lc);
-		const char *v = defGetString(def);
+		const char *v = MemoryContextStrdup(cxt, defGetString(def));
 
 		if (strcmp(def->defname, "host") == 0)
 			p->host = v;
@@ -255,9 +257,13 @@ ecsync_mysql_params(ForeignServer *server, Oid userid, ms_params *p)
 						 quote_identifier(server->servername))));
 }
 
-/* ecsync_mysql_policy reads the server's type-policy options */
+/*
+ * ecsync_mysql_policy reads the server's type-policy options, its strings
+ * copied into cxt (see ecsync_mysql_params: a policy kept across
+ * transactions must not point into the catalog's copy of the options)
+ */
 void
-ecsync_mysql_policy(ForeignServer *server, tp_options *policy)
+ecsync_mysql_policy(ForeignServer *server, tp_options *policy, MemoryContext cxt)
 {
 	ListCell   *lc;
 
@@ -269,7 +275,7 @@ ecsync_mysql_policy(ForeignServer *server, tp_options *policy)
 		if (strcmp(def->defname, "bigint_unsigned") == 0)
 			policy->bigint_unsigned_as_bigint = strcmp(defGetString(def), "bigint") == 0;
 		else if (strcmp(def->defname, "datetime_zone") == 0)
-			policy->datetime_zone = defGetString(def);
+			policy->datetime_zone = MemoryContextStrdup(cxt, defGetString(def));
 	}
 }
 

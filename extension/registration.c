@@ -94,7 +94,7 @@ ecsync_check_source(PG_FUNCTION_ARGS)
 				 errhint("The first ecsync_run_batch() checks it.")));
 		PG_RETURN_BOOL(false);
 	}
-	ecsync_mysql_params(srv, GetUserId(), &p);
+	ecsync_mysql_params(srv, GetUserId(), &p, CurrentMemoryContext);
 	if (p.connect_timeout == 0 || p.connect_timeout > CHECK_CONNECT_TIMEOUT)
 		p.connect_timeout = CHECK_CONNECT_TIMEOUT;
 	if (p.read_timeout == 0 || p.read_timeout > CHECK_READ_TIMEOUT)
@@ -107,7 +107,7 @@ ecsync_check_source(PG_FUNCTION_ARGS)
 	spec.cursor_column = PG_ARGISNULL(5) ? "updated_at" : text_to_cstring(PG_GETARG_TEXT_PP(5));
 	spec.columns = arg_names(fcinfo, 6);
 	spec.exclude_columns = arg_names(fcinfo, 7);
-	ecsync_mysql_policy(srv, &spec.policy);
+	ecsync_mysql_policy(srv, &spec.policy, CurrentMemoryContext);
 	db = PG_ARGISNULL(1) ? p.database : text_to_cstring(PG_GETARG_TEXT_PP(1));
 	if (db == NULL)
 		ereport(ERROR,

@@ -58,3 +58,10 @@ wait_for() {
 port_listening() {
 	ss -Htln "sport = :$1" | grep -q .
 }
+
+# stack_start starts whatever a test stopped of the stack it runs on (the
+# test stack, or the cassert one with its own PostgreSQL)
+stack_start() {
+	PGBIN=${ECSYNC_PGBIN:-/usr/lib/postgresql/15/bin} \
+		"$ECSYNC_TOP/tests/harness/stack.sh" start "${ECSYNC_STACK:-test}" >/dev/null
+}

@@ -10,8 +10,9 @@
 #   stack.sh env [NAME]               print the export lines of a running stack
 #   stack.sh destroy [NAME]           stop and delete NAME's data
 #
-# NAME is "demo" (make run), "test" (make check), "bench" (make bench) or
-# anything else; each name
+# NAME is "demo" (make run), "test" (make check), "cassert" (make check's
+# second pass, on a PostgreSQL built with assertions: PGBIN names its bin
+# directory), "bench" (make bench) or anything else; each name
 # has its own ports and run directory, so a demo and a test run coexist.
 # Ports can be chosen with ECSYNC_PG_PORT, ECSYNC_MYSQL_PORT, ECSYNC_KAFKA_PORT
 # (the Kafka controller uses ECSYNC_KAFKA_PORT+1).
@@ -53,6 +54,7 @@ case $name in
 	demo) offset=0 ;;
 	test) offset=10000 ;;
 	bench) offset=5000 ;;
+	cassert) offset=7000 ;;
 	*) offset=3000 ;;
 esac
 pg_port=${ECSYNC_PG_PORT:-$((15432 + offset))}
@@ -448,6 +450,7 @@ write_env() {
 	( umask 077; cat >"$run/env" <<-EOF
 	export ECSYNC_STACK=$name
 	export ECSYNC_RUN_DIR=$run
+	export ECSYNC_PGBIN=$PGBIN
 	export PGHOST=127.0.0.1
 	export PGPORT=$pg_port
 	export PGUSER=postgres
@@ -505,8 +508,10 @@ check_tools() {
 	for t in "$PGBIN/initdb" "$PGBIN/pg_ctl" mariadbd mariadb-install-db mariadb java kcat ss openssl; do
 		command -v "$t" >/dev/null 2>&1 || missing+=("$t")
 	done
-	[ -f "$PGBIN/../lib/pg_cron.so" ] || missing+=(pg_cron)
-	[ -f "$PGBIN/../lib/ecsync.so" ] || missing+=("ecsync (run make install)")
+	local pkglib
+	pkglib=$("$PGBIN/pg_config" --pkglibdir 2>/dev/null || echo "$PGBIN/../lib")
+	[ -f "$pkglib/pg_cron.so" ] || missing+=(pg_cron)
+	[ -f "$pkglib/ecsync.so" ] || missing+=("ecsync (run make install)")
 	[ ${#missing[@]} -eq 0 ] || die "missing: ${missing[*]}; run tests/harness/install-deps.sh (make deps) and make install"
 }
 

@@ -267,7 +267,7 @@ test_mysql_killed_mid_run_leaves_targets_unchanged() {
 	assert_eq "$before" "$(target_fingerprint)" "targets unchanged"
 	assert_match "MySQL|server" "$(psql_q -c "SELECT error FROM ecsync.runs ORDER BY run_id DESC LIMIT 1")" "error recorded"
 	# bring MariaDB back (only it: the harness starts what is down)
-	"$ECSYNC_TOP/tests/harness/stack.sh" start test >/dev/null
+	stack_start
 	psql_q -c "SELECT * FROM ecsync_run_batch()" >/dev/null
 	assert_eq "$(my_q b_big -e "SELECT count(*) FROM sales_details")" "$(psql_q -c "SELECT count(*) FROM shop.sales_details")" "next run syncs"
 	load_shop b_big 0.3 14 >/dev/null 2>&1	# restore the shared big shop

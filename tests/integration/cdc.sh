@@ -7,7 +7,7 @@
 # shellcheck source=tests/shop_lib.sh
 . "$ECSYNC_TOP/tests/shop_lib.sh"
 
-PGBIN=/usr/lib/postgresql/15/bin
+PGBIN=${ECSYNC_PGBIN:-/usr/lib/postgresql/15/bin}
 workload=$ECSYNC_TOP/tests/gen/cdc_workload.py
 binlogcat=$ECSYNC_TOP/tests/gen/binlogcat
 
@@ -293,14 +293,14 @@ test_kill_9_of_worker_postmaster_and_mariadb_loses_and_repeats_nothing() {
 	echo "immediate stop of PostgreSQL at $(applied_position c_kill)"
 	runuser -u postgres -- "$PGBIN/pg_ctl" -D "$ECSYNC_RUN_DIR/pg/data" -m immediate -w stop >/dev/null
 	sleep 1
-	"$ECSYNC_TOP/tests/harness/stack.sh" start test >/dev/null
+	stack_start
 	wait $writer
 	wait_for 30 worker_running c_kill || fail "the worker did not come back after the restart"
 	sleep 1
 	echo "kill -9 of MariaDB at $(applied_position c_kill)"
 	kill -9 "$(cat "$(readlink -f "$ECSYNC_RUN_DIR/mysql")/mysqld.pid")"
 	sleep 2
-	"$ECSYNC_TOP/tests/harness/stack.sh" start test >/dev/null
+	stack_start
 	# shellcheck disable=SC2046
 	python3 "$workload" --seed 34 --transactions 1000 $(shop_counts c_kill) | my_q c_kill
 	wait_for 120 caught_up c_kill || fail "not caught up: $(applied_position c_kill) of $(master_position); $(last_error c_kill)"

@@ -1,5 +1,7 @@
 # The extension inside the real test stack's PostgreSQL.
 
+PGBIN=${ECSYNC_PGBIN:-/usr/lib/postgresql/15/bin}
+
 # launcher_rows prints the launcher's "datname|query" rows; fails if none
 launcher_rows() {
 	psql_q -c "SELECT datname || '|' || coalesce(query, '')
@@ -53,10 +55,10 @@ test_refuses_to_load_outside_shared_preload_libraries() {
 	local dir out
 	dir=$(mktemp -d /tmp/ecsync-nopreload-XXXXXX)
 	chown postgres: "$dir"
-	trap "runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D '$dir/data' -m immediate stop >/dev/null 2>&1; rm -rf '$dir'" EXIT
-	runuser -u postgres -- /usr/lib/postgresql/15/bin/initdb -D "$dir/data" -N \
+	trap "runuser -u postgres -- '$PGBIN/pg_ctl' -D '$dir/data' -m immediate stop >/dev/null 2>&1; rm -rf '$dir'" EXIT
+	runuser -u postgres -- "$PGBIN"/initdb -D "$dir/data" -N \
 		--auth-local=peer --auth-host=reject >/dev/null
-	runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$dir/data" -w \
+	runuser -u postgres -- "$PGBIN"/pg_ctl -D "$dir/data" -w \
 		-l "$dir/log" -o "-c listen_addresses='' -c unix_socket_directories='$dir' -c shared_preload_libraries=pg_cron" \
 		start >/dev/null
 	out=$(runuser -u postgres -- psql -X -h "$dir" -d postgres -c "LOAD 'ecsync'" 2>&1 || true)

@@ -4,7 +4,7 @@
 # of its own, and unregisters its stream at the end.
 
 pvproduce=$ECSYNC_TOP/tests/gen/pvproduce
-PGBIN=/usr/lib/postgresql/15/bin
+PGBIN=${ECSYNC_PGBIN:-/usr/lib/postgresql/15/bin}
 
 setup() {
 	export PGDATABASE=ecsync PGTZ=UTC
@@ -198,7 +198,7 @@ test_postgres_immediate_restart_mid_stream() {
 	echo "immediate stop at $(rows $t) rows"
 	runuser -u postgres -- "$PGBIN/pg_ctl" -D "$ECSYNC_RUN_DIR/pg/data" -m immediate -w stop
 	sleep 2
-	"$ECSYNC_TOP/tests/harness/stack.sh" start test >/dev/null
+	stack_start
 	wait $producer
 	# the started stream comes back by itself
 	wait_for 120 arrived $t 60000 || fail "only $(rows $t) of 60000 after the restart"
@@ -223,7 +223,7 @@ test_broker_stopped_and_started_mid_stream() {
 	# a stop while the broker is down ends within the bounded close
 	psql_q -c "SELECT ecsync_stop_stream('$t')" >/dev/null
 	wait_for 15 workers_running $t 0 || fail "the worker did not stop while the broker was down"
-	"$ECSYNC_TOP/tests/harness/stack.sh" start test >/dev/null
+	stack_start
 	psql_q -c "SELECT ecsync_start_stream('$t')" >/dev/null
 	"$pvproduce" -t $t -n 20000 -q
 	wait_for 120 arrived $t 60000 || fail "only $(rows $t) of 60000 after the broker came back"
@@ -298,7 +298,7 @@ test_stop_start_and_restart_keep_the_stream_state() {
 	assert_eq 1000 "$(rows $t)" "nothing ingested while stopped"
 	# a stopped stream stays stopped across a restart
 	runuser -u postgres -- "$PGBIN/pg_ctl" -D "$ECSYNC_RUN_DIR/pg/data" -m fast -w stop >/dev/null
-	"$ECSYNC_TOP/tests/harness/stack.sh" start test >/dev/null
+	stack_start
 	sleep 3
 	workers_running $t 0 || fail "a stopped stream came back after a restart"
 	psql_q -c "SELECT ecsync_start_stream('$t')" >/dev/null

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# cassert-pg.sh builds, once, a PostgreSQL 15 with assertions
+# (--enable-cassert: freed memory is clobbered with 0x7F, memory contexts
+# are checked, Assert() is live) and pg_cron against it, from Debian's own
+# source packages, and prints the installation's bin directory.  The
+# sources and the build tree are cached in ~/.cache/ecsync/; the
+# installation has a prefix of its own that the postgres user can read
+# (/opt/ecsync/... as root, the cache itself otherwise).  Silent when it is
+# already there.
+#
+#   tests/harness/cassert-pg.sh          # build if needed, print <prefix>/bin
+#
+# Environment: ECSYNC_CASSERT_PREFIX chooses the prefix.
+set -euo pipefail
+
+cache=${XDG_CACHE_HOME:-$HOME/.cache}/ecsync
+say() { echo "cassert-pg: $*" >&2; }
+die() { say "$*"; exit 1; }
+
+# The newest 15.x whose source the archive serves: the installed binary's
+# own first (the security pool may not serve the source of its binary).
+want=$(dpkg-query -W -f='${Version}' postgresql-15 2>/dev/null || true)
+upstream=${want%%-*}
+[ -n "$upstream" ] || upstream=15
+if [ "$(id -u)" = 0 ]; then
+	prefix=${ECSYNC_CASSERT_PREFIX:-/opt/ecsync/pg15-cassert}
+else
+	prefix=${ECSYNC_CASSERT_PREFIX:-$cache/pg15-cassert}
+fi
+
+if [ -f "$prefix/.complete" ]; then
+	echo "$prefix/bin"
+	exit 0
+fi
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# a deb-src entry made from Debian's own deb entry, once
+ensure_deb_src() {
+	local f=/etc/apt/sources.list.d/ecsync-deb-src.sources
+	[ -f "$f" ] && return 0
+	[ -f /etc/apt/sources.list.d/debian.sources ] || die "no /etc/apt/sources.list.d/debian.sources to copy a deb-src entry from"
+	sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources | as_root tee "$f" >/dev/null
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+}
+
+# fetch SRCPKG DIR downloads the newest version of SRCPKG the archive
+# serves (trying each listed version, newest first) into DIR
+fetch() {
+	local pkg=$1 dir=$2 v
+	mkdir -p "$dir"
+	for v in $(apt-cache showsrc "$pkg" | sed -n 's/^Version: //p' | sort -rV); do
+		if (cd "$dir" && apt-get source -qq --download-only "$pkg=$v" >/dev/null 2>&1); then
+			echo "$v"
+			return 0
+		fi
+		say "the archive does not serve $pkg $v; trying an older one"
+	done
+	return 1
+}
+
+mkdir -p "$cache/src"
+ensure_deb_src
+pg_src=$(ls -d "$cache"/src/postgresql-15-*/ 2>/dev/null | head -n 1 || true)
+if [ -z "$pg_src" ] || [ ! -f "$pg_src/configure" ]; then
+	say "fetching Debian's postgresql-15 source (about 25 MB)"
+	rm -rf "$cache/src/dl-pg"
+	v=$(fetch postgresql-15 "$cache/src/dl-pg") || die "no postgresql-15 source could be downloaded"
+	up=${v%%-*}
+	tar -xjf "$cache/src/dl-pg/postgresql-15_$up.orig.tar.bz2" -C "$cache/src"
+	mv "$cache/src/postgresql-$up" "$cache/src/postgresql-15-$up"
+	pg_src=$cache/src/postgresql-15-$up/
+	rm -rf "$cache/src/dl-pg"
+fi
+pg_src=${pg_src%/}
+say "building $(basename "$pg_src") with --enable-cassert into $prefix (a few minutes, once)"
+log=$cache/src/pg-build.log
+(
+	cd "$pg_src"
+	if [ ! -f config.status ] || ! grep -q -- "--prefix=$prefix" config.status; then
+		./configure --prefix="$prefix" --enable-cassert --enable-debug \
+			--without-readline --without-icu
+		make clean
+	fi
+	make -j"$(nproc)" -s
+	make -s install
+) >"$log" 2>&1 || { tail -n 30 "$log" >&2; die "the PostgreSQL build failed (log: $log)"; }
+
+cron_src=$(ls -d "$cache"/src/pg-cron-*/ 2>/dev/null | head -n 1 || true)
+if [ -z "$cron_src" ]; then
+	say "fetching Debian's pg-cron source"
+	rm -rf "$cache/src/dl-cron"
+	v=$(fetch pg-cron "$cache/src/dl-cron") || die "no pg-cron source could be downloaded"
+	up=${v%%-*}
+	tar -xzf "$cache/src/dl-cron/pg-cron_$up.orig.tar.gz" -C "$cache/src"
+	d=$(ls -d "$cache"/src/pg_cron-"$up"* 2>/dev/null | head -n 1)
+	[ -n "$d" ] || die "unexpected layout of the pg-cron source"
+	mv "$d" "$cache/src/pg-cron-$up"
+	cron_src=$cache/src/pg-cron-$up/
+	rm -rf "$cache/src/dl-cron"
+fi
+(
+	cd "$cron_src"
+	make -s clean PG_CONFIG="$prefix/bin/pg_config"
+	make -s PG_CONFIG="$prefix/bin/pg_config"
+	make -s install PG_CONFIG="$prefix/bin/pg_config"
+) >"$cache/src/cron-build.log" 2>&1 || { tail -n 30 "$cache/src/cron-build.log" >&2; die "the pg_cron build failed"; }
+
+grep -q '#define USE_ASSERT_CHECKING 1' "$prefix/include/server/pg_config.h" ||
+	die "the build in $prefix has no assertions"
+touch "$prefix/.complete"
+say "ready: $prefix"
+echo "$prefix/bin"
