@@ -2,12 +2,16 @@
 # run.sh is ecsync's test command (make check): it installs what is missing,
 # builds and installs ecsync, starts a fresh test stack (tests/harness), runs
 # the pg_regress suite (sql/, expected/) and the integration tests
-# (tests/integration/*.sh), stops the stack and ends with "N passed, M failed".
+# (tests/integration/*.sh) and stops the stack.  Then it runs the groups
+# that exercise the extension's C again, as cassert/<group>/<name>, on a
+# PostgreSQL 15 built with assertions (tests/harness/cassert-pg.sh builds
+# it once), and ends with "N passed, M failed".
 #
 #   tests/run.sh [PATTERN]      run only tests whose name contains PATTERN
 #
 # Environment: ECSYNC_SKIP_DEPS=1 skips the dependency check; ECSYNC_KEEP=1
-# leaves the test stack running afterwards.
+# leaves the stacks running afterwards; ECSYNC_CASSERT=0 skips the cassert
+# pass.
 set -uo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -47,6 +51,33 @@ finish() {
 	exit $?
 }
 
+# The groups that also run on a PostgreSQL built with assertions
+# (cassert/<group>/<name>): every C path of the extension is in one of them.
+# The ingester, the fuzzers and the archive run no extension code; docker,
+# harness and shop_data test the stack, not ecsync's C.
+cassert_groups="regress extension batch cdc stream events analytics security fidelity readme"
+
+# wanted NAME: does the pattern select test NAME?
+wanted() { [ -z "$pattern" ] || [[ $1 == *"$pattern"* ]]; }
+
+# cassert_wanted: does any test of the cassert pass match the pattern?
+cassert_wanted() {
+	[ "${ECSYNC_CASSERT:-1}" != 0 ] || return 1
+	[ -n "$pattern" ] || return 0
+	local g f fn
+	for g in $cassert_groups; do
+		if [ "$g" = regress ]; then
+			for f in sql/*.sql; do wanted "cassert/regress/$(basename "$f" .sql)" && return 0; done
+			continue
+		fi
+		[ -f "tests/integration/$g.sh" ] || continue
+		for fn in $(grep -oE '^test_[a-z0-9_]+' "tests/integration/$g.sh"); do
+			wanted "cassert/$g/${fn#test_}" && return 0
+		done
+	done
+	return 1
+}
+
 if [ "${ECSYNC_SKIP_DEPS:-0}" != 1 ]; then
 	step "dependencies"
 	tests/harness/install-deps.sh || { echo "dependency installation failed"; failed=1; finish; }
@@ -63,94 +94,182 @@ fi
 rm -f "$top/.run-build.log"
 echo "built and installed"
 
-step "test stack"
 rm -rf "$logdir"
 mkdir -p "$logdir"
-if ! tests/harness/stack.sh start test --fresh >"$logdir/stack-start.log" 2>&1; then
-	cat "$logdir/stack-start.log"
-	record "test stack starts" 1 0
-	finish
-fi
-grep 'ready in' "$logdir/stack-start.log"
-eval "$(tests/harness/stack.sh env test)"
-if [ "${ECSYNC_KEEP:-0}" != 1 ]; then
-	trap 'tests/harness/stack.sh stop test >/dev/null 2>&1' EXIT
-fi
 
-# ---- pg_regress: each test in sql/ is one test ----
-step "pg_regress"
-regress_tests=$(cd sql && ls ./*.sql 2>/dev/null | sed 's:^\./::; s:\.sql$::' | sort)
-if [ -n "$pattern" ]; then
-	regress_tests=$(echo "$regress_tests" | grep -F -- "$pattern" || true)
-fi
-if [ -n "$regress_tests" ]; then
+# run_regress PREFIX: each test in sql/ is one test
+run_regress() {
+	local prefix=$1 tests t line ok n t0 t1 pg_regress out=$logdir/${1//\//.}regress
+	tests=$(cd sql && ls ./*.sql 2>/dev/null | sed 's:^\./::; s:\.sql$::' | sort)
+	tests=$(for t in $tests; do wanted "${prefix}regress/$t" && echo "$t"; done)
+	[ -n "$tests" ] || return 0
+	step "${prefix}pg_regress"
 	pg_regress=$(dirname "$("${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}" --pgxs)")/../test/regress/pg_regress
 	t0=$(date +%s.%N)
 	# shellcheck disable=SC2086
-	"$pg_regress" --inputdir="$top" --outputdir="$logdir/regress" \
+	"$pg_regress" --inputdir="$top" --outputdir="$out" \
 		--host="$PGHOST" --port="$PGPORT" --user="$PGUSER" \
-		--dbname=contrib_regression $regress_tests >"$logdir/pg_regress.log" 2>&1
+		--dbname=contrib_regression $tests >"$out.log" 2>&1
 	t1=$(date +%s.%N)
-	n=$(echo "$regress_tests" | wc -l)
-	for t in $regress_tests; do
-		line=$(grep -E "^(test |     )?[[:space:]]*$t[[:space:]]+\.\.\." "$logdir/pg_regress.log" | head -n 1)
+	n=$(echo "$tests" | wc -l)
+	for t in $tests; do
+		line=$(grep -E "^(test |     )?[[:space:]]*$t[[:space:]]+\.\.\." "$out.log" | head -n 1)
 		if [[ $line == *"... ok"* ]]; then ok=0; else ok=1; fi
-		record "regress/$t" $ok "$(awk -v a="$t0" -v b="$t1" -v n="$n" 'BEGIN { print (b - a) / n }')"
+		record "${prefix}regress/$t" $ok "$(awk -v a="$t0" -v b="$t1" -v n="$n" 'BEGIN { print (b - a) / n }')"
 	done
-	if grep -q FAILED "$logdir/pg_regress.log" || [ -s "$logdir/regress/regression.diffs" ]; then
-		head -c 6000 "$logdir/regress/regression.diffs" 2>/dev/null || cat "$logdir/pg_regress.log"
+	if grep -q FAILED "$out.log" || [ -s "$out/regression.diffs" ]; then
+		head -c 6000 "$out/regression.diffs" 2>/dev/null || cat "$out.log"
 	fi
-fi
+}
 
-# ---- integration tests: every test_* function in tests/integration/*.sh ----
-shopt -s nullglob
-for file in tests/integration/*.sh; do
-	suite=$(basename "$file" .sh)
-	names=$(grep -oE '^test_[a-z0-9_]+' "$file")
-	[ -n "$names" ] || continue
-	step "$suite"
-	for fn in $names; do
-		name=$suite/${fn#test_}
-		if [ -n "$pattern" ] && [[ $name != *"$pattern"* ]]; then
+# run_integration PREFIX [GROUP...]: every test_* function in
+# tests/integration/*.sh (or only the GROUPs'), each in a subshell
+run_integration() {
+	local prefix=$1 file suite names fn name log t0 t1 rc
+	shift
+	shopt -s nullglob
+	for file in tests/integration/*.sh; do
+		suite=$(basename "$file" .sh)
+		if [ $# -gt 0 ] && [[ " $* " != *" $suite "* ]]; then
 			continue
 		fi
-		log=$logdir/${suite}.${fn#test_}.log
-		t0=$(date +%s.%N)
-		(
-			set -eo pipefail
-			# shellcheck source=tests/lib.sh
-			. "$top/tests/lib.sh"
-			# shellcheck disable=SC1090
-			. "$top/$file"
-			"$fn"
-		) >"$log" 2>&1
-		rc=$?
-		t1=$(date +%s.%N)
-		record "$name" $rc "$(elapsed "$t0" "$t1")"
-		if [ $rc != 0 ]; then
-			sed 's/^/    | /' "$log" | tail -n 30
-		fi
+		names=$(grep -oE '^test_[a-z0-9_]+' "$file")
+		[ -n "$names" ] || continue
+		names=$(for fn in $names; do wanted "$prefix$suite/${fn#test_}" && echo "$fn"; done)
+		[ -n "$names" ] || continue
+		step "$prefix$suite"
+		for fn in $names; do
+			name=$prefix$suite/${fn#test_}
+			log=$logdir/${prefix//\//.}${suite}.${fn#test_}.log
+			t0=$(date +%s.%N)
+			(
+				set -eo pipefail
+				# shellcheck source=tests/lib.sh
+				. "$top/tests/lib.sh"
+				# shellcheck disable=SC1090
+				. "$top/$file"
+				"$fn"
+			) >"$log" 2>&1
+			rc=$?
+			t1=$(date +%s.%N)
+			record "$name" $rc "$(elapsed "$t0" "$t1")"
+			if [ $rc != 0 ]; then
+				sed 's/^/    | /' "$log" | tail -n 30
+			fi
+		done
 	done
-done
+}
 
-# ---- the harness's own stop is the last test ----
-if [ -z "$pattern" ] && [ "${ECSYNC_KEEP:-0}" != 1 ]; then
-	step "harness stop"
+# start_stack NAME: a fresh stack NAME, its settings exported
+start_stack() {
+	step "$1 stack"
+	# the stack's own run directory, not the one of the stack before it
+	unset ECSYNC_RUN_DIR
+	if ! tests/harness/stack.sh start "$1" --fresh >"$logdir/stack-start-$1.log" 2>&1; then
+		cat "$logdir/stack-start-$1.log"
+		return 1
+	fi
+	grep 'ready in' "$logdir/stack-start-$1.log"
+	eval "$(tests/harness/stack.sh env "$1")"
+	if [ "${ECSYNC_KEEP:-0}" != 1 ]; then
+		# shellcheck disable=SC2064
+		trap "tests/harness/stack.sh stop $1 >/dev/null 2>&1" EXIT
+	fi
+}
+
+# stop_stack NAME TEST: the harness's stop is a test too: nothing is left
+stop_stack() {
+	local t0 rc
 	t0=$(date +%s.%N)
 	trap - EXIT
 	(
 		set -e
 		. "$top/tests/lib.sh"
-		tests/harness/stack.sh stop test
+		PGBIN=$ECSYNC_PGBIN tests/harness/stack.sh stop "$1"
 		for p in "$PGPORT" "$ECSYNC_MYSQL_PORT" "${ECSYNC_KAFKA_BROKERS##*:}"; do
 			! port_listening "$p" || fail "port $p still listening after stop"
 		done
 		! pgrep -f -- "$ECSYNC_RUN_DIR" || fail "processes of $ECSYNC_RUN_DIR left after stop"
 		! pgrep -u postgres -f "postgres.*$PGPORT" || fail "postgres processes left after stop"
-	) >"$logdir/harness.stop.log" 2>&1
+	) >"$logdir/harness.stop-$1.log" 2>&1
 	rc=$?
-	record "harness/stop_leaves_nothing" $rc "$(elapsed "$t0" "$(date +%s.%N)")"
-	[ $rc = 0 ] || sed 's/^/    | /' "$logdir/harness.stop.log"
+	record "$2" $rc "$(elapsed "$t0" "$(date +%s.%N)")"
+	[ $rc = 0 ] || sed 's/^/    | /' "$logdir/harness.stop-$1.log"
+}
+
+# server_log_is_clean LOG TEST: no assertion failed, no backend crashed and
+# no check of a cassert build complained (leaks of relcache references,
+# snapshots, buffers; writes past a chunk's end) while the tests ran.  A
+# kill -9 is a test's own doing and is allowed.
+server_log_is_clean() {
+	local t0 bad
+	t0=$(date +%s.%N)
+	bad=$(grep -E 'TRAP:|terminated by signal (4|6|7|8|11)|WARNING: +.*(leak|still active|not closed|non-empty SPI stack|problem in alloc set|detected write past)' "$1" |
+		head -n 20 || true)
+	if [ -z "$bad" ]; then
+		record "$2" 0 "$(elapsed "$t0" "$(date +%s.%N)")"
+	else
+		record "$2" 1 "$(elapsed "$t0" "$(date +%s.%N)")"
+		echo "$bad" | sed 's/^/    | /'
+	fi
+}
+
+# ---- pass 1: the whole suite on Debian's PostgreSQL 15 ----
+if ! start_stack test; then
+	record "test stack starts" 1 0
+	finish
+fi
+run_regress ""
+run_integration ""
+[ -z "$pattern" ] && server_log_is_clean "$ECSYNC_RUN_DIR/pg/postgresql.log" "harness/server_log_has_no_crash_or_leak"
+if [ "${ECSYNC_KEEP:-0}" != 1 ]; then
+	if [ -z "$pattern" ]; then
+		step "harness stop"
+		stop_stack test "harness/stop_leaves_nothing"
+	else
+		tests/harness/stack.sh stop test >/dev/null 2>&1
+		trap - EXIT
+	fi
+fi
+
+# ---- pass 2: the extension's groups on a PostgreSQL with assertions ----
+# (freed memory clobbered, memory contexts checked, Assert() live: a
+# pointer kept past its context reads 0x7F bytes at once)
+if cassert_wanted; then
+	step "cassert build"
+	t0=$(date +%s.%N)
+	cbin=
+	if cbin=$(tests/harness/cassert-pg.sh 2>"$logdir/cassert-build.log") &&
+		rm -rf "$top/.run/cassert-build" && mkdir -p "$top/.run/cassert-build" &&
+		cp -r "$top/extension" "$top/common" "$top/.run/cassert-build/" &&
+		make -s -C "$top/.run/cassert-build/extension" clean >>"$logdir/cassert-build.log" 2>&1 &&
+		make -s -C "$top/.run/cassert-build/extension" PG_CONFIG="$cbin/pg_config" WERROR=-Werror \
+			>>"$logdir/cassert-build.log" 2>&1 &&
+		make -s -C "$top/.run/cassert-build/extension" PG_CONFIG="$cbin/pg_config" install \
+			>>"$logdir/cassert-build.log" 2>&1; then
+		record "cassert/build_and_install" 0 "$(elapsed "$t0" "$(date +%s.%N)")"
+		saved_pg_config=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+		export PGBIN=$cbin PG_CONFIG=$cbin/pg_config
+		if start_stack cassert; then
+			assert_on=$(psql -XAtc 'SHOW debug_assertions' 2>&1)
+			[ "$assert_on" = on ]
+			record "cassert/server_has_assertions" $? 0
+			[[ " $cassert_groups " != *" regress "* ]] || run_regress cassert/
+			# shellcheck disable=SC2086
+			run_integration cassert/ $cassert_groups
+			server_log_is_clean "$ECSYNC_RUN_DIR/pg/postgresql.log" "cassert/server_log_has_no_assertion_failure_or_leak"
+			if [ "${ECSYNC_KEEP:-0}" != 1 ]; then
+				stop_stack cassert "cassert/stop_leaves_nothing"
+			fi
+		else
+			record "cassert/stack_starts" 1 0
+		fi
+		export PG_CONFIG=$saved_pg_config
+		unset PGBIN
+	else
+		tail -n 30 "$logdir/cassert-build.log"
+		record "cassert/build_and_install" 1 "$(elapsed "$t0" "$(date +%s.%N)")"
+	fi
 fi
 
 finish

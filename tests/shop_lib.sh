@@ -3,7 +3,7 @@
 # row.
 
 load_shop() {	# load_shop MYSQL_DB SCALE SEED
-	"$ECSYNC_TOP/tests/harness/load-shop.sh" --stack test --database "$1" --scale "$2" --seed "$3"
+	"$ECSYNC_TOP/tests/harness/load-shop.sh" --stack "${ECSYNC_STACK:-test}" --database "$1" --scale "$2" --seed "$3"
 }
 
 # Canonical text of each shop table, the same on both sides, row by row.
@@ -64,4 +64,24 @@ user_mapping() {
 	CREATE USER MAPPING FOR CURRENT_USER SERVER $1
 	  OPTIONS (user 'ecsync', password '$(cat "$ECSYNC_MYSQL_PASSWORD_FILE")')
 	EOF
+}
+
+# assert_wall_clock MYDB PGSCHEMA ZONE: the shop's DATETIME columns (wall
+# clock times of ZONE, as MySQL wrote them) are the instants PostgreSQL
+# holds, read back in ZONE; a zone lost or garbled on the way shifts them
+assert_wall_clock() {
+	local spec t c a b
+	for spec in users:created_at products:created_at sales:sold_at; do
+		t=${spec%%:*} c=${spec#*:}
+		a=$(my_q "$1" -e "SELECT CONCAT(id, '|', DATE_FORMAT($c, '%Y-%m-%d %H:%i:%s')) FROM $t ORDER BY id")
+		b=$(psql_q -c "SELECT concat(id, '|', to_char($c AT TIME ZONE '$3', 'YYYY-MM-DD HH24:MI:SS')) FROM $2.$t ORDER BY id")
+		if [ "$a" != "$b" ]; then
+			diff <(echo "$a") <(echo "$b") | head -n 6 >&2
+			fail "$2.$t.$c is not MySQL $1's wall-clock time in $3"
+		fi
+		[ -n "$a" ] || fail "$1.$t is empty"
+	done
+	assert_eq "timestamp with time zone" \
+		"$(psql_q -c "SELECT format_type(atttypid, NULL) FROM pg_attribute WHERE attrelid = '$2.sales'::regclass AND attname = 'sold_at'")" \
+		"$2.sales.sold_at's type"
 }

@@ -23,6 +23,46 @@ shop.sales_details|full|45000|45000" \
 	assert_eq "PRIMARY KEY (id)" "$(psql_q -c "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'shop.sales_details'::regclass AND contype = 'p'")" "primary key"
 }
 
+# Two servers with different zones, every table in a transaction of its
+# own, twice: each table reads its server's zone (it once read the zone
+# after the transaction that held it was gone, and failed or shifted).
+test_isolation_table_honours_each_servers_zone_run_after_run() {
+	load_shop b_zone_tokyo 0.002 14 >/dev/null
+	load_shop b_zone_kolkata 0.002 15 >/dev/null
+	pg_db b_zone b_zone_tokyo
+	local srv zone
+	for srv in tokyo:Asia/Tokyo kolkata:Asia/Kolkata; do
+		zone=${srv#*:} srv=${srv%%:*}
+		psql_q -c "CREATE SERVER src_$srv FOREIGN DATA WRAPPER ecsync_mysql
+		           OPTIONS (host '127.0.0.1', port '$ECSYNC_MYSQL_PORT', database 'b_zone_$srv',
+		                    datetime_zone '$zone')"
+		user_mapping "src_$srv"
+		psql_q -c "SELECT count(*) FROM ecsync_register_shop('src_$srv', '$srv', 'incremental')" >/dev/null
+	done
+	local run out
+	for run in 1 2; do
+		out=$(psql_q -c "SELECT table_name, status, coalesce(error, '') FROM ecsync_run_batch(isolation => 'table') ORDER BY 1")
+		echo "$out"
+		assert_eq "kolkata.products|succeeded|
+kolkata.sales|succeeded|
+kolkata.sales_details|succeeded|
+kolkata.users|succeeded|
+tokyo.products|succeeded|
+tokyo.sales|succeeded|
+tokyo.sales_details|succeeded|
+tokyo.users|succeeded|" "$out" "run $run: every table of both servers"
+		assert_wall_clock b_zone_tokyo tokyo Asia/Tokyo
+		assert_wall_clock b_zone_kolkata kolkata Asia/Kolkata
+		# every other column too (the dump prints DATETIME in the session's zone)
+		PGTZ=Asia/Tokyo assert_shop_equal b_zone_tokyo tokyo >/dev/null
+		PGTZ=Asia/Kolkata assert_shop_equal b_zone_kolkata kolkata >/dev/null
+		# the second run has changes to read
+		my_q b_zone_tokyo -e "UPDATE sales SET total = total + 1, sold_at = sold_at + INTERVAL 1 HOUR WHERE id % 7 = 0"
+		my_q b_zone_kolkata -e "UPDATE users SET created_at = created_at - INTERVAL 1 DAY WHERE id % 5 = 0"
+	done
+	assert_eq "2|succeeded" "$(psql_q -c "SELECT count(*), min(status) FROM ecsync.runs")" "both runs succeeded"
+}
+
 test_incremental_sync_catches_updates_ties_and_late_commits() {
 	load_shop b_inc 0.01 12
 	pg_db b_inc b_inc

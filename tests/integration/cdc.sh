@@ -115,6 +115,31 @@ test_snapshot_then_stream_equals_mysql() {
 	cdc_done c_basic
 }
 
+# A snapshot copies each table in a transaction of its own: every table of
+# a server with a zone reads that zone (it once read it freed, and paused
+# tables with "invalid value for parameter TimeZone"), and so do the
+# changes that follow.
+test_snapshot_of_a_zoned_server_streams_every_table() {
+	load_shop c_zone 0.002 33 >/dev/null
+	cdc_server c_zone c_zone "datetime_zone 'Asia/Tokyo'"
+	psql_q -c "DROP SCHEMA IF EXISTS c_zone CASCADE"
+	psql_q -c "SELECT count(*) FROM ecsync_register_shop('c_zone', 'c_zone', 'cdc')" >/dev/null
+	psql_q -c "SELECT ecsync_start_cdc('c_zone')" >/dev/null
+	wait_for 60 streaming c_zone 4 ||
+		fail "not every table streams: $(psql_q -c "SELECT table_name, state, error FROM ecsync.cdc_table_status WHERE server_name = 'c_zone'")"
+	assert_eq "" "$(psql_q -c "SELECT string_agg(table_name || ': ' || error, '; ') FROM ecsync.cdc_table_status
+	                           WHERE server_name = 'c_zone' AND error IS NOT NULL")" "no table has an error"
+	assert_wall_clock c_zone c_zone Asia/Tokyo
+	my_q c_zone -e "UPDATE sales SET sold_at = sold_at + INTERVAL 90 MINUTE WHERE id % 3 = 0;
+	                INSERT INTO users (id, name, email, age, gender, occupation, created_at, updated_at)
+	                  VALUES (900001, '時差 太郎', 'jisa@example.jp', 30, 'male', '会社員', '2026-03-08 02:30:00', NOW())"
+	wait_for 60 caught_up c_zone || fail "not caught up"
+	assert_wall_clock c_zone c_zone Asia/Tokyo
+	assert_eq "2026-03-07 17:30:00" "$(psql_q -c "SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') FROM c_zone.users WHERE id = 900001")" \
+		"a Tokyo wall-clock time is its UTC instant"
+	cdc_done c_zone
+}
+
 test_every_type_arrives_as_the_batch_reads_it() {
 	my_q -e "DROP DATABASE IF EXISTS c_types; CREATE DATABASE c_types"
 	local cols="id INT PRIMARY KEY, b TINYINT(1), ti TINYINT, tiu TINYINT UNSIGNED, si SMALLINT, siu SMALLINT UNSIGNED,

@@ -25,7 +25,7 @@ test_events_read_back_byte_for_byte() {
 test_events_match_the_users_table() {
 	local dir topic=users_$RANDOM$RANDOM db=shop_events
 	dir=$(mktemp -d)
-	"$ECSYNC_TOP/tests/harness/load-shop.sh" --stack test --database "$db" --scale 0.01 --seed 5
+	"$ECSYNC_TOP/tests/harness/load-shop.sh" --stack "${ECSYNC_STACK:-test}" --database "$db" --scale 0.01 --seed 5
 	"$pvproduce" -t "$topic" -n 2000 --scale 0.01 --seed 5 -q
 	consume "$topic" 2000 | cut -f2 >"$dir/events.json"
 	assert_eq 2000 "$(wc -l <"$dir/events.json")" "events consumed"

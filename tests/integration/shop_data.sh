@@ -5,7 +5,7 @@ shopgen=$ECSYNC_TOP/tests/gen/shopgen
 # check_shop DB SCALE SEED loads the shop into DB and checks it
 check_shop() {
 	local db=$1 scale=$2 seed=$3 t
-	"$ECSYNC_TOP/tests/harness/load-shop.sh" --stack test --database "$db" --scale "$scale" --seed "$seed"
+	"$ECSYNC_TOP/tests/harness/load-shop.sh" --stack "${ECSYNC_STACK:-test}" --database "$db" --scale "$scale" --seed "$seed"
 
 	# counts: what shopgen --sizes promises, and 3 lines per sale
 	while read -r t n; do
