@@ -76,7 +76,8 @@ bc_start_run(const BatchRequest *req)
 					0, NULL, NULL, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not mark the runs of exited workers");
 
-	args[0] = CStringGetDatum(GetUserNameFromId(req->requested_by, false));
+	/* a name Datum is a whole NameData (64 bytes), not a C string */
+	args[0] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(req->requested_by, false)));
 	args[1] = Int32GetDatum(MyProcPid);
 	args[2] = Int32GetDatum(req->only_table);
 	args[3] = ObjectIdGetDatum(req->userid);

@@ -172,12 +172,15 @@ server_conn(const char *server)
 	nserver_sockets = nservers + 1;
 	cxt = AllocSetContextCreate(TopMemoryContext, "ecsync server connection",
 								ALLOCSET_SMALL_SIZES);
-	sc = &servers[nservers++];
+	sc = &servers[nservers];
+	memset(sc, 0, sizeof(*sc));
 	sc->cxt = cxt;
-	sc->server = MemoryContextStrdup(cxt, server);
 	sc->conn = conn;
+	sc->server = MemoryContextStrdup(cxt, server);
 	sc->database = p.database ? MemoryContextStrdup(cxt, p.database) : NULL;
 	ecsync_mysql_policy(srv, &sc->policy, cxt);
+	/* counted once whole: close_servers() may see it from now on */
+	nservers++;
 	sc->snapshot_before = GetCurrentTimestamp();
 	/* a cdc snapshot also reads the binary log position it is exactly at */
 	if (current_req && current_req->cdc_server[0]

@@ -131,13 +131,19 @@ restart_if_asked(void)
 	proc_exit(1);
 }
 
-static bool
-open_table(CdcTable *t, ms_conn *conn, char **msg, int *code)
+typedef struct OpenTableArgs
 {
-	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-	volatile bool ok = true;
+	CdcTable   *t;
+	ms_conn    *conn;
+} OpenTableArgs;
 
-	PG_TRY();
+/* open_table_steps maps t and finds its target (see open_table) */
+static void
+open_table_steps(void *arg)
+{
+	CdcTable   *t = ((OpenTableArgs *) arg)->t;
+	ms_conn    *conn = ((OpenTableArgs *) arg)->conn;
+
 	{
 		TableSpec	spec = {t->source_table, false, t->key_columns, NULL, t->columns,
 		t->exclude_columns, cw.policy};
@@ -202,20 +208,30 @@ open_table(CdcTable *t, ms_conn *conn, char **msg, int *code)
 					 errhint("Add one (ALTER TABLE %s ADD PRIMARY KEY (...)), then call ecsync_cdc_resnapshot().",
 							 qualified(t))));
 	}
-	PG_CATCH();
-	{
-		ErrorData  *e;
+}
 
-		MemoryContextSwitchTo(TopMemoryContext);
-		e = CopyErrorData();
-		FlushErrorState();
-		*msg = e->hint ? psprintf("%s (%s)", e->message, e->hint) : pstrdup(e->message);
-		*code = e->sqlerrcode;
-		ok = false;
-	}
-	PG_END_TRY();
+/*
+ * open_table maps t for the worker's life (in TopMemoryContext), or says
+ * in *msg why it cannot be applied.  The steps run in a subtransaction: a
+ * step that fails leaves no relation, lock or buffer behind.  A cancel or
+ * a shutdown is no reason to pause a table: it goes on up.
+ */
+static bool
+open_table(CdcTable *t, ms_conn *conn, char **msg, int *code)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+	OpenTableArgs args = {t, conn};
+	ErrorData  *e = ecsync_try(open_table_steps, &args);
+
 	MemoryContextSwitchTo(old);
-	return ok;
+	if (e == NULL)
+		return true;
+	if (e->sqlerrcode == ERRCODE_QUERY_CANCELED || e->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
+		ReThrowError(e);
+	*msg = e->hint ? MemoryContextStrdup(TopMemoryContext, psprintf("%s (%s)", e->message, e->hint))
+		: e->message;
+	*code = e->sqlerrcode;
+	return false;
 }
 
 /*

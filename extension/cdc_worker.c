@@ -43,7 +43,7 @@ PGDLLEXPORT void ecsync_cdc_main(Datum main_arg);
 
 CdcWorker	cw;
 
-#define MAX_MAPS 64				/* TABLE_MAPs of the current transaction */
+#define MAX_MAPS 256			/* tables mapped in the current transaction */
 
 static br_table maps[MAX_MAPS];
 static int	nmaps = 0;
@@ -377,10 +377,32 @@ handle_event(const bs_event *ev, const char *file)
 				if (!br_parse_table_map(ev->body, ev->len, 6, &bt, err, sizeof(err)))
 					mysql_error_out("reading the binary log", err);
 				t = tracked(bt.db, bt.table);
-				if (t == NULL || t->state != 's' || !after_snapshot(t, &at) || nmaps == MAX_MAPS)
+				if (t == NULL || t->state != 's' || !after_snapshot(t, &at))
 				{
 					br_table_free(&bt);
 					break;
+				}
+				/*
+				 * MySQL maps a table again before each statement: the same
+				 * id replaces its map.  More tracked tables in one
+				 * transaction than there is room for must not lose rows.
+				 */
+				{
+					br_table   *same = map_of(bt.table_id);
+
+					if (same != NULL)
+					{
+						br_table_free(same);
+						*same = maps[--nmaps];
+					}
+				}
+				if (nmaps == MAX_MAPS)
+				{
+					br_table_free(&bt);
+					ereport(ERROR,
+							(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+							 errmsg("a MySQL transaction at %s:%u writes more than %d tables that change capture applies",
+									file, ev->next_pos, MAX_MAPS)));
 				}
 				if (!cw.in_group)
 					cdc_group_begin();
@@ -413,8 +435,16 @@ handle_event(const bs_event *ev, const char *file)
 				off = 13 + status_len + dblen + 1;
 				if (off > ev->len)
 					break;
-				dbname = pnstrdup((const char *) ev->body + 13 + status_len, dblen);
-				sql = pnstrdup((const char *) ev->body + off, ev->len - off);
+				/*
+				 * Outside any transaction: ending the source transaction
+				 * may commit the open group, whose memory would go with it.
+				 */
+				dbname = MemoryContextAlloc(TopMemoryContext, dblen + 1);
+				memcpy(dbname, ev->body + 13 + status_len, dblen);
+				dbname[dblen] = '\0';
+				sql = MemoryContextAlloc(TopMemoryContext, ev->len - off + 1);
+				memcpy(sql, ev->body + off, ev->len - off);
+				sql[ev->len - off] = '\0';
 				if (pg_strcasecmp(sql, "BEGIN") == 0)
 				{
 					event_timestamp = ev->timestamp;
@@ -497,9 +527,14 @@ stats(bool caught_up)
 	cc_begin();
 	cc_save_stats(&server, lag);
 	cc_commit();
-	pgstat_report_activity(STATE_IDLE,
-						   psprintf("ecsync cdc of server %s at %s:%llu, %.0f rows/s", cw.server,
-									cw.pos.file, (unsigned long long) cw.pos.pos, cw.rate));
+	{
+		/* every few seconds for the worker's life: freed, not left to pile up */
+		char	   *activity = psprintf("ecsync cdc of server %s at %s:%llu, %.0f rows/s", cw.server,
+										cw.pos.file, (unsigned long long) cw.pos.pos, cw.rate);
+
+		pgstat_report_activity(STATE_IDLE, activity);
+		pfree(activity);
+	}
 }
 
 /* stream reads and applies the binary log until told to stop */
@@ -641,6 +676,26 @@ run_stream(void)
 	}
 }
 
+/*
+ * resolve_databases gives every table without a source database the
+ * server's, or says what is missing: a table's database is never NULL
+ */
+static void
+resolve_databases(void)
+{
+	for (int i = 0; i < cw.ntables; i++)
+	{
+		if (cw.tables[i].source_db != NULL)
+			continue;
+		if (cw.database == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("no MySQL database for table %s", cw.tables[i].source_table),
+					 errhint("Set the server's \"database\" option or register the table with source_database.")));
+		cw.tables[i].source_db = cw.database;
+	}
+}
+
 static void
 cdc_shutdown(int code, Datum arg)
 {
@@ -695,19 +750,9 @@ ecsync_cdc_main(Datum main_arg)
 		if (cw.params.read_timeout == 0 || cw.params.read_timeout < 10)
 			cw.params.read_timeout = 30;
 		cw.replica_id = ecsync_cdc_server_id(srv, cw.req.cdc_id);
+		resolve_databases();
 		for (int i = 0; i < cw.ntables; i++)
-		{
-			if (cw.tables[i].source_db == NULL)
-			{
-				if (cw.database == NULL)
-					ereport(ERROR,
-							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-							 errmsg("no MySQL database for table %s", cw.tables[i].source_table),
-							 errhint("Set the server's \"database\" option or register the table with source_database.")));
-				cw.tables[i].source_db = cw.database;
-			}
 			need_snapshot |= cw.tables[i].state == 'n';
-		}
 		cc_commit();
 
 		/* the session applies as PostgreSQL's replication does */
@@ -733,9 +778,8 @@ ecsync_cdc_main(Datum main_arg)
 			snapshot();
 			cc_begin();
 			(void) cc_load();
-			for (int i = 0; i < cw.ntables; i++)
-				if (cw.tables[i].source_db == NULL)
-					cw.tables[i].source_db = cw.database;
+			/* a table registered during the snapshot is checked as well */
+			resolve_databases();
 			cc_commit();
 		}
 		if (cw.pos.file[0] == '\0')

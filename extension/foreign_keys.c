@@ -124,7 +124,8 @@ target_of(SyncTable *t, const char *db, const char *server_db, const char *src)
 
 	if (strcmp(src, t->source_table) == 0)
 		return get_relname_relid(t->target_table, get_namespace_oid(t->target_schema, false));
-	args[0] = CStringGetDatum(t->server);
+	/* a name Datum is a whole NameData (64 bytes), not a C string */
+	args[0] = DirectFunctionCall1(namein, CStringGetDatum(t->server));
 	args[1] = CStringGetTextDatum(db);
 	args[2] = server_db ? CStringGetTextDatum(server_db) : (Datum) 0;
 	nulls[2] = server_db ? ' ' : 'n';

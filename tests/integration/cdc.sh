@@ -140,6 +140,46 @@ test_snapshot_of_a_zoned_server_streams_every_table() {
 	cdc_done c_zone
 }
 
+# Statements the binary log carries as QUERY events (DDL, GRANT, a
+# MyISAM commit) right behind row changes: the open group commits with
+# them, and the statement's text, once kept in that group's memory, was
+# freed under the worker (a cassert server trapped).  And a transaction of
+# many statements maps its tables again and again: every row is applied.
+test_statements_behind_row_changes_and_long_transactions_apply_every_row() {
+	my_q -e "DROP DATABASE IF EXISTS c_stmt; CREATE DATABASE c_stmt"
+	my_q c_stmt -e "CREATE TABLE a (id INT PRIMARY KEY, v VARCHAR(20)); CREATE TABLE b (id INT PRIMARY KEY, n INT);
+	                CREATE TABLE m (id INT PRIMARY KEY) ENGINE=MyISAM"
+	cdc_server c_stmt c_stmt
+	psql_q -c "DROP SCHEMA IF EXISTS c_stmt CASCADE"
+	psql_q -c "SELECT ecsync_register_table('c_stmt', 'a', 'a', mode => 'cdc', target_schema => 'c_stmt')" \
+		-c "SELECT ecsync_register_table('c_stmt', 'b', 'b', mode => 'cdc', target_schema => 'c_stmt')" >/dev/null
+	psql_q -c "SELECT ecsync_start_cdc('c_stmt')" >/dev/null
+	wait_for 60 streaming c_stmt 2 || fail "the tables never streamed"
+	local pid i sql=
+	pid=$(worker_pid c_stmt)
+	for ((i = 1; i <= 300; i++)); do
+		sql+="INSERT INTO a VALUES ($i, 'v$i'); INSERT INTO b VALUES ($i, $i);"
+		# statements of their own right behind the row changes
+		((i % 10)) || sql+="CREATE TABLE IF NOT EXISTS x$i (i INT); DROP TABLE x$i; INSERT INTO m VALUES ($i);"
+	done
+	my_q c_stmt -e "$sql"
+	# one transaction of 400 statements over both tables
+	sql="START TRANSACTION;"
+	for ((i = 1001; i <= 1200; i++)); do
+		sql+="INSERT INTO a VALUES ($i, 'w$i'); UPDATE b SET n = n + 1 WHERE id = $((i - 1000));"
+	done
+	my_q c_stmt -e "${sql}COMMIT;"
+	wait_for 60 caught_up c_stmt || fail "not caught up: $(last_error c_stmt)"
+	assert_eq "500|200" "$(psql_q -c "SELECT (SELECT count(*) FROM c_stmt.a), (SELECT count(*) FROM c_stmt.b WHERE n = id + 1)")" \
+		"every row of both tables"
+	assert_eq "$(my_q c_stmt -e "SELECT CONCAT(a.id, '|', v, '|', n) FROM a JOIN b USING (id) ORDER BY id" | md5sum)" \
+		"$(psql_q -c "SELECT concat(a.id, '|', v, '|', n) FROM c_stmt.a JOIN c_stmt.b USING (id) ORDER BY id" | md5sum)" "the values"
+	assert_eq "$pid" "$(worker_pid c_stmt)" "the same worker, never restarted"
+	assert_eq "" "$(last_error c_stmt)" "no error"
+	cdc_done c_stmt
+	my_q -e "DROP DATABASE c_stmt"
+}
+
 test_every_type_arrives_as_the_batch_reads_it() {
 	my_q -e "DROP DATABASE IF EXISTS c_types; CREATE DATABASE c_types"
 	local cols="id INT PRIMARY KEY, b TINYINT(1), ti TINYINT, tiu TINYINT UNSIGNED, si SMALLINT, siu SMALLINT UNSIGNED,
