@@ -223,15 +223,15 @@ open_table(CdcTable *t, ms_conn *conn, char **msg, int *code)
 	OpenTableArgs args = {t, conn};
 	ErrorData  *e = ecsync_try(open_table_steps, &args);
 
+	if (e != NULL)
+	{
+		if (e->sqlerrcode == ERRCODE_QUERY_CANCELED || e->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
+			ReThrowError(e);
+		*msg = e->hint ? psprintf("%s (%s)", e->message, e->hint) : e->message;
+		*code = e->sqlerrcode;
+	}
 	MemoryContextSwitchTo(old);
-	if (e == NULL)
-		return true;
-	if (e->sqlerrcode == ERRCODE_QUERY_CANCELED || e->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
-		ReThrowError(e);
-	*msg = e->hint ? MemoryContextStrdup(TopMemoryContext, psprintf("%s (%s)", e->message, e->hint))
-		: e->message;
-	*code = e->sqlerrcode;
-	return false;
+	return e == NULL;
 }
 
 /*

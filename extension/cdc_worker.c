@@ -439,12 +439,13 @@ handle_event(const bs_event *ev, const char *file)
 				 * Outside any transaction: ending the source transaction
 				 * may commit the open group, whose memory would go with it.
 				 */
-				dbname = MemoryContextAlloc(TopMemoryContext, dblen + 1);
-				memcpy(dbname, ev->body + 13 + status_len, dblen);
-				dbname[dblen] = '\0';
-				sql = MemoryContextAlloc(TopMemoryContext, ev->len - off + 1);
-				memcpy(sql, ev->body + off, ev->len - off);
-				sql[ev->len - off] = '\0';
+				{
+					MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+					dbname = pnstrdup((const char *) ev->body + 13 + status_len, dblen);
+					sql = pnstrdup((const char *) ev->body + off, ev->len - off);
+					MemoryContextSwitchTo(old);
+				}
 				if (pg_strcasecmp(sql, "BEGIN") == 0)
 				{
 					event_timestamp = ev->timestamp;

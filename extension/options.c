@@ -197,8 +197,8 @@ ecsync_mysql_validator(PG_FUNCTION_ARGS)
  * ecsync_mysql_params fills p from server and user mapping, its strings
  * copied into cxt: the catalog's own copies live in the current
  * transaction only, and a caller that keeps p across transactions (a
- * worker) passes a context that lives as long as p.  The user mapping is userid's or PUBLIC's;
- * its absence is an error that names the server.  As postgres_fdw does for
+ * worker) passes a context that lives as long as p.  The user mapping is
+ * userid's or PUBLIC's; its absence is an error that names the server.  As postgres_fdw does for
  * non-superusers, a non-superuser's mapping must carry a password: the
  * connection must not pass on the database server's own standing.
  */
