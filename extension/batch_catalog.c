@@ -57,9 +57,9 @@ spi_getstr(int row, int col)
 int64
 bc_start_run(const BatchRequest *req)
 {
-	Datum		args[4];
-	Oid			types[4] = {NAMEOID, INT4OID, INT4OID, OIDOID};
-	char		nulls[4] = {' ', ' ', req->only_table ? ' ' : 'n', ' '};
+	Datum		args[5];
+	Oid			types[5] = {NAMEOID, INT4OID, INT4OID, OIDOID, TEXTOID};
+	char		nulls[5] = {' ', ' ', req->only_table ? ' ' : 'n', ' ', ' '};
 	int64		run_id;
 	bool		isnull;
 
@@ -81,9 +81,11 @@ bc_start_run(const BatchRequest *req)
 	args[1] = Int32GetDatum(MyProcPid);
 	args[2] = Int32GetDatum(req->only_table);
 	args[3] = ObjectIdGetDatum(req->userid);
-	if (catalog_spi("INSERT INTO ecsync.runs (requested_by, worker_pid, only_table, owner) "
-					"VALUES ($1, $2, $3, $4) RETURNING run_id",
-					4, types, args, nulls, false, 1) != SPI_OK_INSERT_RETURNING)
+	/* as the worker runs it: a reconciliation is always one transaction */
+	args[4] = CStringGetTextDatum(req->per_table && !req->reconcile ? "table" : "run");
+	if (catalog_spi("INSERT INTO ecsync.runs (requested_by, worker_pid, only_table, owner, isolation) "
+					"VALUES ($1, $2, $3, $4, $5) RETURNING run_id",
+					5, types, args, nulls, false, 1) != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "could not record the run");
 	run_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 										 SPI_tuptable->tupdesc, 1, &isnull));

@@ -60,7 +60,8 @@ tokyo.users|succeeded|" "$out" "run $run: every table of both servers"
 		my_q b_zone_tokyo -e "UPDATE sales SET total = total + 1, sold_at = sold_at + INTERVAL 1 HOUR WHERE id % 7 = 0"
 		my_q b_zone_kolkata -e "UPDATE users SET created_at = created_at - INTERVAL 1 DAY WHERE id % 5 = 0"
 	done
-	assert_eq "2|succeeded" "$(psql_q -c "SELECT count(*), min(status) FROM ecsync.runs")" "both runs succeeded"
+	assert_eq "2|succeeded|table" "$(psql_q -c "SELECT count(*), min(status), string_agg(DISTINCT isolation, ',') FROM ecsync.runs")" \
+		"both runs succeeded, recorded with their isolation"
 }
 
 test_incremental_sync_catches_updates_ties_and_late_commits() {
