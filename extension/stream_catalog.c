@@ -291,8 +291,13 @@ sc_prepare(void)
 /*
  * sc_claim_partition makes sure the partition has its row (created for a
  * new one) and returns its stored next offset, -1 for none yet.  Inside
- * the caller's transaction; takes no row lock: the previous owner may
- * still hold one.
+ * the caller's transaction; it waits for no lock: the previous owner may
+ * be frozen in the middle of a batch, holding its offset row, and the
+ * stored offset it had last committed is the one to start from (its
+ * successor's first offset update waits for that batch, and the
+ * conditional update finds out if it committed).  So the row is read
+ * first: INSERT ... ON CONFLICT DO NOTHING would wait on a row another
+ * transaction has updated, and is run only for a partition with no row.
  */
 int64
 sc_claim_partition(int32 p)
@@ -303,12 +308,18 @@ sc_claim_partition(int32 p)
 	char	   *next;
 
 	SPI_execute_with_args(
-						  "INSERT INTO ecsync.stream_offsets (stream_id, kafka_partition, worker_pid, updated_at) "
-						  "VALUES ($1, $2, $3, now()) ON CONFLICT (stream_id, kafka_partition) DO NOTHING",
-						  3, types, values, NULL, false, 0);
-	SPI_execute_with_args(
 						  "SELECT next_offset FROM ecsync.stream_offsets WHERE stream_id = $1 AND kafka_partition = $2",
 						  2, types, values, NULL, false, 0);
+	if (SPI_processed == 0)
+	{
+		SPI_execute_with_args(
+							  "INSERT INTO ecsync.stream_offsets (stream_id, kafka_partition, worker_pid, updated_at) "
+							  "VALUES ($1, $2, $3, now()) ON CONFLICT (stream_id, kafka_partition) DO NOTHING",
+							  3, types, values, NULL, false, 0);
+		SPI_execute_with_args(
+							  "SELECT next_offset FROM ecsync.stream_offsets WHERE stream_id = $1 AND kafka_partition = $2",
+							  2, types, values, NULL, false, 0);
+	}
 	if (SPI_processed != 1)
 		elog(ERROR, "could not read the stored offset of partition %d", p);
 	next = spi_text(0, 1);

@@ -284,6 +284,44 @@ test_rebalance_two_workers_four_partitions_one_frozen() {
 
 has_two_owners() { [ "$(owners "$1")" = 2 ]; }
 
+# A worker frozen in the middle of a batch holds its partitions' offset
+# rows; the worker that takes them over must still be assigned them at
+# once (its first offset update then waits for that batch, as it must).
+# A session holding the rows stands in for the frozen batch: an assignment
+# that waited for it (INSERT ... ON CONFLICT on a row another transaction
+# updated waits) left the group with no owner of those partitions.
+test_a_successor_is_assigned_partitions_whose_offsets_a_batch_holds() {
+	setup
+	local t=st_handover holder from a
+	"$pvproduce" -t $t --partitions 2 -n 1000 -q
+	start_stream $t ", workers => 2"
+	wait_for 30 workers_running $t 2 || fail "two workers did not start"
+	wait_for 60 arrived $t 1000 || fail "first events: $(rows $t) of 1000"
+	wait_for 30 has_two_owners $t || fail "partitions not spread over both workers"
+	psql_q -c "BEGIN" \
+		-c "UPDATE ecsync.stream_offsets SET updated_at = now() WHERE stream_id = (SELECT id FROM ecsync.streams WHERE name = '$t')" \
+		-c "SELECT pg_sleep(60)" -c "COMMIT" >/dev/null 2>&1 &
+	holder=$!
+	sleep 1
+	from=$(pg_log | wc -l)
+	read -r a _ <<<"$(worker_pids $t | tr '\n' ' ')"
+	psql_q -c "SELECT pg_terminate_backend($a)" >/dev/null
+	wait_for 30 assigned_both_since "$from" $t ||
+		{ kill $holder 2>/dev/null; fail "no worker was assigned both partitions while their offset rows were held: $(pg_log | tail -n +"$from" | grep -E 'assigned|revoked' | tail -5)"; }
+	kill $holder 2>/dev/null
+	wait $holder 2>/dev/null || true
+	"$pvproduce" -t $t -n 1000 -q
+	wait_for 60 arrived $t 2000 || fail "after the hand-over: $(rows $t) of 2000"
+	assert_exactly_once $t 2000
+	cleanup $t
+}
+
+# assigned_both_since LINE NAME: since log line LINE, a worker of stream
+# NAME was assigned partitions 0 and 1
+assigned_both_since() {
+	pg_log | tail -n +"$1" | grep -Eq "ecsync stream \"$2\" worker [0-9]+: assigned partitions 0@([0-9]+|earliest), 1@([0-9]+|earliest) "
+}
+
 test_stop_start_and_restart_keep_the_stream_state() {
 	setup
 	local t=st_state n
