@@ -7,7 +7,7 @@
 #   make stop       stop the stack started by make run
 #   make check      install what is missing, start a test stack, run every test
 #   make bench      benchmarks against their anchors [GROUP=batch,stream,archive,cdc] [ROWS=4500000] [EVENTS=2000000]
-#   make sanitize   ASan+UBSan builds of ecsync-ingest and the C unit tests
+#   make sanitize   ASan+UBSan builds of ecsync-ingest, the C unit tests and binlogcat
 #   make deps       install missing Debian packages and the Kafka broker jars
 
 PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
@@ -48,7 +48,8 @@ bench:
 
 sanitize:
 	$(MAKE) -C ingester sanitize
-	$(MAKE) -C tests/unit sanitize
+	$(MAKE) -C tests/unit sanitize test_event_pipe-san
+	$(MAKE) -C tests/gen sanitize
 
 deps:
 	tests/harness/install-deps.sh

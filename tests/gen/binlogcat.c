@@ -9,14 +9,20 @@
  *	  binlogcat started.  The decoder tests compare its lines with what
  *	  SELECT gives for the same rows.
  *
- *	  binlogcat FILE POS      (connection from ECSYNC_MYSQL_HOST, _PORT,
- *	                          _USER and _PASSWORD_FILE; BINLOGCAT_SEEDS=DIR
- *	                          writes fuzzing seeds of the first rows events)
+ *	  binlogcat [--pipe] FILE POS
+ *
+ *	  The connection comes from ECSYNC_MYSQL_HOST, _PORT, _USER and
+ *	  _PASSWORD_FILE; BINLOGCAT_SEEDS=DIR writes fuzzing seeds of the first
+ *	  rows events.  --pipe reads the events through the reader thread the
+ *	  change-capture worker uses (common/binlog_pipe.c), so that a build
+ *	  under sanitizers (binlogcat-san) runs every part of the worker's
+ *	  binary log path that is not PostgreSQL's.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "binlog_pipe.h"
 #include "binlog_rows.h"
 #include "binlog_source.h"
 
@@ -92,9 +98,16 @@ main(int argc, char **argv)
 	br_table	tables[MAX_TABLES];
 	int			ntables = 0;
 	br_image	img;
+	bp_pipe    *pipe = NULL;
+	bool		use_pipe = argc == 4 && strcmp(argv[1], "--pipe") == 0;
 
+	if (use_pipe)
+	{
+		argv++;
+		argc--;
+	}
 	if (argc != 3)
-		die("usage: binlogcat FILE POS");
+		die("usage: binlogcat [--pipe] FILE POS");
 	memset(&p, 0, sizeof(p));
 	p.host = getenv("ECSYNC_MYSQL_HOST") ? getenv("ECSYNC_MYSQL_HOST") : "127.0.0.1";
 	p.port = getenv("ECSYNC_MYSQL_PORT") ? (unsigned) atoi(getenv("ECSYNC_MYSQL_PORT")) : 3306;
@@ -117,16 +130,32 @@ main(int argc, char **argv)
 	from.pos = strtoull(argv[2], NULL, 10);
 	if ((s = bs_open(c, 4000001, &from, 1000, src.checksum, err, sizeof(err))) == NULL)
 		die(err);
+	if (use_pipe && (pipe = bp_start(s, 4 << 20, err, sizeof(err))) == NULL)
+		die(err);
 	br_image_init(&img);
 	for (;;)
 	{
 		bs_event	ev;
 		bool		purged;
 		bs_pos		at;
+		const char *file;
 
-		if (bs_next(s, &ev, &purged, err, sizeof(err)) < 0)
-			die(err);
-		snprintf(at.file, sizeof(at.file), "%s", bs_file(s));
+		if (pipe)
+		{
+			int			got;
+
+			while ((got = bp_next(pipe, &ev, &file, 1000, &purged, err, sizeof(err))) == 0)
+				;
+			if (got < 0)
+				die(err);
+		}
+		else
+		{
+			if (bs_next(s, &ev, &purged, err, sizeof(err)) < 0)
+				die(err);
+			file = bs_file(s);
+		}
+		snprintf(at.file, sizeof(at.file), "%s", file);
 		at.pos = ev.next_pos;
 		if (ev.type == BR_EV_TABLE_MAP)
 		{
@@ -186,6 +215,9 @@ main(int argc, char **argv)
 	br_image_free(&img);
 	for (int i = 0; i < ntables; i++)
 		br_table_free(&tables[i]);
-	bs_close(s);
+	if (pipe)
+		bp_stop(pipe);			/* closes the stream */
+	else
+		bs_close(s);
 	return 0;
 }

@@ -1,4 +1,5 @@
-# ecsync-ingest's command line, and the C unit tests under sanitizers.
+# ecsync-ingest's command line, and the C unit tests under valgrind (under
+# the sanitizers: sanitize.sh).
 
 ingest=$ECSYNC_TOP/ingester/ecsync-ingest
 
@@ -71,22 +72,6 @@ test_kafka_properties_validated_by_librdkafka() {
 	assert_contains "valid keys are" "$out" "lists the valid keys"
 }
 
-test_unit_tests_under_asan_and_ubsan() {
-	make -s -C "$ECSYNC_TOP/tests/unit" check
-}
-
 test_unit_tests_under_valgrind() {
 	make -s -C "$ECSYNC_TOP/tests/unit" valgrind
-}
-
-test_ingester_cli_under_asan_and_ubsan() {
-	local dir
-	make -s -C "$ECSYNC_TOP/ingester" sanitize
-	dir=$(mktemp -d)
-	printf 'kafka.bootstrap.servers = %s\nmysql.password = x\n' "$ECSYNC_KAFKA_BROKERS" >"$dir/c"
-	chmod 600 "$dir/c"
-	"$ECSYNC_TOP/ingester/ecsync-ingest-san" -c "$dir/c" -X topic=t --dump-config >/dev/null
-	"$ECSYNC_TOP/ingester/ecsync-ingest-san" --help >/dev/null
-	! "$ECSYNC_TOP/ingester/ecsync-ingest-san" -X kafka.x=1 2>/dev/null || fail "bad property accepted"
-	rm -rf "$dir"
 }
