@@ -3,7 +3,7 @@
 # ecsync needs to build, test and run its local service stack, and nothing
 # that is already there.  Silent when everything is present.
 #
-#   tests/harness/install-deps.sh            # apt packages + Kafka broker jars
+#   tests/harness/install-deps.sh            # apt packages, Kafka broker jars, MySQL 9 tree
 #   tests/harness/install-deps.sh --apt      # apt packages only
 set -euo pipefail
 
@@ -12,7 +12,9 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # Build: compiler, PGXS, client libraries.  Run: the three real services,
 # their clients and the tools the tests and benchmarks compare against;
 # Docker (docker/ and its test group), tmux (the live view's test) and
-# python3-venv (pg_chameleon, the cdc benchmark's anchor, from PyPI).
+# python3-venv (pg_chameleon, the cdc benchmark's anchor, from PyPI);
+# debootstrap and Debian's keyring (the Debian sid tree with MySQL 9 for
+# the mysql9 pass, tests/harness/mysql9.sh).
 packages=(
 	build-essential pkg-config
 	postgresql-15 postgresql-client-15 postgresql-server-dev-15 postgresql-15-cron
@@ -67,3 +69,7 @@ fi
 
 [ "${1:-}" = --apt ] && exit 0
 "$here/kafka-jars.sh" >/dev/null
+# the mysql9 stack runs as root only (chroot); ECSYNC_MYSQL9=0 skips it
+if [ "${ECSYNC_MYSQL9:-1}" != 0 ] && [ "$(id -u)" = 0 ]; then
+	"$here/mysql9.sh" >/dev/null
+fi

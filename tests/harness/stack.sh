@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# stack.sh starts and stops ecsync's local service stack: a MariaDB server, a
-# single-node Apache Kafka broker (KRaft) and PostgreSQL 15 with pg_cron and
-# ecsync preloaded, all throwaway instances on 127.0.0.1 under one run
-# directory (default <checkout>/.run/<name>, gitignored).
+# stack.sh starts and stops ecsync's local service stack: a MariaDB server
+# (or a real MySQL 9.x, for the stack named mysql9), a single-node Apache
+# Kafka broker (KRaft) and PostgreSQL 15 with pg_cron and ecsync preloaded,
+# all throwaway instances on 127.0.0.1 under one run directory (default
+# <checkout>/.run/<name>, gitignored).
 #
 #   stack.sh start [NAME] [--fresh]   start (initialise on first use), print env
 #   stack.sh stop [NAME]              stop everything NAME started
@@ -12,10 +13,12 @@
 #
 # NAME is "demo" (make run), "test" (make check), "cassert" (make check's
 # second pass, on a PostgreSQL built with assertions: PGBIN names its bin
-# directory), "bench" (make bench) or anything else; each name
-# has its own ports and run directory, so a demo and a test run coexist.
-# Ports can be chosen with ECSYNC_PG_PORT, ECSYNC_MYSQL_PORT, ECSYNC_KAFKA_PORT
-# (the Kafka controller uses ECSYNC_KAFKA_PORT+1).
+# directory), "mysql9" (make check's third pass: MySQL 9.x from a Debian sid
+# tree, tests/harness/mysql9.sh, instead of MariaDB; needs root), "bench"
+# (make bench) or anything else; each name has its own ports and run
+# directory, so a demo and a test run coexist.  Ports can be chosen with
+# ECSYNC_PG_PORT, ECSYNC_MYSQL_PORT, ECSYNC_KAFKA_PORT (the Kafka controller
+# uses ECSYNC_KAFKA_PORT+1).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -31,7 +34,7 @@ say() { echo "stack: $*" >&2; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { print b - a }'; }
 
 usage() {
-	sed -n '2,17s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+	sed -n '2,21s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
 	exit 2
 }
 
@@ -55,7 +58,14 @@ case $name in
 	test) offset=10000 ;;
 	bench) offset=5000 ;;
 	cassert) offset=7000 ;;
+	mysql9) offset=9000 ;;
 	*) offset=3000 ;;
+esac
+# Which server speaks MySQL's protocol: MariaDB from Debian 12, or for the
+# mysql9 stack Oracle's MySQL 9.x (Debian sid's build, run chrooted).
+case $name in
+	mysql9) my_flavor=mysql my_label=MySQL ;;
+	*) my_flavor=mariadb my_label=MariaDB ;;
 esac
 pg_port=${ECSYNC_PG_PORT:-$((15432 + offset))}
 my_port=${ECSYNC_MYSQL_PORT:-$((13306 + offset))}
@@ -198,7 +208,7 @@ pg_stop() {
 		{ say "PostgreSQL did not stop in 60 s; killing it"; kill -KILL "$pid" 2>/dev/null || true; }
 }
 
-# ------------------------------------------------------------------- MariaDB
+# ------------------------------------------------------- MariaDB or MySQL 9
 
 my_dir=
 my_paths() {
@@ -210,6 +220,10 @@ my_paths() {
 }
 
 my_init() {
+	if [ "$my_flavor" = mysql ]; then
+		my9_init
+		return
+	fi
 	[ -d "$my_data/mysql" ] && return 0
 	if ! as_user "$my_user" mariadb-install-db --no-defaults --datadir="$my_data" \
 		--auth-root-authentication-method=socket --skip-test-db \
@@ -251,6 +265,10 @@ tls_init() {
 my_start() {
 	# a pid file left by a killed server would look like a dead new one
 	rm -f "$my_pidf"
+	if [ "$my_flavor" = mysql ]; then
+		my9_start
+		return
+	fi
 	# Tuned for a throwaway instance: fast bulk loads (the loaders skip the
 	# binary log), and a row-based binary log with full images and column
 	# metadata for change capture (ecsync's CDC mode).  The server's time
@@ -284,7 +302,9 @@ my_setup() {
 	[ -f "$my_dir/.needs-setup" ] || return 0
 	local pw
 	pw=$(random_secret)
-	mariadb --no-defaults --socket="$my_sock" -uroot <<-EOF || die "MariaDB setup failed"
+	# MySQL 9 has no mysql_native_password: its users get the default,
+	# caching_sha2_password, which ecsync accepts over verified TLS only
+	mariadb --no-defaults --socket="$my_sock" -uroot <<-EOF || die "$my_label setup failed"
 	CREATE DATABASE IF NOT EXISTS shop CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;
 	CREATE USER 'ecsync'@'127.0.0.1' IDENTIFIED BY '$pw';
 	CREATE USER 'ecsync'@'localhost' IDENTIFIED BY '$pw';
@@ -301,7 +321,101 @@ my_stop() {
 	pid=$(my_pid)
 	pid_alive "$pid" || return 0
 	kill -TERM "$pid" 2>/dev/null || true
-	wait_gone "$pid" 60 MariaDB
+	wait_gone "$pid" 60 "$my_label"
+}
+
+# MySQL 9.x runs from the Debian sid tree mysql9.sh builds (its binaries
+# need sid's C library), chrooted, as the host's $my_user.  The service
+# directory is bind-mounted into the tree at its own path, so data, socket,
+# log and certificates have the same names inside and out (and pgrep finds
+# the server by its run directory).  That mount and the tree's /proc are
+# made in a mount namespace of the server's own: they vanish when it exits,
+# however it exits, and never show on the host.
+m9_root=
+my9_tree() {
+	[ -n "$m9_root" ] && return 0
+	[ "$(id -u)" = 0 ] || die "the mysql9 stack needs root (chroot, mount namespaces)"
+	m9_root=$("$here/mysql9.sh") || die "could not build the MySQL 9 tree (tests/harness/mysql9.sh)"
+}
+
+# my9_conf writes the server's configuration, at each start (the port may
+# have changed): the same tuning and change-capture settings as MariaDB's,
+# plus MySQL's GTIDs
+my9_conf() {
+	mkdir -p "$my_dir/files"
+	chmod 700 "$my_dir/files"
+	cat >"$my_dir/my.cnf" <<-EOF
+	[mysqld]
+	datadir=$my_data
+	socket=$my_sock
+	port=$my_port
+	bind-address=127.0.0.1
+	pid-file=$my_pidf
+	log-error=$my_log
+	skip-name-resolve
+	# no X Protocol listener (it would take port 33060 for every stack)
+	mysqlx=OFF
+	secure-file-priv=$my_dir/files
+	character-set-server=utf8mb4
+	default-time-zone=+09:00
+	local-infile=1
+	max-allowed-packet=256M
+	innodb-buffer-pool-size=2G
+	innodb-redo-log-capacity=1G
+	innodb-flush-log-at-trx-commit=2
+	innodb-doublewrite=OFF
+	log-bin=binlog
+	server-id=1
+	binlog-format=ROW
+	binlog-row-image=FULL
+	binlog-row-metadata=FULL
+	gtid-mode=ON
+	enforce-gtid-consistency=ON
+	max-binlog-size=256M
+	max-connections=200
+	ssl-ca=$my_dir/ca.pem
+	ssl-cert=$my_dir/server-cert.pem
+	ssl-key=$my_dir/server-key.pem
+	EOF
+	# the server appends to its log, which its launch opens first
+	touch "$my_log"
+	[ "$my_user" = "$(id -un)" ] || chown "$my_user:" "$my_dir/my.cnf" "$my_dir/files" "$my_log"
+}
+
+# my9_run ARG... becomes the tree's mysqld with the stack's configuration
+# (exec all the way down, so run it in a subshell: its pid is mysqld's)
+my9_run() {
+	mkdir -p "$m9_root$my_dir"
+	# shellcheck disable=SC2016
+	exec setsid unshare --mount --propagation private -- sh -ec '
+		mount --bind "$2" "$1$2"
+		mount -t proc proc "$1/proc"
+		r=$1 d=$2 u=$3
+		shift 3
+		exec chroot --userspec="$u" --groups="${u#*:}" "$r" /usr/sbin/mysqld --defaults-file="$d/my.cnf" "$@"' \
+		sh "$m9_root" "$my_dir" "$(id -u "$my_user"):$(id -g "$my_user")" "$@"
+}
+
+my9_init() {
+	my9_tree
+	[ -f "$my_data/mysql.ibd" ] && return 0
+	rm -rf "$my_data"
+	# the configuration names the certificates: make them first
+	tls_init
+	my9_conf
+	if ! (my9_run --initialize-insecure) >"$my_dir/install-db.log" 2>&1; then
+		cat "$my_log" >>"$my_dir/install-db.log" 2>/dev/null || true
+		log_tail "mysqld --initialize-insecure" "$my_dir/install-db.log"
+		die "mysqld --initialize-insecure failed"
+	fi
+	touch "$my_dir/.needs-setup"
+}
+
+my9_start() {
+	my9_tree
+	my9_conf
+	(my9_run) </dev/null >>"$my_log" 2>&1 &
+	echo $! >"$run/mysql.launch.pid"
 }
 
 # --------------------------------------------------------------------- Kafka
@@ -389,7 +503,7 @@ check_ports() {
 	local spec port label var specs=()
 	case $1 in
 		pg) specs=("$pg_port PostgreSQL ECSYNC_PG_PORT") ;;
-		my) specs=("$my_port MariaDB ECSYNC_MYSQL_PORT") ;;
+		my) specs=("$my_port $my_label ECSYNC_MYSQL_PORT") ;;
 		kafka) specs=("$kafka_port Kafka ECSYNC_KAFKA_PORT" "$ctl_port Kafka-controller ECSYNC_KAFKA_PORT") ;;
 	esac
 	for spec in "${specs[@]}"; do
@@ -434,6 +548,12 @@ wait_ready() {
 k_launch_pid() { read_pid "$k_pidf"; }
 
 write_env() {
+	# MySQL 9's caching_sha2_password sends the password at a connection's
+	# first login: the clients verify the server's certificate.  ecsync
+	# accepts that plugin only then (tests append ECSYNC_MYSQL_SERVER_TLS to
+	# their servers' options).
+	local server_tls=
+	[ "$my_flavor" = mariadb ] || server_tls=", ssl_mode 'verify_identity', ssl_ca '$pg_dir/mysql-ca.pem'"
 	mkdir -p "$run/mysql-client"
 	( umask 077; cat >"$run/mysql-client/my.cnf" <<-EOF
 	[client]
@@ -447,6 +567,9 @@ write_env() {
 	local-infile=1
 	EOF
 	)
+	if [ "$my_flavor" = mysql ]; then
+		printf '[client]\nssl-ca=%s\nssl-verify-server-cert\n' "$pg_dir/mysql-ca.pem" >>"$run/mysql-client/my.cnf"
+	fi
 	( umask 077; cat >"$run/env" <<-EOF
 	export ECSYNC_STACK=$name
 	export ECSYNC_RUN_DIR=$run
@@ -464,6 +587,8 @@ write_env() {
 	export ECSYNC_MYSQL_USER=ecsync
 	export ECSYNC_MYSQL_PASSWORD_FILE=$run/mysql-password
 	export ECSYNC_MYSQL_SSL_CA=$pg_dir/mysql-ca.pem
+	export ECSYNC_MYSQL_FLAVOR=$my_flavor
+	export ECSYNC_MYSQL_SERVER_TLS="$server_tls"
 	export ECSYNC_KAFKA_BROKERS=127.0.0.1:$kafka_port
 	EOF
 	)
@@ -495,7 +620,7 @@ running_status() {
 	pid=$(pg_pid)
 	if pid_alive "$pid" && pg_ready; then echo "postgresql  up    127.0.0.1:$pg_port (pid $pid)"; else echo "postgresql  down"; ok=1; fi
 	pid=$(my_pid)
-	if pid_alive "$pid" && my_ready; then echo "mariadb     up    127.0.0.1:$my_port (pid $pid)"; else echo "mariadb     down"; ok=1; fi
+	if pid_alive "$pid" && my_ready; then printf '%-11s up    127.0.0.1:%s (pid %s)\n' "$my_flavor" "$my_port" "$pid"; else printf '%-11s down\n' "$my_flavor"; ok=1; fi
 	pid=$(read_pid "$k_pidf")
 	if pid_alive "$pid" && kafka_ready; then echo "kafka       up    127.0.0.1:$kafka_port (pid $pid)"; else echo "kafka       down"; ok=1; fi
 	return $ok
@@ -504,8 +629,10 @@ running_status() {
 # --------------------------------------------------------------------- main
 
 check_tools() {
-	local missing=() t
-	for t in "$PGBIN/initdb" "$PGBIN/pg_ctl" mariadbd mariadb-install-db mariadb java kcat ss openssl; do
+	local missing=() t tools=(mariadbd mariadb-install-db)
+	# MySQL 9 comes from mysql9.sh's tree; Debian 12's client talks to it
+	[ "$my_flavor" = mariadb ] || tools=(debootstrap unshare chroot)
+	for t in "$PGBIN/initdb" "$PGBIN/pg_ctl" "${tools[@]}" mariadb mariadb-admin java kcat ss openssl; do
 		command -v "$t" >/dev/null 2>&1 || missing+=("$t")
 	done
 	local pkglib
@@ -569,7 +696,7 @@ case $cmd in
 		for svc in "${down[@]}"; do
 			case $svc in
 				pg) wait_ready PostgreSQL pg_ready pg_pid "$pg_log" 60 ;;
-				my) wait_ready MariaDB my_ready my_pid "$my_log" 60 ;;
+				my) wait_ready "$my_label" my_ready my_pid "$my_log" 60 ;;
 				kafka) wait_ready Kafka kafka_ready k_launch_pid "$k_log" 90 ;;
 			esac
 		done

@@ -17,12 +17,13 @@ san_programs="ingester/ecsync-ingest-san tests/unit/test_config-san tests/unit/t
 	tests/gen/binlogcat-san"
 
 test_make_sanitize_builds_every_program_with_both_sanitizers() {
-	local p
+	local p libs
 	make -s -C "$ECSYNC_TOP" sanitize >/dev/null
 	for p in $san_programs; do
 		[ -x "$ECSYNC_TOP/$p" ] || fail "make sanitize did not build $p"
-		ldd "$ECSYNC_TOP/$p" | grep -q libasan || fail "$p is not built with AddressSanitizer"
-		ldd "$ECSYNC_TOP/$p" | grep -q libubsan || fail "$p is not built with UndefinedBehaviorSanitizer"
+		libs=$(ldd "$ECSYNC_TOP/$p")
+		[[ $libs == *libasan* ]] || fail "$p is not built with AddressSanitizer"
+		[[ $libs == *libubsan* ]] || fail "$p is not built with UndefinedBehaviorSanitizer"
 	done
 }
 
