@@ -53,7 +53,7 @@ pg_db() {
 	export PGDATABASE=$name PGTZ=UTC
 	psql_q -c "CREATE EXTENSION ecsync"
 	psql_q -c "CREATE SERVER src FOREIGN DATA WRAPPER ecsync_mysql
-	           OPTIONS (host '127.0.0.1', port '$ECSYNC_MYSQL_PORT', database '$mydb')"
+	           OPTIONS (host '127.0.0.1', port '$ECSYNC_MYSQL_PORT', database '$mydb'${ECSYNC_MYSQL_SERVER_TLS:-})"
 	user_mapping src
 }
 

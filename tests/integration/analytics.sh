@@ -29,7 +29,7 @@ analytics_setup() {
 	psql_q -c "DROP SERVER IF EXISTS an_src CASCADE"
 	psql_q -c "CREATE SERVER an_src FOREIGN DATA WRAPPER ecsync_mysql
 	           OPTIONS (host '127.0.0.1', port '$ECSYNC_MYSQL_PORT', database 'an_shop',
-	                    datetime_zone 'Asia/Tokyo', bigint_unsigned 'bigint')"
+	                    datetime_zone 'Asia/Tokyo', bigint_unsigned 'bigint'${ECSYNC_MYSQL_SERVER_TLS:-})"
 	user_mapping an_src
 	psql_q -c "SELECT count(*) FROM ecsync_register_shop('an_src', 'an_shop', 'incremental')" >/dev/null
 	assert_eq succeeded "$(psql_q -c "SELECT DISTINCT status FROM ecsync_run_batch()")" "first run"
@@ -179,7 +179,7 @@ test_datetime_zone_makes_instants_of_wall_clock_times() {
 	                         <> (s.sold_at AT TIME ZONE 'Asia/Tokyo')")" "UTC + 9 h"
 	# a zone PostgreSQL does not know is refused when the server is defined
 	local out
-	out=$(psql_q -c "CREATE SERVER an_bad FOREIGN DATA WRAPPER ecsync_mysql OPTIONS (datetime_zone 'Mars/Olympus')" 2>&1) &&
+	out=$(psql_q -c "CREATE SERVER an_bad FOREIGN DATA WRAPPER ecsync_mysql OPTIONS (datetime_zone 'Mars/Olympus'${ECSYNC_MYSQL_SERVER_TLS:-})" 2>&1) &&
 		fail "an unknown zone was accepted"
 	assert_contains 'invalid datetime_zone "Mars/Olympus"' "$out" "the error"
 }

@@ -35,7 +35,7 @@ test_isolation_table_honours_each_servers_zone_run_after_run() {
 		zone=${srv#*:} srv=${srv%%:*}
 		psql_q -c "CREATE SERVER src_$srv FOREIGN DATA WRAPPER ecsync_mysql
 		           OPTIONS (host '127.0.0.1', port '$ECSYNC_MYSQL_PORT', database 'b_zone_$srv',
-		                    datetime_zone '$zone')"
+		                    datetime_zone '$zone'${ECSYNC_MYSQL_SERVER_TLS:-})"
 		user_mapping "src_$srv"
 		psql_q -c "SELECT count(*) FROM ecsync_register_shop('src_$srv', '$srv', 'incremental')" >/dev/null
 	done
@@ -329,7 +329,7 @@ test_pg_cron_runs_the_batch_on_schedule() {
 	         CREATE TABLE b_cron.t (id INT PRIMARY KEY, v INT); INSERT INTO b_cron.t VALUES (1, 1), (2, 2)"
 	psql_q -c "DROP EXTENSION IF EXISTS ecsync CASCADE" -c "DROP SCHEMA IF EXISTS cronsync CASCADE" \
 		-c "CREATE EXTENSION ecsync" -c "CREATE EXTENSION IF NOT EXISTS pg_cron"
-	psql_q -c "CREATE SERVER src FOREIGN DATA WRAPPER ecsync_mysql OPTIONS (host '127.0.0.1', port '$ECSYNC_MYSQL_PORT', database 'b_cron')"
+	psql_q -c "CREATE SERVER src FOREIGN DATA WRAPPER ecsync_mysql OPTIONS (host '127.0.0.1', port '$ECSYNC_MYSQL_PORT', database 'b_cron'${ECSYNC_MYSQL_SERVER_TLS:-})"
 	user_mapping src
 	psql_q -c "SELECT ecsync_register_table('src', 't', target_schema => 'cronsync')" >/dev/null
 	psql_q -c "SELECT cron.schedule('ecsync-test', '* * * * *', 'SELECT ecsync_run_batch()')" >/dev/null

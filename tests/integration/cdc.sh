@@ -18,7 +18,7 @@ cdc_server() {
 	psql_q -c "DROP SERVER IF EXISTS $1 CASCADE"
 	psql_q -c "DELETE FROM ecsync.cdc_servers WHERE server_name = '$1'" 2>/dev/null || true
 	psql_q -c "CREATE SERVER $1 FOREIGN DATA WRAPPER ecsync_mysql
-	           OPTIONS (host '127.0.0.1', port '$ECSYNC_MYSQL_PORT', database '$2' ${3:+, $3})"
+	           OPTIONS (host '127.0.0.1', port '$ECSYNC_MYSQL_PORT', database '$2' ${3:+, $3}${ECSYNC_MYSQL_SERVER_TLS:-})"
 	user_mapping "$1"
 	cdc_done_on_exit "$1"
 }
@@ -615,7 +615,7 @@ test_another_role_can_neither_see_nor_steer_change_capture() {
 	done
 	psql_q -c "DROP SERVER IF EXISTS c_sec CASCADE"
 	psql_q -c "DELETE FROM ecsync.cdc_servers WHERE server_name = 'c_sec'"
-	psql_q -c "CREATE SERVER c_sec FOREIGN DATA WRAPPER ecsync_mysql OPTIONS (host '127.0.0.1', port '$ECSYNC_MYSQL_PORT', database 'c_sec')"
+	psql_q -c "CREATE SERVER c_sec FOREIGN DATA WRAPPER ecsync_mysql OPTIONS (host '127.0.0.1', port '$ECSYNC_MYSQL_PORT', database 'c_sec'${ECSYNC_MYSQL_SERVER_TLS:-})"
 	cdc_done_on_exit c_sec
 	psql_q -c "GRANT USAGE ON FOREIGN SERVER c_sec TO cdc_alice, cdc_bob"
 	for r in cdc_alice cdc_bob; do

@@ -206,7 +206,7 @@ test_registration_checks_the_source() {
 	psql_q -c "SELECT ecsync_register_table('src', 'nokey', mode => 'incremental', key_columns => '{a}')" >/dev/null
 	assert_eq 1 "$(psql_q -c "SELECT count(*) FROM ecsync.sync_tables")" "only the valid registration is kept"
 	# a server that cannot be reached now: registered, unchecked, with a notice
-	psql_q -c "CREATE SERVER down FOREIGN DATA WRAPPER ecsync_mysql OPTIONS (host '127.0.0.1', port '1', database 'f_reg')"
+	psql_q -c "CREATE SERVER down FOREIGN DATA WRAPPER ecsync_mysql OPTIONS (host '127.0.0.1', port '1', database 'f_reg'${ECSYNC_MYSQL_SERVER_TLS:-})"
 	user_mapping down
 	out=$(psql_q -c "SELECT ecsync_register_table('down', 'whatever', 'later')" 2>&1) || fail "registration failed on an unreachable server: $out"
 	assert_contains "was not checked" "$out" "notice says the table was not checked"
