@@ -5,20 +5,29 @@
 # (tests/integration/*.sh) and stops the stack.  Then it runs the groups
 # that exercise the extension's C again, as cassert/<group>/<name>, on a
 # PostgreSQL 15 built with assertions (tests/harness/cassert-pg.sh builds
-# it once), and ends with "N passed, M failed".
+# it once), and the groups that read MySQL (batch, cdc, fidelity) again, as
+# mysql9/<group>/<name>, on the mysql9 stack, whose server is a real MySQL
+# 9.x instead of MariaDB (tests/harness/mysql9.sh builds it once), and ends
+# with "N passed, M failed".
 #
 #   tests/run.sh [PATTERN]      run only tests whose name contains PATTERN
 #
-# Environment: ECSYNC_SKIP_DEPS=1 skips the dependency check; ECSYNC_KEEP=1
-# leaves the stacks running afterwards; ECSYNC_CASSERT=0 skips the cassert
-# pass.
+# A pass none of whose tests PATTERN selects does not start its stack:
+# tests/run.sh mysql9/ touches only the mysql9 stack.
+#
+# Environment: ECSYNC_SKIP_DEPS=1 skips the dependency check;
+# ECSYNC_SKIP_BUILD=1 skips the build and install (the tests use the ecsync
+# installed and the tools built already); ECSYNC_KEEP=1 leaves the stacks
+# running afterwards; ECSYNC_CASSERT=0 skips the cassert pass;
+# ECSYNC_MYSQL9=0 skips the MySQL 9 pass; ECSYNC_TEST_LOGS names the log
+# directory (default .run/test-logs, emptied at the start).
 set -uo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$top" || exit 1
 pattern=${1:-}
 export ECSYNC_TOP=$top
-logdir=$top/.run/test-logs
+logdir=${ECSYNC_TEST_LOGS:-$top/.run/test-logs}
 passed=0
 failed=0
 failures=()
@@ -56,26 +65,46 @@ finish() {
 # The ingester, the fuzzers and the archive run no extension code; docker,
 # harness and shop_data test the stack, not ecsync's C.
 cassert_groups="regress extension batch cdc stream events analytics security fidelity readme"
+# The groups that also run against a real MySQL 9.x (mysql9/<group>/<name>):
+# those that read MySQL's tables and binary log through the extension.
+mysql9_groups="batch cdc fidelity"
+# every group of the first pass
+all_groups="regress $(for f in tests/integration/*.sh; do basename "$f" .sh; done)"
 
 # wanted NAME: does the pattern select test NAME?
 wanted() { [ -z "$pattern" ] || [[ $1 == *"$pattern"* ]]; }
 
-# cassert_wanted: does any test of the cassert pass match the pattern?
-cassert_wanted() {
-	[ "${ECSYNC_CASSERT:-1}" != 0 ] || return 1
+# pass_wanted PREFIX GROUP...: does the pattern select any test of a pass
+# that runs GROUPs (regress: the tests in sql/) named PREFIX<group>/<name>?
+pass_wanted() {
+	local prefix=$1 g f fn
+	shift
 	[ -n "$pattern" ] || return 0
-	local g f fn
-	for g in $cassert_groups; do
+	for g in "$@"; do
 		if [ "$g" = regress ]; then
-			for f in sql/*.sql; do wanted "cassert/regress/$(basename "$f" .sql)" && return 0; done
+			for f in sql/*.sql; do wanted "${prefix}regress/$(basename "$f" .sql)" && return 0; done
 			continue
 		fi
 		[ -f "tests/integration/$g.sh" ] || continue
 		for fn in $(grep -oE '^test_[a-z0-9_]+' "tests/integration/$g.sh"); do
-			wanted "cassert/$g/${fn#test_}" && return 0
+			wanted "$prefix$g/${fn#test_}" && return 0
 		done
 	done
 	return 1
+}
+
+# cassert_wanted: does any test of the cassert pass match the pattern?
+cassert_wanted() {
+	[ "${ECSYNC_CASSERT:-1}" != 0 ] || return 1
+	# shellcheck disable=SC2086
+	pass_wanted cassert/ $cassert_groups
+}
+
+# mysql9_wanted: does any test of the MySQL 9 pass match the pattern?
+mysql9_wanted() {
+	[ "${ECSYNC_MYSQL9:-1}" != 0 ] || return 1
+	# shellcheck disable=SC2086
+	pass_wanted mysql9/ $mysql9_groups
 }
 
 if [ "${ECSYNC_SKIP_DEPS:-0}" != 1 ]; then
@@ -84,15 +113,17 @@ if [ "${ECSYNC_SKIP_DEPS:-0}" != 1 ]; then
 	echo "dependencies ready"
 fi
 
-step "build (warnings are errors)"
-if ! make -s all WERROR=-Werror >"$top/.run-build.log" 2>&1 ||
-	! make -s install >>"$top/.run-build.log" 2>&1; then
-	tail -n 40 "$top/.run-build.log"
-	record "build and install" 1 0
-	finish
+if [ "${ECSYNC_SKIP_BUILD:-0}" != 1 ]; then
+	step "build (warnings are errors)"
+	if ! make -s all WERROR=-Werror >"$top/.run-build.log" 2>&1 ||
+		! make -s install >>"$top/.run-build.log" 2>&1; then
+		tail -n 40 "$top/.run-build.log"
+		record "build and install" 1 0
+		finish
+	fi
+	rm -f "$top/.run-build.log"
+	echo "built and installed"
 fi
-rm -f "$top/.run-build.log"
-echo "built and installed"
 
 rm -rf "$logdir"
 mkdir -p "$logdir"
@@ -190,6 +221,7 @@ stop_stack() {
 			! port_listening "$p" || fail "port $p still listening after stop"
 		done
 		! pgrep -f -- "$ECSYNC_RUN_DIR" || fail "processes of $ECSYNC_RUN_DIR left after stop"
+		! grep -F -- "$ECSYNC_RUN_DIR" /proc/mounts || fail "mounts of $ECSYNC_RUN_DIR left after stop"
 		! pgrep -u postgres -f "postgres.*$PGPORT" || fail "postgres processes left after stop"
 	) >"$logdir/harness.stop-$1.log" 2>&1
 	rc=$?
@@ -215,20 +247,23 @@ server_log_is_clean() {
 }
 
 # ---- pass 1: the whole suite on Debian's PostgreSQL 15 ----
-if ! start_stack test; then
-	record "test stack starts" 1 0
-	finish
-fi
-run_regress ""
-run_integration ""
-[ -z "$pattern" ] && server_log_is_clean "$ECSYNC_RUN_DIR/pg/postgresql.log" "harness/server_log_has_no_crash_or_leak"
-if [ "${ECSYNC_KEEP:-0}" != 1 ]; then
-	if [ -z "$pattern" ]; then
-		step "harness stop"
-		stop_stack test "harness/stop_leaves_nothing"
-	else
-		tests/harness/stack.sh stop test >/dev/null 2>&1
-		trap - EXIT
+# shellcheck disable=SC2086
+if pass_wanted "" $all_groups; then
+	if ! start_stack test; then
+		record "test stack starts" 1 0
+		finish
+	fi
+	run_regress ""
+	run_integration ""
+	[ -z "$pattern" ] && server_log_is_clean "$ECSYNC_RUN_DIR/pg/postgresql.log" "harness/server_log_has_no_crash_or_leak"
+	if [ "${ECSYNC_KEEP:-0}" != 1 ]; then
+		if [ -z "$pattern" ]; then
+			step "harness stop"
+			stop_stack test "harness/stop_leaves_nothing"
+		else
+			tests/harness/stack.sh stop test >/dev/null 2>&1
+			trap - EXIT
+		fi
 	fi
 fi
 
@@ -269,6 +304,23 @@ if cassert_wanted; then
 	else
 		tail -n 30 "$logdir/cassert-build.log"
 		record "cassert/build_and_install" 1 "$(elapsed "$t0" "$(date +%s.%N)")"
+	fi
+fi
+
+# ---- pass 3: the groups that read MySQL, against a real MySQL 9.x ----
+# (the mysql9 stack: Debian's PostgreSQL 15 as in pass 1, MySQL 9 from a
+# Debian sid tree instead of MariaDB; its servers ask for verified TLS, see
+# ECSYNC_MYSQL_SERVER_TLS)
+if mysql9_wanted; then
+	if start_stack mysql9; then
+		# shellcheck disable=SC2086
+		run_integration mysql9/ $mysql9_groups
+		server_log_is_clean "$ECSYNC_RUN_DIR/pg/postgresql.log" "mysql9/server_log_has_no_crash_or_leak"
+		if [ "${ECSYNC_KEEP:-0}" != 1 ]; then
+			stop_stack mysql9 "mysql9/stop_leaves_nothing"
+		fi
+	else
+		record "mysql9/stack_starts" 1 0
 	fi
 fi
 
