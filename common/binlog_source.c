@@ -1,9 +1,18 @@
 /*
  * binlog_source.c
  *	  The binary log over a replication connection (binlog_source.h).
- *	  Connector/C's mariadb_rpl_* API carries the events; their bodies are
- *	  taken raw (mariadb_rpl_fetch's own row decoding is not used: see
- *	  binlog_rows.c).  No PostgreSQL header.
+ *	  Connector/C's mariadb_rpl_open sends the dump command; the events
+ *	  are then read as raw packets (mysql_net_read_packet) and split here.
+ *	  mariadb_rpl_fetch is not used: it parses every event itself and
+ *	  stops the stream at an event type it does not know, such as MySQL
+ *	  8's TRANSACTION_PAYLOAD (binlog_transaction_compression); the row
+ *	  events are decoded by binlog_rows.c.
+ *
+ *	  A TRANSACTION_PAYLOAD event holds a whole transaction's events,
+ *	  compressed with zstd: it is decompressed and its events are returned
+ *	  one by one, each at the payload's own end position (the transaction
+ *	  cannot be resumed half-way, so that is where its events end).  No
+ *	  PostgreSQL header.
  */
 #include "binlog_source.h"
 #include "binlog_rows.h"
@@ -16,17 +25,26 @@
 
 #include <mysql.h>
 #include <mariadb_rpl.h>
+#include <zstd.h>
 
 #define HEADER_LEN 19
+
+/* the largest transaction a TRANSACTION_PAYLOAD may decompress to */
+#define PAYLOAD_MAX ((size_t) 1 << 30)
 
 struct bs_stream
 {
 	ms_conn    *conn;
 	MYSQL	   *mysql;
 	MARIADB_RPL *rpl;
-	MARIADB_RPL_EVENT *ev;
 	char		file[BS_FILE_MAX];	/* of the event last returned */
 	bool		checksum;
+	/* the events of the TRANSACTION_PAYLOAD being returned */
+	uint8_t    *payload;
+	size_t		payload_cap;
+	size_t		payload_len;
+	size_t		payload_off;
+	uint32_t	payload_next_pos;
 };
 
 static uint64_t
@@ -311,16 +329,226 @@ bs_open(ms_conn *c, uint32_t replica_id, const bs_pos *p, int heartbeat_ms,
 	return s;
 }
 
+static uint32_t
+le32(const uint8_t *p)
+{
+	return (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16 | (uint32_t) p[3] << 24;
+}
+
+/* header fields of the event at raw (at least HEADER_LEN bytes) */
+static void
+header(const uint8_t *raw, bs_event *out)
+{
+	out->timestamp = le32(raw);
+	out->type = raw[4];
+	out->server_id = le32(raw + 5);
+	out->next_pos = le32(raw + 13);
+	out->flags = (uint16_t) (raw[17] | raw[18] << 8);
+}
+
+/* a packed integer (MySQL's net_field_length) at *off of a len-byte body */
+static bool
+packed(const uint8_t *p, size_t len, size_t *off, uint64_t *v)
+{
+	int			n;
+
+	if (*off >= len)
+		return false;
+	if (p[*off] < 251)
+	{
+		*v = p[(*off)++];
+		return true;
+	}
+	n = p[*off] == 252 ? 2 : p[*off] == 253 ? 3 : p[*off] == 254 ? 8 : -1;
+	if (n < 0 || len - *off - 1 < (size_t) n)
+		return false;
+	*v = 0;
+	for (int i = n; i >= 1; i--)
+		*v = *v << 8 | p[*off + i];
+	*off += 1 + n;
+	return true;
+}
+
+/*
+ * open_payload decompresses a TRANSACTION_PAYLOAD event's body: fields
+ * (type, length, value; MySQL's Transaction_payload_event), an end mark,
+ * then the transaction's events, zstd-compressed (or not, for compression
+ * type NONE), with no checksums of their own.
+ */
+static bool
+open_payload(bs_stream *s, const bs_event *ev, char *err, size_t errlen)
+{
+	size_t		off = 0;
+	uint64_t	type,
+				flen,
+				compression = 0,
+				size = 0;
+	const uint8_t *data;
+	size_t		datalen;
+
+	for (;;)
+	{
+		uint64_t	v = 0;
+
+		if (!packed(ev->body, ev->len, &off, &type))
+			goto bad;
+		if (type == 0)
+			break;				/* the end of the fields */
+		if (!packed(ev->body, ev->len, &off, &flen) || flen > ev->len - off)
+			goto bad;
+		/* each value a packed integer of its field's length */
+		{
+			size_t		voff = off;
+
+			if (flen > 0 && !packed(ev->body, off + (size_t) flen, &voff, &v))
+				goto bad;
+		}
+		if (type == 2)
+			compression = v;
+		else if (type == 3)
+			size = v;
+		off += (size_t) flen;
+	}
+	data = ev->body + off;
+	datalen = ev->len - off;
+	if (compression != 0 && compression != 255)
+	{
+		seterr(err, errlen, "a TRANSACTION_PAYLOAD event at %s:%u is compressed with method %llu, "
+			   "which change capture does not read (only zstd)", s->file, ev->next_pos,
+			   (unsigned long long) compression);
+		return false;
+	}
+	if (compression == 255)
+		size = datalen;
+	else if (size == 0)
+	{
+		/* no size field: the frame's own, where it says */
+		unsigned long long fs = ZSTD_getFrameContentSize(data, datalen);
+
+		if (fs == ZSTD_CONTENTSIZE_UNKNOWN || fs == ZSTD_CONTENTSIZE_ERROR)
+			goto bad;
+		size = fs;
+	}
+	if (size > PAYLOAD_MAX)
+	{
+		seterr(err, errlen, "a compressed transaction at %s:%u is %llu bytes uncompressed, more than "
+			   "change capture holds (%zu MB)", s->file, ev->next_pos, (unsigned long long) size,
+			   PAYLOAD_MAX >> 20);
+		return false;
+	}
+	if (s->payload_cap < size || s->payload == NULL)
+	{
+		uint8_t    *p = realloc(s->payload, size ? size : 1);
+
+		if (p == NULL)
+		{
+			seterr(err, errlen, "out of memory decompressing a transaction of %llu bytes",
+				   (unsigned long long) size);
+			return false;
+		}
+		s->payload = p;
+		s->payload_cap = size ? size : 1;
+	}
+	if (compression == 255)
+		memcpy(s->payload, data, datalen);
+	else
+	{
+		ZSTD_DCtx  *z = ZSTD_createDCtx();
+		ZSTD_inBuffer in = {data, datalen, 0};
+		ZSTD_outBuffer out = {s->payload, (size_t) size, 0};
+		uint8_t		probe;
+		ZSTD_outBuffer over = {&probe, 1, 0};
+		size_t		rc = 1;
+
+		if (z == NULL)
+		{
+			seterr(err, errlen, "out of memory creating a zstd context");
+			return false;
+		}
+
+		/*
+		 * Into the buffer of the declared size; once it is full, into a
+		 * byte that must stay empty: no event may lie beyond that size.
+		 */
+		while (in.pos < in.size)
+		{
+			size_t		before = in.pos;
+			ZSTD_outBuffer *o = out.pos < out.size ? &out : &over;
+
+			rc = ZSTD_decompressStream(z, o, &in);
+			if (ZSTD_isError(rc) || over.pos > 0)
+			{
+				ZSTD_freeDCtx(z);
+				if (ZSTD_isError(rc))
+					seterr(err, errlen, "the compressed transaction at %s:%u does not decompress: %s",
+						   s->file, ev->next_pos, ZSTD_getErrorName(rc));
+				else
+					seterr(err, errlen, "the compressed transaction at %s:%u is larger than "
+						   "its declared %llu bytes", s->file, ev->next_pos, (unsigned long long) size);
+				return false;
+			}
+			if (o == &over && in.pos == before)
+				break;
+		}
+		ZSTD_freeDCtx(z);
+		if (rc != 0 || out.pos != size)
+		{
+			seterr(err, errlen, "the compressed transaction at %s:%u gave %zu of its %llu bytes",
+				   s->file, ev->next_pos, out.pos, (unsigned long long) size);
+			return false;
+		}
+	}
+	s->payload_len = (size_t) size;
+	s->payload_off = 0;
+	s->payload_next_pos = ev->next_pos;
+	return true;
+
+bad:
+	seterr(err, errlen, "malformed TRANSACTION_PAYLOAD event at %s:%u", s->file, ev->next_pos);
+	return false;
+}
+
+/* the payload's next event, at the payload's end position */
+static int
+next_in_payload(bs_stream *s, bs_event *out, char *err, size_t errlen)
+{
+	const uint8_t *raw = s->payload + s->payload_off;
+	size_t		left = s->payload_len - s->payload_off;
+	uint32_t	len;
+
+	if (left < HEADER_LEN || (len = le32(raw + 9)) < HEADER_LEN || len > left)
+	{
+		seterr(err, errlen, "malformed event %zu bytes into the compressed transaction ending at %s:%u",
+			   s->payload_off, s->file, s->payload_next_pos);
+		return -1;
+	}
+	header(raw, out);
+	if (out->type == BR_EV_TRANSACTION_PAYLOAD)
+	{
+		seterr(err, errlen, "a compressed transaction inside a compressed transaction at %s:%u",
+			   s->file, s->payload_next_pos);
+		return -1;
+	}
+	out->next_pos = s->payload_next_pos;
+	out->body = raw + HEADER_LEN;
+	out->len = len - HEADER_LEN;
+	s->payload_off += len;
+	return 1;
+}
+
 int
 bs_next(bs_stream *s, bs_event *out, bool *purged, char *err, size_t errlen)
 {
-	MARIADB_RPL_EVENT *ev;
+	unsigned long n;
 	const uint8_t *raw;
 	size_t		rawlen;
+	uint32_t	evlen;
 
 	*purged = false;
-	ev = mariadb_rpl_fetch(s->rpl, s->ev);
-	if (ev == NULL)
+	if (s->payload_off < s->payload_len)
+		return next_in_payload(s, out, err, errlen);
+	n = mysql_net_read_packet(s->mysql);
+	if (n == packet_error)
 	{
 		unsigned int no = mysql_errno(s->mysql);
 
@@ -332,35 +560,34 @@ bs_next(bs_stream *s, bs_event *out, bool *purged, char *err, size_t errlen)
 				   "(GRANT REPLICATION SLAVE ON *.* to the account)", no, mysql_error(s->mysql));
 		else if (no != 0)
 			seterr(err, errlen, "MySQL error %u reading the binary log: %s", no, mysql_error(s->mysql));
-		else if (mariadb_rpl_errno(s->rpl) != 0)
-			seterr(err, errlen, "error %u reading the binary log: %s", mariadb_rpl_errno(s->rpl),
-				   mariadb_rpl_error(s->rpl));
 		else
-			seterr(err, errlen, "the MySQL server ended the binary log dump");
-		s->ev = NULL;			/* the library freed it */
+			seterr(err, errlen, "the connection to the MySQL server was lost reading the binary log");
 		return -1;
 	}
-	s->ev = ev;
-	/* the packet's first byte is the OK marker, then the 19-byte header */
-	raw = ev->raw_data;
-	rawlen = ev->raw_data_size;
-	if (rawlen > 0 && raw[0] == 0 && rawlen >= (size_t) ev->event_length + 1)
+	raw = s->mysql->net.read_pos;
+	rawlen = n;
+	/* an EOF packet: the server ended the dump */
+	if (rawlen < 9 && rawlen > 0 && raw[0] == 0xFE)
 	{
-		raw++;
-		rawlen--;
+		seterr(err, errlen, "the MySQL server ended the binary log dump");
+		return -1;
 	}
-	if (rawlen < HEADER_LEN || ev->event_length < HEADER_LEN || ev->event_length > rawlen)
+	/* the packet's first byte is the OK marker, then the 19-byte header */
+	if (rawlen == 0 || raw[0] != 0)
+	{
+		seterr(err, errlen, "unexpected packet of %zu bytes in the binary log dump", rawlen);
+		return -1;
+	}
+	raw++;
+	rawlen--;
+	if (rawlen < HEADER_LEN || (evlen = le32(raw + 9)) < HEADER_LEN || evlen > rawlen)
 	{
 		seterr(err, errlen, "malformed binary log event of %zu bytes", rawlen);
 		return -1;
 	}
-	out->type = raw[4];
-	out->timestamp = ev->timestamp;
-	out->server_id = ev->server_id;
-	out->next_pos = ev->next_event_pos;
-	out->flags = ev->flags;
+	header(raw, out);
 	out->body = raw + HEADER_LEN;
-	out->len = ev->event_length - HEADER_LEN;
+	out->len = evlen - HEADER_LEN;
 	/* every event but the format description carries a checksum when on */
 	if (s->checksum && out->type != BR_EV_FORMAT_DESCRIPTION)
 	{
@@ -379,6 +606,17 @@ bs_next(bs_stream *s, bs_event *out, bool *purged, char *err, size_t errlen)
 			l = sizeof(s->file) - 1;
 		memcpy(s->file, out->body + 8, l);
 		s->file[l] = '\0';
+	}
+	if (out->type == BR_EV_TRANSACTION_PAYLOAD)
+	{
+		if (!open_payload(s, out, err, errlen))
+			return -1;
+		if (s->payload_len == 0)
+		{
+			seterr(err, errlen, "an empty compressed transaction at %s:%u", s->file, out->next_pos);
+			return -1;
+		}
+		return next_in_payload(s, out, err, errlen);
 	}
 	return 1;
 }
@@ -400,8 +638,7 @@ bs_close(bs_stream *s)
 {
 	if (s == NULL)
 		return;
-	if (s->ev)
-		mariadb_free_rpl_event(s->ev);
+	free(s->payload);
 	mariadb_rpl_close(s->rpl);
 	ms_close(s->conn);
 	free(s);

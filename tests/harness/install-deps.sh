@@ -19,7 +19,7 @@ packages=(
 	build-essential pkg-config
 	postgresql-15 postgresql-client-15 postgresql-server-dev-15 postgresql-15-cron
 	mariadb-server mariadb-client libmariadb-dev
-	librdkafka-dev libjansson-dev zlib1g-dev kcat gzip
+	librdkafka-dev libjansson-dev zlib1g-dev libzstd-dev kcat gzip
 	pgloader postgresql-15-mysql-fdw
 	default-jre-headless maven
 	procps iproute2 psmisc util-linux clang libclang-rt-14-dev valgrind openssl python3 python3-venv tmux
