@@ -18,7 +18,8 @@
 # Environment: ECSYNC_SKIP_DEPS=1 skips the dependency check;
 # ECSYNC_SKIP_BUILD=1 skips the build and install (the tests use the ecsync
 # installed and the tools built already); ECSYNC_KEEP=1 leaves the stacks
-# running afterwards; ECSYNC_CASSERT=0 skips the cassert pass;
+# running afterwards; ECSYNC_TEST_TIMEOUT stops an integration test that
+# runs longer (seconds, default 1800); ECSYNC_CASSERT=0 skips the cassert pass;
 # ECSYNC_MYSQL9=0 skips the MySQL 9 pass; ECSYNC_TEST_LOGS names the log
 # directory (default .run/test-logs, emptied at the start).
 set -uo pipefail
@@ -153,10 +154,42 @@ run_regress() {
 	fi
 }
 
+# watchdog FLAG LOG SECS: when FLAG (the test's pid file) is still there
+# after SECS, the test hangs (a loop waiting for what never comes, as on a
+# server that lacks what it waits for): it is stopped with SIGTERM, so its
+# EXIT traps clean up, and whatever of it is left a minute later is killed
+watchdog() {
+	local flag=$1 log=$2 secs=$3 i pid tree p
+	for ((i = 0; i < secs * 5; i++)); do
+		sleep 0.2
+		[ -f "$flag" ] || return 0
+	done
+	pid=$(cat "$flag" 2>/dev/null) || return 0
+	[ -n "$pid" ] || return 0
+	echo "run.sh: the test ran for more than $secs s (ECSYNC_TEST_TIMEOUT); stopping it" >>"$log"
+	tree=$(descendants "$pid")
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < 300; i++)); do
+		[ -f "$flag" ] || break
+		sleep 0.2
+	done
+	for p in $tree $pid; do kill -KILL "$p" 2>/dev/null || true; done
+}
+
+# descendants PID prints PID's child processes, theirs, and so on
+descendants() {
+	local c
+	for c in $(pgrep -P "$1"); do
+		echo "$c"
+		descendants "$c"
+	done
+}
+
 # run_integration PREFIX [GROUP...]: every test_* function in
-# tests/integration/*.sh (or only the GROUPs'), each in a subshell
+# tests/integration/*.sh (or only the GROUPs'), each in a subshell, stopped
+# when it runs longer than ECSYNC_TEST_TIMEOUT seconds (default 1800)
 run_integration() {
-	local prefix=$1 file suite names fn name log t0 t1 rc
+	local prefix=$1 file suite names fn name log t0 t1 rc flag
 	shift
 	shopt -s nullglob
 	for file in tests/integration/*.sh; do
@@ -172,8 +205,12 @@ run_integration() {
 		for fn in $names; do
 			name=$prefix$suite/${fn#test_}
 			log=$logdir/${prefix//\//.}${suite}.${fn#test_}.log
+			flag=$log.pid
 			t0=$(date +%s.%N)
+			: >"$flag"
+			watchdog "$flag" "$log" "${ECSYNC_TEST_TIMEOUT:-1800}" &
 			(
+				echo "$BASHPID" >"$flag"
 				set -eo pipefail
 				# shellcheck source=tests/lib.sh
 				. "$top/tests/lib.sh"
@@ -182,6 +219,8 @@ run_integration() {
 				"$fn"
 			) >"$log" 2>&1
 			rc=$?
+			# the watchdog sees the flag gone and ends within 0.2 s
+			rm -f "$flag"
 			t1=$(date +%s.%N)
 			record "$name" $rc "$(elapsed "$t0" "$t1")"
 			if [ $rc != 0 ]; then
