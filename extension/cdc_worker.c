@@ -369,6 +369,30 @@ handle_event(const bs_event *ev, const char *file)
 			event_timestamp = ev->timestamp;
 			break;
 
+		case BR_EV_MYSQL_GTID:
+		case BR_EV_MYSQL_ANONYMOUS_GTID:
+		case BR_EV_MYSQL_GTID_TAGGED:
+			/*
+			 * MySQL's transaction start: flags (1), the source's UUID (16),
+			 * the transaction number (8).  Anonymous without gtid_mode; a
+			 * tagged GTID (8.3+) is serialized otherwise and not recorded.
+			 */
+			if (ev->type == BR_EV_MYSQL_GTID && ev->len >= 25)
+			{
+				const uint8 *u = ev->body + 1;
+				uint64		gno = 0;
+
+				for (int i = 24; i >= 17; i--)
+					gno = (gno << 8) | ev->body[i];
+				snprintf(cw.gtid, sizeof(cw.gtid),
+						 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x:" UINT64_FORMAT,
+						 u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9],
+						 u[10], u[11], u[12], u[13], u[14], u[15], gno);
+			}
+			in_txn = true;
+			event_timestamp = ev->timestamp;
+			break;
+
 		case BR_EV_TABLE_MAP:
 			{
 				br_table	bt;

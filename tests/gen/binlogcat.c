@@ -12,7 +12,8 @@
  *	  binlogcat [--pipe] FILE POS
  *
  *	  The connection comes from ECSYNC_MYSQL_HOST, _PORT, _USER and
- *	  _PASSWORD_FILE; BINLOGCAT_SEEDS=DIR writes fuzzing seeds of the first
+ *	  _PASSWORD_FILE (BINLOGCAT_SSL_CA=FILE: verified TLS, which MySQL 9's
+ *	  caching_sha2_password needs); BINLOGCAT_SEEDS=DIR writes fuzzing seeds of the first
  *	  rows events.  --pipe reads the events through the reader thread the
  *	  change-capture worker uses (common/binlog_pipe.c), so that a build
  *	  under sanitizers (binlogcat-san) runs every part of the worker's
@@ -119,7 +120,9 @@ main(int argc, char **argv)
 		fclose(f);
 	}
 	p.password = pw;
-	p.ssl_mode = "disabled";
+	/* a server whose only safe plugin is caching_sha2_password (MySQL 9) needs verified TLS */
+	p.ssl_ca = getenv("BINLOGCAT_SSL_CA");
+	p.ssl_mode = p.ssl_ca ? "verify_identity" : "disabled";
 	if ((c = ms_connect(&p, err, sizeof(err))) == NULL)
 		die(err);
 	if (!bs_check_source(c, 4000001, &src, err, sizeof(err)) ||

@@ -30,7 +30,11 @@ cdc_done_on_exit() {
 	trap 'for s in $cdc_servers; do cdc_done "$s" >/dev/null 2>&1 || true; done' EXIT
 }
 
-master_position() { my_q -e "SHOW MASTER STATUS" | awk '{print $1 ":" $2}'; }
+# the server's end of the binary log (MySQL 8.4 renamed SHOW MASTER STATUS)
+master_status() {
+	if [ "${ECSYNC_MYSQL_FLAVOR:-mariadb}" = mysql ]; then my_q -e "SHOW BINARY LOG STATUS"; else my_q -e "SHOW MASTER STATUS"; fi
+}
+master_position() { master_status | awk '{print $1 ":" $2}'; }
 applied_position() { psql_q -c "SELECT applied_position FROM ecsync.cdc_status WHERE server_name = '$1'"; }
 # caught_up SERVER: the worker applied the binary log up to its end
 caught_up() { [ "$(applied_position "$1")" = "$(master_position)" ]; }
@@ -511,7 +515,7 @@ test_schema_changes_are_applied_or_pause_their_table() {
 }
 
 purge_all() {
-	my_q -e "PURGE BINARY LOGS TO '$(my_q -e "SHOW MASTER STATUS" | cut -f1)'"
+	my_q -e "PURGE BINARY LOGS TO '$(master_status | cut -f1)'"
 	[ "$(my_q -e "SHOW BINARY LOGS" | wc -l)" = 1 ]
 }
 
