@@ -5,6 +5,7 @@
 #include "mysql_source.h"
 #include "seterr.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,9 +33,46 @@ mysql_err(ms_conn *c, char *err, size_t errlen, const char *doing)
  * authentication (over TLS, or under a public key the server itself
  * sends): only a server whose certificate was verified may have them.  A
  * rogue server cannot switch a connection to any other plugin.
+ *
+ * The other safe way MySQL knows is the server's RSA public key, pinned
+ * (server_public_key): the password then goes encrypted under that key,
+ * which only the real server can decrypt.  Connector/C uses the key only
+ * without TLS (over TLS it sends the password in clear, which an
+ * unverified certificate does not protect), and asks the server for its
+ * key when the file cannot be read: so the key is read and checked here
+ * first, and a pinned key goes with ssl_mode disabled or a verified mode.
  */
 #define AUTH_PLUGINS_HASHED "mysql_native_password,client_ed25519"
 #define AUTH_PLUGINS_VERIFIED AUTH_PLUGINS_HASHED ",caching_sha2_password,sha256_password"
+
+/*
+ * public_key_readable: does path hold a PEM public key?  (Connector/C
+ * would otherwise ask the server for one, silently.)
+ */
+static bool
+public_key_readable(const char *path, char *err, size_t errlen)
+{
+	FILE	   *f = fopen(path, "r");
+	char		line[128];
+	bool		ok = false;
+
+	if (f == NULL)
+	{
+		seterr(err, errlen, "cannot read server_public_key \"%s\": %s", path, strerror(errno));
+		return false;
+	}
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, "-----BEGIN PUBLIC KEY-----", 26) == 0)
+		{
+			ok = true;
+			break;
+		}
+	fclose(f);
+	if (!ok)
+		seterr(err, errlen, "server_public_key \"%s\" holds no PEM public key (-----BEGIN PUBLIC KEY-----); "
+			   "on the MySQL server: SHOW STATUS LIKE 'Caching_sha2_password_rsa_public_key'", path);
+	return ok;
+}
 
 ms_conn *
 ms_connect(const ms_params *p, char *err, size_t errlen)
@@ -45,6 +83,7 @@ ms_connect(const ms_params *p, char *err, size_t errlen)
 	const char *mode = p->ssl_mode ? p->ssl_mode : "preferred";
 	bool		verified = strcmp(mode, "verify_ca") == 0 ||
 		strcmp(mode, "verify_identity") == 0;
+	bool		pinned = false;
 
 	/*
 	 * Connector/C reads each option with its own C type (see its
@@ -62,6 +101,22 @@ ms_connect(const ms_params *p, char *err, size_t errlen)
 		seterr(err, errlen, "invalid ssl mode \"%s\" (valid: " MS_SSL_MODES ")", mode);
 		return NULL;
 	}
+	if (p->server_public_key != NULL && p->server_public_key[0] != '\0')
+	{
+		if (strcmp(mode, "disabled") != 0 && !verified)
+		{
+			free(c);
+			seterr(err, errlen, "server_public_key protects the password only without TLS or with a verified "
+				   "server: set ssl_mode disabled (the key alone) or verify_ca/verify_identity (not %s)", mode);
+			return NULL;
+		}
+		if (!public_key_readable(p->server_public_key, err, errlen))
+		{
+			free(c);
+			return NULL;
+		}
+		pinned = true;
+	}
 	if (c == NULL || (c->mysql = mysql_init(NULL)) == NULL)
 	{
 		free(c);
@@ -76,7 +131,9 @@ ms_connect(const ms_params *p, char *err, size_t errlen)
 	mysql_options(c->mysql, MYSQL_OPT_LOCAL_INFILE, &no_local_infile);
 	/* no plugin that hands the password over unless the server is verified */
 	mysql_optionsv(c->mysql, MARIADB_OPT_RESTRICTED_AUTH,
-				   verified ? AUTH_PLUGINS_VERIFIED : AUTH_PLUGINS_HASHED);
+				   verified || pinned ? AUTH_PLUGINS_VERIFIED : AUTH_PLUGINS_HASHED);
+	if (pinned)
+		mysql_optionsv(c->mysql, MYSQL_SERVER_PUBLIC_KEY, p->server_public_key);
 	mysql_optionsv(c->mysql, MYSQL_ENABLE_CLEARTEXT_PLUGIN, &no);
 
 	/*
@@ -102,9 +159,9 @@ ms_connect(const ms_params *p, char *err, size_t errlen)
 			seterr(err, errlen, "could not connect to MySQL server %s:%u: the server asked "
 				   "for an authentication plugin that ecsync refuses (allowed: %s%s)",
 				   p->host ? p->host : "localhost", p->port,
-				   verified ? AUTH_PLUGINS_VERIFIED : AUTH_PLUGINS_HASHED,
-				   verified ? "" : "; caching_sha2_password and sha256_password need "
-				   "ssl_mode verify_ca or verify_identity");
+				   verified || pinned ? AUTH_PLUGINS_VERIFIED : AUTH_PLUGINS_HASHED,
+				   verified || pinned ? "" : "; caching_sha2_password and sha256_password need "
+				   "ssl_mode verify_ca or verify_identity, or the server's RSA key in server_public_key");
 		else
 			seterr(err, errlen, "could not connect to MySQL server %s:%u: %s",
 				   p->host ? p->host : "localhost", p->port, mysql_error(c->mysql));

@@ -36,6 +36,9 @@ typedef struct ms_params
 	const char *ssl_ca;
 	const char *ssl_cert;
 	const char *ssl_key;
+	const char *server_public_key;	/* a PEM file: the server's RSA key,
+									 * pinned (caching_sha2_password without
+									 * TLS) */
 	unsigned int connect_timeout;	/* seconds */
 	unsigned int read_timeout;	/* seconds */
 } ms_params;

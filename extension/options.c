@@ -42,6 +42,7 @@ static const OptionSpec valid_options[] = {
 	{"ssl_ca", ForeignServerRelationId, true},
 	{"ssl_cert", ForeignServerRelationId, true},
 	{"ssl_key", ForeignServerRelationId, true},
+	{"server_public_key", ForeignServerRelationId, true},
 	{"connect_timeout", ForeignServerRelationId, false},
 	{"read_timeout", ForeignServerRelationId, false},
 	{"bigint_unsigned", ForeignServerRelationId, false},
@@ -238,6 +239,8 @@ ecsync_mysql_params(ForeignServer *server, Oid userid, ms_params *p, MemoryConte
 			p->ssl_cert = v;
 		else if (strcmp(def->defname, "ssl_key") == 0)
 			p->ssl_key = v;
+		else if (strcmp(def->defname, "server_public_key") == 0)
+			p->server_public_key = v;
 		else if (strcmp(def->defname, "connect_timeout") == 0)
 			p->connect_timeout = (unsigned int) int_option(def, 1, 86400);
 		else if (strcmp(def->defname, "read_timeout") == 0)

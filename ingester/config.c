@@ -21,7 +21,8 @@ static const char *const own_keys[] = {
 	"roll.bytes", "roll.seconds", "decode.threads", "max.message.bytes",
 	"tables",
 	"mysql.host", "mysql.port", "mysql.socket", "mysql.database",
-	"mysql.user", "mysql.password", "mysql.ssl-mode", "mysql.ssl-ca", "mysql.bigint-unsigned",
+	"mysql.user", "mysql.password", "mysql.ssl-mode", "mysql.ssl-ca", "mysql.server-public-key",
+	"mysql.bigint-unsigned",
 	NULL
 };
 

@@ -311,6 +311,7 @@ snapshot_archive_run(const ingest_opts *o)
 	p.password = ingest_get(o, "mysql.password", NULL);
 	p.ssl_mode = ingest_get(o, "mysql.ssl-mode", NULL);
 	p.ssl_ca = ingest_get(o, "mysql.ssl-ca", NULL);
+	p.server_public_key = ingest_get(o, "mysql.server-public-key", NULL);
 	p.connect_timeout = 10;
 	p.read_timeout = 600;
 	if (p.database == NULL)

@@ -65,3 +65,72 @@ test_compressed_transactions_apply_every_row_at_exact_positions() {
 }
 
 gtid_is() { [ "$(cdc_gtid "$1")" = "$2" ]; }
+
+# rsa_server NAME MODE KEYFILE: a source for MySQL user m_rsa (whose only
+# plugin is caching_sha2_password), with the server's RSA key pinned
+rsa_server() {
+	psql_q -c "CREATE SERVER $1 FOREIGN DATA WRAPPER ecsync_mysql OPTIONS (host '127.0.0.1',
+	           port '$ECSYNC_MYSQL_PORT', database 'm_rsa', ssl_mode '$2' ${3:+, server_public_key '$3'})"
+	psql_q <<-SQL
+	CREATE USER MAPPING FOR CURRENT_USER SERVER $1 OPTIONS (user 'm_rsa', password 'rsa-Pa55')
+	SQL
+}
+
+# run_rsa TABLE: a batch of m_rsa.t into TABLE, after the server forgot
+# every cached password (FLUSH PRIVILEGES): the full authentication runs
+run_rsa() {
+	my_q -e "FLUSH PRIVILEGES"
+	psql_q -c "SELECT ecsync_register_table('$2', 't', '$1')" >/dev/null
+	psql_q -c "SELECT * FROM ecsync_run_batch('$1')" 2>&1
+}
+
+# MySQL's other safe way for caching_sha2_password: without TLS, the
+# password encrypted under the server's RSA key, pinned in a file.  A key
+# that is not the server's, a missing file and a mode that would send the
+# password in clear over unverified TLS are refused, and nothing is copied.
+test_a_pinned_rsa_key_lets_caching_sha2_password_connect_without_tls() {
+	local dir out
+	my_q -e "DROP DATABASE IF EXISTS m_rsa; CREATE DATABASE m_rsa;
+	         CREATE TABLE m_rsa.t (id INT PRIMARY KEY, v VARCHAR(10)); INSERT INTO m_rsa.t VALUES (1, 'pinned');
+	         DROP USER IF EXISTS 'm_rsa'@'127.0.0.1';
+	         CREATE USER 'm_rsa'@'127.0.0.1' IDENTIFIED WITH caching_sha2_password BY 'rsa-Pa55';
+	         GRANT SELECT ON m_rsa.* TO 'm_rsa'@'127.0.0.1'"
+	pg_db m_rsa m_rsa
+	dir=$(mktemp -d /tmp/ecsync-rsa-XXXXXX)
+	chmod 755 "$dir"
+	my_q -e "SHOW STATUS LIKE 'Caching_sha2_password_rsa_public_key'" | cut -f2 | sed 's/\\n/\n/g' >"$dir/server.pem"
+	grep -q "BEGIN PUBLIC KEY" "$dir/server.pem" || fail "MySQL gave no RSA public key: $(head -c 200 "$dir/server.pem")"
+	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$dir/other-key.pem" 2>/dev/null
+	openssl pkey -in "$dir/other-key.pem" -pubout -out "$dir/other.pem"
+	chmod 644 "$dir/server.pem" "$dir/other.pem"
+	# without the key (and without TLS) ecsync refuses the plugin, and says how
+	rsa_server no_key disabled
+	out=$(run_rsa t_nokey no_key || true)
+	assert_contains "server_public_key" "$out" "the error names the option"
+	# the server's own key: the rows come
+	rsa_server pinned disabled "$dir/server.pem"
+	out=$(run_rsa t_pinned pinned) || fail "pinned key: $out"
+	assert_eq "1|pinned" "$(psql_q -c "SELECT id || '|' || v FROM t_pinned")" "rows under the pinned key"
+	# another key: the server cannot read the password
+	rsa_server other_key disabled "$dir/other.pem"
+	out=$(run_rsa t_other other_key || true)
+	assert_contains "Access denied" "$out" "a key that is not the server's"
+	assert_eq t "$(psql_q -c "SELECT to_regclass('t_other') IS NULL")" "nothing created under the wrong key"
+	# a key file that cannot be read: refused before connecting (the
+	# client would otherwise ask the server for its key)
+	rsa_server missing disabled "$dir/nonexistent.pem"
+	out=$(run_rsa t_missing missing || true)
+	assert_contains "cannot read server_public_key" "$out" "a missing key file"
+	# TLS without verification would carry the password in clear
+	rsa_server tls_unverified required "$dir/server.pem"
+	out=$(run_rsa t_required tls_unverified || true)
+	assert_contains "protects the password only without TLS" "$out" "ssl_mode required with a pinned key"
+	# a non-superuser may not name a file on the database server
+	psql_q -c "DROP ROLE IF EXISTS m_rsa_user" -c "CREATE ROLE m_rsa_user" -c "GRANT USAGE ON FOREIGN DATA WRAPPER ecsync_mysql TO m_rsa_user" >/dev/null
+	out=$(psql_q -c "SET ROLE m_rsa_user" -c "CREATE SERVER m_rsa_mine FOREIGN DATA WRAPPER ecsync_mysql OPTIONS (server_public_key '$dir/server.pem')" 2>&1 || true)
+	assert_contains "superuser" "$out" "server_public_key is a superuser's option"
+	psql_q -c "REVOKE USAGE ON FOREIGN DATA WRAPPER ecsync_mysql FROM m_rsa_user" -c "DROP ROLE m_rsa_user" >/dev/null
+	rm -rf "$dir"
+	psql_q -d ecsync -c "DROP DATABASE m_rsa WITH (FORCE)" >/dev/null
+	my_q -e "DROP USER 'm_rsa'@'127.0.0.1'; DROP DATABASE m_rsa"
+}
