@@ -34,3 +34,7 @@ test_csv_to_copy_converter_survives_fuzzing() {
 test_binlog_decoder_survives_fuzzing() {
 	run_fuzzer fuzz_binlog_rows
 }
+
+test_mysql_json_decoder_survives_fuzzing() {
+	run_fuzzer fuzz_mysql_json
+}
