@@ -8,6 +8,7 @@
  */
 #include "binlog_rows.h"
 
+#include "mysql_json.h"
 #include "seterr.h"
 
 #include <stdio.h>
@@ -474,7 +475,7 @@ bool
 br_is_rows_event(int type)
 {
 	return (type >= BR_EV_WRITE_ROWS_V1 && type <= BR_EV_DELETE_ROWS_V1) ||
-		(type >= BR_EV_WRITE_ROWS && type <= BR_EV_DELETE_ROWS) ||
+		(type >= BR_EV_WRITE_ROWS && type <= BR_EV_DELETE_ROWS) || type == BR_EV_PARTIAL_UPDATE_ROWS ||
 		(type >= BR_EV_WRITE_ROWS_COMPRESSED_V1 && type <= BR_EV_DELETE_ROWS_COMPRESSED_V1);
 }
 
@@ -502,6 +503,11 @@ br_parse_rows(int type, const uint8_t *body, size_t len, int table_id_size,
 		case BR_EV_UPDATE_ROWS_V1:
 		case BR_EV_UPDATE_ROWS:
 			out->kind = BR_UPDATE;
+			break;
+		case BR_EV_PARTIAL_UPDATE_ROWS:
+			/* an UPDATE_ROWS (v2) whose after images start with value_options */
+			out->kind = BR_UPDATE;
+			out->partial = true;
 			break;
 		case BR_EV_DELETE_ROWS_V1:
 		case BR_EV_DELETE_ROWS:
@@ -553,6 +559,7 @@ br_image_free(br_image *img)
 {
 	free(img->off);
 	free(img->len);
+	free(img->raw);
 	ebuf_free(&img->text);
 	memset(img, 0, sizeof(*img));
 }
@@ -1016,6 +1023,28 @@ value(rd *r, const br_column *c, ebuf *b, char *err, size_t errlen)
 				}
 				return put(b, (const char *) p, l);
 			}
+		case BR_JSON:
+			{
+				/* MySQL's binary JSON, as a blob (MariaDB's JSON is a LONGTEXT) */
+				uint64_t	l;
+				const uint8_t *p;
+				char		jerr[256];
+
+				if (c->meta < 1 || c->meta > 4)
+				{
+					seterr(err, errlen, "json length of %u bytes", c->meta);
+					return false;
+				}
+				l = le(r, (int) c->meta);
+				if ((p = take(r, l)) == NULL)
+					return false;
+				if (!mj_text(p, l, b, jerr, sizeof(jerr)))
+				{
+					seterr(err, errlen, "column \"%s\": %s", c->name ? c->name : "?", jerr);
+					return false;
+				}
+				return true;
+			}
 		case BR_ENUM:
 			{
 				uint64_t	v;
@@ -1068,14 +1097,69 @@ value(rd *r, const br_column *c, ebuf *b, char *err, size_t errlen)
 	}
 }
 
-bool
-br_next_image(const br_rows *rows, const br_table *t, const uint8_t *present,
-			  size_t *pos, br_image *img, char *err, size_t errlen)
+/*
+ * partial_json decodes a JSON column of a PARTIAL_UPDATE_ROWS after image
+ * held as diffs (at r, after its length): they apply to the column's
+ * value in the row's before image, which is at offset before in the
+ * event's data (or -1 when it is NULL or not in that image)
+ */
+static bool
+partial_json(rd *r, const br_rows *rows, const br_column *c, int64_t before, ebuf *b,
+			 char *err, size_t errlen)
+{
+	uint64_t	l,
+				bl;
+	const uint8_t *diff,
+			   *bv;
+	rd			br;
+	char		jerr[256];
+
+	if (c->meta < 1 || c->meta > 4)
+	{
+		seterr(err, errlen, "json length of %u bytes", c->meta);
+		return false;
+	}
+	l = le(r, (int) c->meta);
+	if ((diff = take(r, l)) == NULL)
+		return false;
+	if (before < 0)
+	{
+		seterr(err, errlen, "column \"%s\": a partial JSON update of a value the before image does not have "
+			   "(NULL or not in it)", c->name ? c->name : "?");
+		return false;
+	}
+	br = (rd) {rows->data, rows->len, (size_t) before, false};
+	bl = le(&br, (int) c->meta);
+	if ((bv = take(&br, bl)) == NULL)
+		return false;
+	if (!mj_apply_diff(bv, bl, diff, l, b, jerr, sizeof(jerr)))
+	{
+		seterr(err, errlen, "column \"%s\": %s", c->name ? c->name : "?", jerr);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * image decodes the image at *pos into img.  before_raw is NULL but for
+ * the after image of a PARTIAL_UPDATE_ROWS row, where it holds the before
+ * image's raw offsets: such an after image starts with value_options
+ * (a length-encoded integer; bit 1, PARTIAL_JSON_UPDATES, is the only one)
+ * and, when that has the bit, partial_bits, one bit for each JSON column
+ * of the table (in or out of the image) telling whether it is held as
+ * diffs (rpl_record.cc: pack_row, unpack_row).
+ */
+static bool
+image(const br_rows *rows, const br_table *t, const uint8_t *present, size_t *pos,
+	  br_image *img, const int64_t *before_raw, char *err, size_t errlen)
 {
 	rd			r = {rows->data, rows->len, *pos, false};
 	int			npresent = 0;
 	const uint8_t *nulls;
-	int			k = 0;
+	const uint8_t *partial = NULL;
+	int			k = 0,
+				j = 0;
+	bool		own = before_raw != NULL && before_raw == img->raw;
 
 	err[0] = '\0';
 	if (rows->ncols != t->ncols)
@@ -1088,6 +1172,7 @@ br_next_image(const br_rows *rows, const br_table *t, const uint8_t *present,
 	{
 		int64_t    *off = realloc(img->off, sizeof(int64_t) * t->ncols);
 		int64_t    *len;
+		int64_t    *raw;
 
 		if (off == NULL)
 			goto oom;
@@ -1095,16 +1180,53 @@ br_next_image(const br_rows *rows, const br_table *t, const uint8_t *present,
 		if ((len = realloc(img->len, sizeof(int64_t) * t->ncols)) == NULL)
 			goto oom;
 		img->len = len;
+		/* twice: a before image's offsets are kept there while its after image is decoded */
+		if ((raw = realloc(img->raw, sizeof(int64_t) * 2 * t->ncols)) == NULL)
+			goto oom;
+		img->raw = raw;
 		img->cap = t->ncols;
 	}
+	if (own)
+	{
+		/* img holds the before image itself: keep its offsets aside */
+		memcpy(img->raw + t->ncols, img->raw, sizeof(int64_t) * t->ncols);
+		before_raw = img->raw + t->ncols;
+	}
 	img->ncols = t->ncols;
+	img->from = NULL;
 	ebuf_reset(&img->text);
+	if (before_raw)
+	{
+		uint64_t	options = packed(&r);
+
+		if (r.bad || options > 1)
+		{
+			seterr(err, errlen, "malformed partial update in a rows event of %s.%s (value_options %llu)",
+				   t->db, t->table, (unsigned long long) options);
+			return false;
+		}
+		if (options & 1)
+		{
+			int			njson = 0;
+
+			for (int i = 0; i < t->ncols; i++)
+				njson += t->cols[i].type == BR_JSON;
+			if ((partial = take(&r, (njson + 7) / 8)) == NULL)
+				goto bad;
+		}
+	}
 	for (int i = 0; i < t->ncols; i++)
 		npresent += bit(present, i);
 	if ((nulls = take(&r, (npresent + 7) / 8)) == NULL)
 		goto bad;
 	for (int i = 0; i < t->ncols; i++)
 	{
+		bool		diffs = false;
+		bool		ok;
+
+		if (partial && t->cols[i].type == BR_JSON)
+			diffs = bit(partial, j++);
+		img->raw[i] = -1;
 		if (!bit(present, i))
 		{
 			img->len[i] = BR_ABSENT;
@@ -1115,8 +1237,14 @@ br_next_image(const br_rows *rows, const br_table *t, const uint8_t *present,
 			img->len[i] = BR_NULL_VALUE;
 			continue;
 		}
+		img->raw[i] = (int64_t) r.pos;
 		img->off[i] = (int64_t) img->text.len;
-		if (!value(&r, &t->cols[i], &img->text, err, errlen))
+		if (diffs)
+			ok = partial_json(&r, rows, &t->cols[i], before_raw[i], &img->text, err, errlen);
+		else
+			ok = value(&r, &t->cols[i], &img->text, err, errlen);
+		/* a value cut short reads as zeros: r.bad says so */
+		if (!ok || r.bad)
 		{
 			if (err[0])
 				return false;
@@ -1127,6 +1255,9 @@ br_next_image(const br_rows *rows, const br_table *t, const uint8_t *present,
 			goto oom;
 	}
 	*pos = r.pos;
+	img->from = rows->data;
+	img->end = r.pos;
+	img->partial_before = rows->partial && before_raw == NULL && present == rows->present;
 	return true;
 
 bad:
@@ -1135,4 +1266,33 @@ bad:
 oom:
 	seterr(err, errlen, "out of memory");
 	return false;
+}
+
+bool
+br_next_image(const br_rows *rows, const br_table *t, const uint8_t *present,
+			  size_t *pos, br_image *img, char *err, size_t errlen)
+{
+	if (rows->partial && present == rows->present_after)
+	{
+		/* the row's before image must be the one img holds */
+		if (img->from != rows->data || img->end != *pos || !img->partial_before)
+		{
+			seterr(err, errlen, "the after image of a partial update of %s.%s read without its before image",
+				   t->db, t->table);
+			return false;
+		}
+		return image(rows, t, present, pos, img, img->raw, err, errlen);
+	}
+	return image(rows, t, present, pos, img, NULL, err, errlen);
+}
+
+bool
+br_next_row(const br_rows *rows, const br_table *t, size_t *pos, br_image *img,
+			br_image *after, char *err, size_t errlen)
+{
+	if (!image(rows, t, rows->present, pos, img, NULL, err, errlen))
+		return false;
+	if (rows->kind != BR_UPDATE)
+		return true;
+	return image(rows, t, rows->present_after, pos, after, rows->partial ? img->raw : NULL, err, errlen);
 }

@@ -4,7 +4,9 @@
  *	  TABLE_MAP (a table's columns, with the full metadata that
  *	  binlog_row_metadata=FULL adds: names, signedness, ENUM and SET
  *	  strings, charsets, primary key) and WRITE/UPDATE/DELETE_ROWS (row
- *	  images).
+ *	  images), and MySQL's PARTIAL_UPDATE_ROWS, whose after images may hold
+ *	  a JSON column as diffs on its before image's value
+ *	  (binlog_row_value_options=PARTIAL_JSON).
  *
  *	  Every value comes out in MySQL's text form, exactly as the batch
  *	  reads the same column with SELECT over the text protocol (FLOAT as
@@ -49,6 +51,7 @@ enum
 	BR_EV_ROWS_QUERY = 29,
 	BR_EV_WRITE_ROWS = 30, BR_EV_UPDATE_ROWS = 31, BR_EV_DELETE_ROWS = 32,
 	BR_EV_MYSQL_GTID = 33, BR_EV_MYSQL_ANONYMOUS_GTID = 34, BR_EV_MYSQL_PREVIOUS_GTIDS = 35,
+	BR_EV_PARTIAL_UPDATE_ROWS = 39,
 	BR_EV_TRANSACTION_PAYLOAD = 40, BR_EV_MYSQL_GTID_TAGGED = 42,
 	BR_EV_GTID = 162,
 	BR_EV_WRITE_ROWS_COMPRESSED_V1 = 169, BR_EV_UPDATE_ROWS_COMPRESSED_V1 = 170,
@@ -105,6 +108,7 @@ typedef struct br_rows
 	br_kind		kind;
 	uint64_t	table_id;
 	uint16_t	flags;			/* 1: the statement's last rows event */
+	bool		partial;		/* PARTIAL_UPDATE_ROWS: after images may hold JSON diffs */
 	int			ncols;
 	const uint8_t *present;		/* columns in the (before) image */
 	const uint8_t *present_after;	/* UPDATE: columns in the after image */
@@ -134,6 +138,11 @@ typedef struct br_image
 	int64_t    *off;			/* into text */
 	int64_t    *len;			/* bytes, or BR_NULL_VALUE or BR_ABSENT */
 	ebuf		text;			/* the values, each followed by a NUL */
+	/* where the image came from, for a PARTIAL_UPDATE_ROWS after image */
+	int64_t    *raw;			/* each value's offset in its event's data, or -1 */
+	const uint8_t *from;		/* that event's data */
+	size_t		end;			/* where the image ends in it */
+	bool		partial_before; /* it is the before image of such a row */
 } br_image;
 
 extern void br_image_init(br_image *img);
@@ -151,9 +160,22 @@ br_value(const br_image *img, int i)
  * columns it has: r->present, or r->present_after for an UPDATE's after
  * image) by t's columns, and advances *pos.  False with a message when the
  * bytes do not fit the table or a value is malformed.
+ *
+ * The after image of a PARTIAL_UPDATE_ROWS row needs its before image:
+ * br_next_image reads it only right after that before image was decoded
+ * into the same img (JSON diffs are applied to it, so the after image
+ * holds whole values too); br_next_row has no such condition.
  */
 extern bool br_next_image(const br_rows *r, const br_table *t, const uint8_t *present,
 						  size_t *pos, br_image *img, char *err, size_t errlen);
+
+/*
+ * br_next_row decodes the row at *pos of r's data into img (an insert's
+ * or delete's row, an update's before image) and, for an update, its after
+ * image into after (another br_image), and advances *pos.
+ */
+extern bool br_next_row(const br_rows *r, const br_table *t, size_t *pos, br_image *img,
+						br_image *after, char *err, size_t errlen);
 
 /* br_type_name: a binlog type's name, for messages ("varchar") */
 extern const char *br_type_name(int type);

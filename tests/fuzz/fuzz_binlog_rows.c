@@ -20,7 +20,8 @@ int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static br_image img;
+	static br_image img,
+				after;
 	static bool init;
 	br_table	t;
 	br_rows		r;
@@ -33,6 +34,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!init)
 	{
 		br_image_init(&img);
+		br_image_init(&after);
 		init = true;
 	}
 	if (size < 3)
@@ -72,6 +74,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					}
 					images++;
 				}
+				/* again row by row, an update's images into two (br_next_row) */
+				pos = 0;
+				images = 0;
+				while (pos < r.len && images++ < 10000 &&
+					   br_next_row(&r, &t, &pos, &img, &after, err, sizeof(err)))
+					;
 			}
 			br_table_free(&t);
 		}
