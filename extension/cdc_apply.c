@@ -481,7 +481,11 @@ type_matches(const tp_column *col, const br_column *bc)
 		case BR_TINY_BLOB:
 		case BR_MEDIUM_BLOB:
 		case BR_LONG_BLOB:
+			/* MariaDB's JSON is a LONGTEXT in the binary log */
 			return strstr(t, "text") != NULL || strstr(t, "blob") != NULL || IS("json");
+		case BR_JSON:
+			/* MySQL's binary JSON, which the decoder prints as SELECT does */
+			return IS("json");
 		case BR_ENUM:
 			return IS("enum");
 		case BR_SET:
@@ -773,11 +777,12 @@ cdc_apply_rows(CdcTable *t, const br_table *bt, const br_rows *r)
 	cdc_applying = t;
 	while (pos < r->len)
 	{
-		/* a row that cannot be decoded pauses its table (see the worker's error handling) */
-		if (!br_next_image(r, bt, r->present, &pos, &before_img, err, sizeof(err)))
-			ereport(ERROR, (errcode(ERRCODE_INVALID_BINARY_REPRESENTATION), errmsg("%s", err)));
-		if (r->kind == BR_UPDATE &&
-			!br_next_image(r, bt, r->present_after, &pos, &after_img, err, sizeof(err)))
+		/*
+		 * a row that cannot be decoded pauses its table (see the worker's
+		 * error handling); an update's after image comes whole, MySQL's
+		 * partial JSON updates applied to the before image
+		 */
+		if (!br_next_row(r, bt, &pos, &before_img, &after_img, err, sizeof(err)))
 			ereport(ERROR, (errcode(ERRCODE_INVALID_BINARY_REPRESENTATION), errmsg("%s", err)));
 		switch (r->kind)
 		{
