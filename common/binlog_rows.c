@@ -572,31 +572,9 @@ put(ebuf *b, const char *s, size_t n)
 
 /*
  * The hot path formats numbers by hand: snprintf was a tenth of a change's
- * cost.  put_u appends v in decimal, put_i with its sign, put_z zero-padded
- * to width digits (more when v needs them).
+ * cost.  ebuf_put_u64 and ebuf_put_i64 (ebuf.h) append
+ * integers; put_z zero-padded to width digits (more when v needs them).
  */
-static bool
-put_u(ebuf *b, uint64_t v)
-{
-	char		tmp[24];
-	int			n = 0;
-
-	do
-	{
-		tmp[sizeof(tmp) - 1 - n++] = (char) ('0' + v % 10);
-		v /= 10;
-	} while (v);
-	return put(b, tmp + sizeof(tmp) - n, (size_t) n);
-}
-
-static bool
-put_i(ebuf *b, int64_t v)
-{
-	if (v < 0)
-		return ebuf_putc(b, '-') && put_u(b, (uint64_t) 0 - (uint64_t) v);
-	return put_u(b, (uint64_t) v);
-}
-
 static bool
 put_z(ebuf *b, uint64_t v, int width)
 {
@@ -814,24 +792,24 @@ value(rd *r, const br_column *c, ebuf *b, char *err, size_t errlen)
 	switch (c->type)
 	{
 		case BR_TINY:
-			return c->is_unsigned ? put_u(b, le(r, 1)) : put_i(b, (int8_t) le(r, 1));
+			return c->is_unsigned ? ebuf_put_u64(b, le(r, 1)) : ebuf_put_i64(b, (int8_t) le(r, 1));
 		case BR_SHORT:
-			return c->is_unsigned ? put_u(b, le(r, 2)) : put_i(b, (int16_t) le(r, 2));
+			return c->is_unsigned ? ebuf_put_u64(b, le(r, 2)) : ebuf_put_i64(b, (int16_t) le(r, 2));
 		case BR_INT24:
 			{
 				uint32_t	v = (uint32_t) le(r, 3);
 
 				if (c->is_unsigned)
-					return put_u(b, v);
-				return put_i(b, (int32_t) (v ^ 0x800000) - 0x800000);
+					return ebuf_put_u64(b, v);
+				return ebuf_put_i64(b, (int32_t) (v ^ 0x800000) - 0x800000);
 			}
 		case BR_LONG:
-			return c->is_unsigned ? put_u(b, (uint32_t) le(r, 4)) : put_i(b, (int32_t) (uint32_t) le(r, 4));
+			return c->is_unsigned ? ebuf_put_u64(b, (uint32_t) le(r, 4)) : ebuf_put_i64(b, (int32_t) (uint32_t) le(r, 4));
 		case BR_LONGLONG:
 			{
 				uint64_t	v = le(r, 8);
 
-				return c->is_unsigned ? put_u(b, v) : put_i(b, (int64_t) v);
+				return c->is_unsigned ? ebuf_put_u64(b, v) : ebuf_put_i64(b, (int64_t) v);
 			}
 		case BR_FLOAT:
 			{

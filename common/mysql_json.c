@@ -101,23 +101,13 @@ rd_be(const uint8_t *p, int n)
 static bool
 put_u64(jctx *c, uint64_t v)
 {
-	char		tmp[24];
-	int			n = 0;
-
-	do
-	{
-		tmp[sizeof(tmp) - 1 - n++] = (char) ('0' + v % 10);
-		v /= 10;
-	} while (v);
-	return put(c, tmp + sizeof(tmp) - n, (size_t) n);
+	return ebuf_put_u64(c->out, v) || oom(c);
 }
 
 static bool
 put_i64(jctx *c, int64_t v)
 {
-	if (v < 0)
-		return putc_(c, '-') && put_u64(c, (uint64_t) 0 - (uint64_t) v);
-	return put_u64(c, (uint64_t) v);
+	return ebuf_put_i64(c->out, v) || oom(c);
 }
 
 /* ---------------------------------------------------------------- strings */
