@@ -7,6 +7,13 @@
 # shellcheck source=tests/shop_lib.sh
 . "$ECSYNC_TOP/tests/shop_lib.sh"
 
+# ecsync-ingest's TLS settings for the stack's server: MySQL's accounts use
+# caching_sha2_password, which the ingester answers only over verified TLS
+ingest_tls=()
+if [ "${ECSYNC_MYSQL_FLAVOR:-mariadb}" = mysql ]; then
+	ingest_tls=(-X mysql.ssl-mode=verify_identity -X "mysql.ssl-ca=$ECSYNC_MYSQL_SSL_CA")
+fi
+
 # the canonical form of fidelity_values.py's rows, read from table $1
 fidelity_query() {
 	echo "SELECT concat_ws('|', id, encode(float4send(f), 'hex'), encode(float8send(d), 'hex'),
@@ -45,7 +52,7 @@ test_every_value_round_trips_exactly() {
 	local ingest_bin=$ECSYNC_TOP/ingester/ecsync-ingest
 	ECSYNC_MYSQL_PASSWORD=$(cat "$ECSYNC_MYSQL_PASSWORD_FILE") "$ingest_bin" --snapshot -q -d "$dir/archive" \
 		-b "$ECSYNC_KAFKA_BROKERS" -X mysql.host=127.0.0.1 -X "mysql.port=$ECSYNC_MYSQL_PORT" \
-		-X mysql.user=ecsync -X mysql.database=f_vals -X tables=v || fail "snapshot failed"
+		-X mysql.user=ecsync -X mysql.database=f_vals -X tables=v "${ingest_tls[@]}" || fail "snapshot failed"
 	"$ingest_bin" --load-script -d "$dir/archive" --snapshot-id latest --schema fv_archive >"$dir/load.sql"
 	psql_q -f "$dir/load.sql" >/dev/null
 	psql_q -c "$(fidelity_query fv_archive.v)" >"$dir/archive.txt"
@@ -242,7 +249,7 @@ test_bigint_unsigned_as_bigint_when_the_server_says_so() {
 	my_q f_ubig -e "DELETE FROM t WHERE id > 100"
 	ECSYNC_MYSQL_PASSWORD=$(cat "$ECSYNC_MYSQL_PASSWORD_FILE") "$ECSYNC_TOP/ingester/ecsync-ingest" --snapshot -q -d "$dir" \
 		-X mysql.host=127.0.0.1 -X "mysql.port=$ECSYNC_MYSQL_PORT" -X mysql.user=ecsync -X mysql.database=f_ubig \
-		-X tables=t -X mysql.bigint-unsigned=bigint || fail "snapshot failed"
+		-X tables=t -X mysql.bigint-unsigned=bigint "${ingest_tls[@]}" || fail "snapshot failed"
 	assert_contains '"id" bigint' "$(cat "$dir"/_snapshots/*.schema.sql)" "the archive's schema says bigint"
 }
 
