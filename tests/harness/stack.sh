@@ -358,6 +358,11 @@ my9_conf() {
 	secure-file-priv=$my_dir/files
 	character-set-server=utf8mb4
 	default-time-zone=+09:00
+	# MariaDB 10.11's default sql_mode, which a shop moved from MariaDB to
+	# MySQL keeps: MySQL's own default (NO_ZERO_DATE, NO_ZERO_IN_DATE,
+	# ONLY_FULL_GROUP_BY) refuses the zero dates such a shop's tables hold,
+	# and the tests copy those tables with INSERT ... SELECT
+	sql-mode=STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION
 	local-infile=1
 	max-allowed-packet=256M
 	innodb-buffer-pool-size=2G
