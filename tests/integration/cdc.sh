@@ -19,22 +19,6 @@ fi
 # MONITOR, MySQL's REPLICATION CLIENT
 if [ "${ECSYNC_MYSQL_FLAVOR:-mariadb}" = mysql ]; then binlog_monitor="REPLICATION CLIENT"; else binlog_monitor="BINLOG MONITOR"; fi
 
-# seq_sql N: a SELECT of the integers 1..N in column seq, which MariaDB and
-# MySQL both run (MariaDB's seq_1_to_N tables are not MySQL's; MySQL's
-# recursive CTEs stop at cte_max_recursion_depth, which MariaDB lacks): a
-# cross join of digit tables
-seq_sql() {
-	local n=$1 digits=0 m=1 i from="" expr=""
-	while [ "$m" -lt "$n" ]; do m=$((m * 10)) digits=$((digits + 1)); done
-	[ "$digits" -gt 0 ] || digits=1
-	m=1
-	for ((i = 0; i < digits; i++)); do
-		from+="${from:+ CROSS JOIN }(SELECT 0 d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9) d$i"
-		expr+="${expr:+ + }d$i.d * $m"
-		m=$((m * 10))
-	done
-	echo "SELECT seq FROM (SELECT $expr + 1 seq FROM $from) n WHERE seq <= $n"
-}
 
 # cdc_server NAME MYDB [OPTIONS]: a foreign server NAME for MySQL database MYDB
 cdc_server() {
