@@ -657,116 +657,17 @@ civil(int64_t z, int64_t *y, unsigned *m, unsigned *d)
 	*y = (int64_t) yoe + era * 400 + (*m <= 2);
 }
 
-/* zdigits writes v as exactly width digits (zero-padded) at dst; returns width */
-static int
-zdigits(char *dst, uint32_t v, int width)
-{
-	for (int i = width - 1; i >= 0; i--)
-	{
-		dst[i] = (char) ('0' + v % 10);
-		v /= 10;
-	}
-	return width;
-}
-
+/* decimal appends a DECIMAL column's value (mysql_json.h prints the form) */
 static bool
 decimal(rd *r, int precision, int scale, ebuf *b)
 {
-	static const int dig2bytes[10] = {0, 1, 1, 2, 2, 3, 3, 4, 4, 4};
-	static const uint32_t pow10[10] = {1, 10, 100, 1000, 10000, 100000, 1000000,
-	10000000, 100000000, 1000000000};
-	int			intg = precision - scale;
-	int			intg0,
-				intg0x,
-				frac0,
-				frac0x,
-				size;
-	uint8_t		buf[64];
 	const uint8_t *src;
-	bool		negative;
-	char		digits[160];
-	int			nd = 0;
-	int			pos = 0;
-	size_t		start = b->len;
-	bool		nonzero = false;
 
 	if (precision < 1 || precision > 65 || scale < 0 || scale > 38 || scale > precision)
 		return false;
-	intg0 = intg / 9;
-	intg0x = intg % 9;
-	frac0 = scale / 9;
-	frac0x = scale % 9;
-	size = intg0 * 4 + dig2bytes[intg0x] + frac0 * 4 + dig2bytes[frac0x];
-	if ((src = take(r, size)) == NULL)
+	if ((src = take(r, mj_decimal_size(precision, scale))) == NULL)
 		return false;
-	memcpy(buf, src, size);
-	negative = (buf[0] & 0x80) == 0;
-	buf[0] ^= 0x80;
-	if (negative)
-		for (int i = 0; i < size; i++)
-			buf[i] = ~buf[i];
-
-	/* the integer part's digits, then the fraction's */
-	if (intg0x)
-	{
-		uint32_t	v = (uint32_t) be_bytes(buf, dig2bytes[intg0x]);
-
-		if (v >= pow10[intg0x])
-			return false;
-		nd += zdigits(digits + nd, v, intg0x);
-		pos += dig2bytes[intg0x];
-	}
-	for (int i = 0; i < intg0; i++, pos += 4)
-	{
-		uint32_t	v = (uint32_t) be_bytes(buf + pos, 4);
-
-		if (v >= pow10[9])
-			return false;
-		nd += zdigits(digits + nd, v, 9);
-	}
-	{
-		int			lead = 0;
-
-		while (lead < nd - 1 && digits[lead] == '0')
-			lead++;
-		if (nd == 0)
-			digits[nd++] = '0';
-		if (!ebuf_putc(b, '-') || !put(b, digits + lead, nd - lead))
-			return false;
-		for (int i = lead; i < nd; i++)
-			nonzero |= digits[i] != '0';
-	}
-	if (scale > 0)
-	{
-		nd = 0;
-		for (int i = 0; i < frac0; i++, pos += 4)
-		{
-			uint32_t	v = (uint32_t) be_bytes(buf + pos, 4);
-
-			if (v >= pow10[9])
-				return false;
-			nd += zdigits(digits + nd, v, 9);
-		}
-		if (frac0x)
-		{
-			uint32_t	v = (uint32_t) be_bytes(buf + pos, dig2bytes[frac0x]);
-
-			if (v >= pow10[frac0x])
-				return false;
-			nd += zdigits(digits + nd, v, frac0x);
-		}
-		for (int i = 0; i < nd; i++)
-			nonzero |= digits[i] != '0';
-		if (!ebuf_putc(b, '.') || !put(b, digits, nd))
-			return false;
-	}
-	/* the sign was written first; drop it for a positive value or zero */
-	if (!negative || !nonzero)
-	{
-		memmove(b->data + start, b->data + start + 1, b->len - start - 1);
-		b->len--;
-	}
-	return true;
+	return mj_decimal_text(src, precision, scale, b);
 }
 
 /* time_text appends a TIME from its packed form (MySQL's my_time_packed) */

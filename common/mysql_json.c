@@ -366,27 +366,27 @@ zdigits(char *dst, uint32_t v, int width)
 	return width;
 }
 
-/*
- * put_decimal appends a JSON DECIMAL (Json_decimal): its precision and
- * scale bytes, then the value in the DECIMAL binary form of the binary
- * log (big-endian groups of nine digits, sign in the first bit), printed
- * as decimal2string prints it: every digit of the scale, no leading
- * zeros, "0" before the point, no sign on zero.
- */
-static bool
-put_decimal(jctx *c, const uint8_t *p, size_t len)
+int
+mj_decimal_size(int precision, int scale)
+{
+	static const int dig2bytes[10] = {0, 1, 1, 2, 2, 3, 3, 4, 4, 4};
+	int			intg = precision - scale;
+
+	return intg / 9 * 4 + dig2bytes[intg % 9] + scale / 9 * 4 + dig2bytes[scale % 9];
+}
+
+bool
+mj_decimal_text(const uint8_t *p, int precision, int scale, ebuf *b)
 {
 	static const int dig2bytes[10] = {0, 1, 1, 2, 2, 3, 3, 4, 4, 4};
 	static const uint32_t pow10[10] = {1, 10, 100, 1000, 10000, 100000, 1000000,
 	10000000, 100000000, 1000000000};
-	int			precision,
-				scale,
-				intg,
-				intg0,
-				intg0x,
-				frac0,
-				frac0x,
-				size;
+	int			intg = precision - scale;
+	int			intg0 = intg / 9,
+				intg0x = intg % 9,
+				frac0 = scale / 9,
+				frac0x = scale % 9,
+				size = mj_decimal_size(precision, scale);
 	uint8_t		buf[64];
 	bool		negative,
 				nonzero = false;
@@ -397,38 +397,24 @@ put_decimal(jctx *c, const uint8_t *p, size_t len)
 				n = 0,
 				lead = 0;
 
-	if (len < 2)
-		return bad(c, "a decimal without its precision and scale");
-	precision = (int8_t) p[0];
-	scale = (int8_t) p[1];
-	/*
-	 * a my_decimal's precision, not a column's: up to its nine groups of
-	 * nine digits (MySQL writes 66 for 35 + 30 digits), and 0 for a zero
-	 * without digits
-	 */
 	if (precision < 0 || precision > 81 || scale < 0 || scale > precision)
-		return bad(c, "a decimal of impossible precision or scale");
-	intg = precision - scale;
-	intg0 = intg / 9;
-	intg0x = intg % 9;
-	frac0 = scale / 9;
-	frac0x = scale % 9;
-	size = intg0 * 4 + dig2bytes[intg0x] + frac0 * 4 + dig2bytes[frac0x];
-	if ((size_t) size != len - 2)
-		return bad(c, "a decimal of the wrong length");
-	memcpy(buf, p + 2, size);
+		return false;
+	if (size == 0)
+		return ebuf_putc(b, '0');	/* a zero without digits */
+	memcpy(buf, p, size);
 	negative = (buf[0] & 0x80) == 0;
 	buf[0] ^= 0x80;
 	if (negative)
 		for (int i = 0; i < size; i++)
 			buf[i] = (uint8_t) ~buf[i];
 
+	/* the integer part's digits, then the fraction's */
 	if (intg0x)
 	{
 		uint32_t	v = (uint32_t) rd_be(buf, dig2bytes[intg0x]);
 
 		if (v >= pow10[intg0x])
-			return bad(c, "a decimal digit group out of range");
+			return false;
 		nd += zdigits(digits + nd, v, intg0x);
 		pos += dig2bytes[intg0x];
 	}
@@ -437,7 +423,7 @@ put_decimal(jctx *c, const uint8_t *p, size_t len)
 		uint32_t	v = (uint32_t) rd_be(buf + pos, 4);
 
 		if (v >= pow10[9])
-			return bad(c, "a decimal digit group out of range");
+			return false;
 		nd += zdigits(digits + nd, v, 9);
 	}
 	while (lead < nd - 1 && digits[lead] == '0')
@@ -457,7 +443,7 @@ put_decimal(jctx *c, const uint8_t *p, size_t len)
 			uint32_t	v = (uint32_t) rd_be(buf + pos, 4);
 
 			if (v >= pow10[9])
-				return bad(c, "a decimal digit group out of range");
+				return false;
 			nd += zdigits(digits + nd, v, 9);
 		}
 		if (frac0x)
@@ -465,7 +451,7 @@ put_decimal(jctx *c, const uint8_t *p, size_t len)
 			uint32_t	v = (uint32_t) rd_be(buf + pos, dig2bytes[frac0x]);
 
 			if (v >= pow10[frac0x])
-				return bad(c, "a decimal digit group out of range");
+				return false;
 			nd += zdigits(digits + nd, v, frac0x);
 		}
 		for (int i = 0; i < nd; i++)
@@ -476,8 +462,34 @@ put_decimal(jctx *c, const uint8_t *p, size_t len)
 	}
 	/* the sign went first; a positive value or a zero has none */
 	if (!negative || !nonzero)
-		return put(c, text + 1, n - 1);
-	return put(c, text, n);
+		return ebuf_append(b, text + 1, n - 1);
+	return ebuf_append(b, text, n);
+}
+
+/*
+ * put_decimal appends a JSON DECIMAL (Json_decimal): its precision and
+ * scale bytes, then the value in the DECIMAL binary form of the binary
+ * log.  A my_decimal's precision, not a column's: up to its nine groups
+ * of nine digits (MySQL writes 66 for 35 + 30 digits), and 0 for a zero
+ * without digits.
+ */
+static bool
+put_decimal(jctx *c, const uint8_t *p, size_t len)
+{
+	int			precision,
+				scale;
+
+	if (len < 2)
+		return bad(c, "a decimal without its precision and scale");
+	precision = (int8_t) p[0];
+	scale = (int8_t) p[1];
+	if (precision < 0 || precision > 81 || scale < 0 || scale > precision)
+		return bad(c, "a decimal of impossible precision or scale");
+	if ((size_t) mj_decimal_size(precision, scale) != len - 2)
+		return bad(c, "a decimal of the wrong length");
+	if (!mj_decimal_text(p + 2, precision, scale, c->out))
+		return bad(c, "a decimal digit group out of range");
+	return true;
 }
 
 /* ---------------------------------------------------------------- opaque */

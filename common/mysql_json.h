@@ -46,6 +46,17 @@ enum
 extern bool mj_text(const uint8_t *p, size_t len, ebuf *out, char *err, size_t errlen);
 
 /*
+ * MySQL's binary DECIMAL (the binary log's column form, and inside JSON):
+ * mj_decimal_size gives the bytes of a DECIMAL(precision, scale);
+ * mj_decimal_text appends the value at p (that many bytes) as MySQL
+ * prints it (every digit of the scale, no leading zeros, "0" before the
+ * point, no sign on zero).  False for a digit group out of range, a
+ * precision beyond 81 or out of memory.
+ */
+extern int	mj_decimal_size(int precision, int scale);
+extern bool mj_decimal_text(const uint8_t *p, int precision, int scale, ebuf *b);
+
+/*
  * mj_apply_diff appends to out the text of binary JSON value (before,
  * blen) changed by the diff list (diff, dlen): the bytes of a partial
  * JSON column of a PARTIAL_UPDATE_ROWS after image, after its length
