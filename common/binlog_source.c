@@ -45,6 +45,7 @@ struct bs_stream
 	size_t		payload_len;
 	size_t		payload_off;
 	uint32_t	payload_next_pos;
+	ZSTD_DCtx  *zstd;			/* made at the first payload, kept for the next */
 };
 
 static uint64_t
@@ -453,7 +454,7 @@ open_payload(bs_stream *s, const bs_event *ev, char *err, size_t errlen)
 		memcpy(s->payload, data, datalen);
 	else
 	{
-		ZSTD_DCtx  *z = ZSTD_createDCtx();
+		ZSTD_DCtx  *z = s->zstd ? s->zstd : (s->zstd = ZSTD_createDCtx());
 		ZSTD_inBuffer in = {data, datalen, 0};
 		ZSTD_outBuffer out = {s->payload, (size_t) size, 0};
 		uint8_t		probe;
@@ -465,6 +466,7 @@ open_payload(bs_stream *s, const bs_event *ev, char *err, size_t errlen)
 			seterr(err, errlen, "out of memory creating a zstd context");
 			return false;
 		}
+		ZSTD_DCtx_reset(z, ZSTD_reset_session_only);
 
 		/*
 		 * Into the buffer of the declared size; once it is full, into a
@@ -478,7 +480,6 @@ open_payload(bs_stream *s, const bs_event *ev, char *err, size_t errlen)
 			rc = ZSTD_decompressStream(z, o, &in);
 			if (ZSTD_isError(rc) || over.pos > 0)
 			{
-				ZSTD_freeDCtx(z);
 				if (ZSTD_isError(rc))
 					seterr(err, errlen, "the compressed transaction at %s:%u does not decompress: %s",
 						   s->file, ev->next_pos, ZSTD_getErrorName(rc));
@@ -490,7 +491,6 @@ open_payload(bs_stream *s, const bs_event *ev, char *err, size_t errlen)
 			if (o == &over && in.pos == before)
 				break;
 		}
-		ZSTD_freeDCtx(z);
 		if (rc != 0 || out.pos != size)
 		{
 			seterr(err, errlen, "the compressed transaction at %s:%u gave %zu of its %llu bytes",
@@ -533,6 +533,7 @@ next_in_payload(bs_stream *s, bs_event *out, char *err, size_t errlen)
 	out->body = raw + HEADER_LEN;
 	out->len = len - HEADER_LEN;
 	s->payload_off += len;
+	out->more_in_payload = s->payload_off < s->payload_len;
 	return 1;
 }
 
@@ -588,6 +589,7 @@ bs_next(bs_stream *s, bs_event *out, bool *purged, char *err, size_t errlen)
 	header(raw, out);
 	out->body = raw + HEADER_LEN;
 	out->len = evlen - HEADER_LEN;
+	out->more_in_payload = false;
 	/* every event but the format description carries a checksum when on */
 	if (s->checksum && out->type != BR_EV_FORMAT_DESCRIPTION)
 	{
@@ -639,6 +641,7 @@ bs_close(bs_stream *s)
 	if (s == NULL)
 		return;
 	free(s->payload);
+	ZSTD_freeDCtx(s->zstd);
 	mariadb_rpl_close(s->rpl);
 	ms_close(s->conn);
 	free(s);

@@ -90,6 +90,8 @@ typedef struct bs_event
 	uint16_t	flags;
 	const uint8_t *body;
 	size_t		len;
+	bool		more_in_payload;	/* more events of the same compressed
+									 * transaction follow (all at its end) */
 } bs_event;
 
 typedef struct bs_stream bs_stream;

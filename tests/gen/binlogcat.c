@@ -211,7 +211,8 @@ main(int argc, char **argv)
 				}
 			}
 		}
-		if (ev.next_pos != 0 && bs_pos_cmp(&at, &end) >= 0)
+		/* a compressed transaction's events all end where it ends */
+		if (ev.next_pos != 0 && !ev.more_in_payload && bs_pos_cmp(&at, &end) >= 0)
 			break;
 	}
 	fflush(stdout);

@@ -45,6 +45,14 @@ test_compressed_transactions_apply_every_row_at_exact_positions() {
 	[ "$(my_q -e "SHOW BINLOG EVENTS IN '$file' FROM ${start#*:}" | awk -F'\t' '$3 == "Transaction_payload"' | wc -l)" -ge 3 ] ||
 		fail "MySQL wrote no compressed transactions"
 	wait_for 60 caught_up m_zstd || fail "not caught up: $(applied_position m_zstd) of $(master_position): $(last_error m_zstd)"
+	# the worker's reader, built with ASan and UBSan, reads the compressed
+	# transactions as the plain build does, with no report and no leak
+	make -s -C "$ECSYNC_TOP/tests/gen" binlogcat binlogcat-san >/dev/null
+	ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1 \
+		"$binlogcat-san" --pipe "${start%:*}" "${start#*:}" >"$ECSYNC_RUN_DIR/m_zstd.san" 2>"$ECSYNC_RUN_DIR/m_zstd.san.err" ||
+		fail "binlogcat-san failed: $(tail -n 20 "$ECSYNC_RUN_DIR/m_zstd.san.err")"
+	"$binlogcat" "${start%:*}" "${start#*:}" | cmp -s - "$ECSYNC_RUN_DIR/m_zstd.san" || fail "binlogcat-san read otherwise than binlogcat"
+	assert_eq 20001 "$(awk -F'\t' '$2 == "m_zstd.a" && $1 == "I"' "$ECSYNC_RUN_DIR/m_zstd.san" | wc -l)" "rows inserted into a, read back from the binary log"
 	assert_eq "$(my_q m_zstd -e "SELECT CONCAT(id, '|', v, '|', n) FROM a ORDER BY id" | md5sum)" \
 		"$(psql_q -c "SELECT concat(id, '|', v, '|', n) FROM m_zstd.a ORDER BY id" | md5sum)" "table a"
 	assert_eq "$(my_q m_zstd -e "SELECT CONCAT(id, '|', a_id, '|', note) FROM b ORDER BY id" | md5sum)" \
