@@ -38,3 +38,7 @@ test_binlog_decoder_survives_fuzzing() {
 test_mysql_json_decoder_survives_fuzzing() {
 	run_fuzzer fuzz_mysql_json
 }
+
+test_mysql_gtid_decoder_survives_fuzzing() {
+	run_fuzzer fuzz_mysql_gtid
+}
