@@ -16,6 +16,7 @@
  */
 #include "binlog_source.h"
 #include "binlog_rows.h"
+#include "mysql_gtid.h"
 #include "seterr.h"
 
 #include <ctype.h>
@@ -157,6 +158,21 @@ bs_check_source(ms_conn *c, uint32_t replica_id, bs_source *src, char *err, size
 	if (!variable(c, "binlog_checksum", v, err, errlen))
 		return false;
 	src->checksum = strcmp(v, "NONE") != 0;
+	/* MySQL's GTIDs: what a worker resumes by on another server */
+	if (!src->mariadb)
+	{
+		if (!variable(c, "gtid_mode", v, err, errlen))
+			return false;
+		src->gtid_mode = strcmp(v, "ON") == 0;
+		if (!variable(c, "server_uuid", v, err, errlen))
+			return false;
+		{
+			size_t		l = strnlen(v, sizeof(src->server_uuid) - 1);
+
+			memcpy(src->server_uuid, v, l);
+			src->server_uuid[l] = '\0';
+		}
+	}
 	if (ms_query_row(c, "SHOW MASTER STATUS", 2, row, e, sizeof(e)) < 0 &&
 		(strstr(e, "error 1064") == NULL ||
 		 ms_query_row(c, "SHOW BINARY LOG STATUS", 2, row, e, sizeof(e)) < 0))
@@ -276,13 +292,18 @@ bs_bytes_between(ms_conn *c, const bs_pos *a, const bs_pos *b)
 	return total;
 }
 
-bs_stream *
-bs_open(ms_conn *c, uint32_t replica_id, const bs_pos *p, int heartbeat_ms,
-		bool checksum, char *err, size_t errlen)
+/*
+ * stream_for makes c's stream and tells the server what the dump needs:
+ * that we read its checksums (without it, it stops after the first
+ * ROTATE) and understand GTID events (capability 4); a heartbeat keeps an
+ * idle connection alive and lets the reader notice a dead one within its
+ * read timeout (MySQL 9 sends none when asked by the master_ name only).
+ */
+static bs_stream *
+stream_for(ms_conn *c, const char *file, int heartbeat_ms, bool checksum, char *err, size_t errlen)
 {
 	bs_stream  *s = calloc(1, sizeof(bs_stream));
 	char		sql[128];
-	unsigned int verify = 0;
 
 	if (s == NULL)
 	{
@@ -292,16 +313,12 @@ bs_open(ms_conn *c, uint32_t replica_id, const bs_pos *p, int heartbeat_ms,
 	s->conn = c;
 	s->mysql = ms_handle(c);
 	s->checksum = checksum;
-	snprintf(s->file, sizeof(s->file), "%s", p->file);
-	/*
-	 * The dump needs the server told that we read its checksums (without
-	 * it, it stops after the first ROTATE) and that we understand GTID
-	 * events (capability 4); a heartbeat keeps an idle connection alive
-	 * and lets the reader notice a dead one within its read timeout.
-	 */
-	snprintf(sql, sizeof(sql), "SET @master_heartbeat_period = %llu",
-			 (unsigned long long) heartbeat_ms * 1000000ULL);
-	if (!ms_exec(c, "SET @master_binlog_checksum = @@global.binlog_checksum", err, errlen) ||
+	snprintf(s->file, sizeof(s->file), "%s", file);
+	snprintf(sql, sizeof(sql), "SET @master_heartbeat_period = %llu, @source_heartbeat_period = %llu",
+			 (unsigned long long) heartbeat_ms * 1000000ULL, (unsigned long long) heartbeat_ms * 1000000ULL);
+	/* (MySQL 8.4 and later read the source_ spellings, MariaDB the master_ ones) */
+	if (!ms_exec(c, "SET @master_binlog_checksum = @@global.binlog_checksum, "
+				 "@source_binlog_checksum = @@global.binlog_checksum", err, errlen) ||
 		!ms_exec(c, "SET @mariadb_slave_capability = 4", err, errlen) ||
 		!ms_exec(c, sql, err, errlen))
 	{
@@ -314,6 +331,18 @@ bs_open(ms_conn *c, uint32_t replica_id, const bs_pos *p, int heartbeat_ms,
 		free(s);
 		return NULL;
 	}
+	return s;
+}
+
+bs_stream *
+bs_open(ms_conn *c, uint32_t replica_id, const bs_pos *p, int heartbeat_ms,
+		bool checksum, char *err, size_t errlen)
+{
+	bs_stream  *s = stream_for(c, p->file, heartbeat_ms, checksum, err, errlen);
+	unsigned int verify = 0;
+
+	if (s == NULL)
+		return NULL;
 	mariadb_rpl_optionsv(s->rpl, MARIADB_RPL_SERVER_ID, (unsigned int) replica_id);
 	mariadb_rpl_optionsv(s->rpl, MARIADB_RPL_FILENAME, s->file, strlen(s->file));
 	mariadb_rpl_optionsv(s->rpl, MARIADB_RPL_START, (unsigned long) p->pos);
@@ -328,6 +357,141 @@ bs_open(ms_conn *c, uint32_t replica_id, const bs_pos *p, int heartbeat_ms,
 		return NULL;
 	}
 	return s;
+}
+
+/* MySQL's COM_BINLOG_DUMP_GTID (Connector/C sends only COM_BINLOG_DUMP) */
+#define COM_BINLOG_DUMP_GTID 0x1e
+#define BINLOG_THROUGH_GTID 0x04
+
+bs_stream *
+bs_open_gtid(ms_conn *c, uint32_t replica_id, const uint8_t *set, size_t setlen,
+			 int heartbeat_ms, bool checksum, char *err, size_t errlen)
+{
+	bs_stream  *s;
+	uint8_t    *cmd,
+			   *p;
+	size_t		len = 2 + 4 + 4 + 8 + 4 + setlen;
+	int			rc;
+
+	if (setlen > UINT32_MAX - 64)
+	{
+		seterr(err, errlen, "the GTID set is too large to send");
+		return NULL;
+	}
+	if ((s = stream_for(c, "", heartbeat_ms, checksum, err, errlen)) == NULL)
+		return NULL;
+	if ((cmd = malloc(len)) == NULL)
+	{
+		seterr(err, errlen, "out of memory");
+		mariadb_rpl_close(s->rpl);
+		free(s);
+		return NULL;
+	}
+	/*
+	 * flags (2), server_id (4), the file name's length (4) and name (none:
+	 * the server finds the file), position (8: 4, the start of a file),
+	 * the set's length (4) and the set, encoded as MySQL encodes it
+	 */
+	p = cmd;
+	*p++ = BINLOG_THROUGH_GTID;
+	*p++ = 0;
+	for (int i = 0; i < 4; i++)
+		*p++ = (uint8_t) (replica_id >> (8 * i));
+	for (int i = 0; i < 4; i++)
+		*p++ = 0;
+	*p++ = 4;
+	for (int i = 1; i < 8; i++)
+		*p++ = 0;
+	for (int i = 0; i < 4; i++)
+		*p++ = (uint8_t) (setlen >> (8 * i));
+	memcpy(p, set, setlen);
+	rc = s->mysql->methods->db_command(s->mysql, (enum enum_server_command) COM_BINLOG_DUMP_GTID,
+									   (const char *) cmd, len, 1, NULL);
+	free(cmd);
+	if (rc != 0)
+	{
+		seterr(err, errlen, "MySQL error %u starting the binary log dump by GTID set: %s",
+			   mysql_errno(s->mysql), mysql_error(s->mysql));
+		mariadb_rpl_close(s->rpl);
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+bool
+bs_has_file(ms_conn *c, const char *file, bool *has, char *err, size_t errlen)
+{
+	char	  **row;
+	unsigned long *lens;
+	int			rc;
+
+	*has = false;
+	if (!ms_stream(c, "SHOW BINARY LOGS", err, errlen))
+		return false;
+	while ((rc = ms_fetch(c, &row, &lens, err, errlen)) == 1)
+		if (row[0] && strcmp(row[0], file) == 0)
+			*has = true;
+	ms_stream_end(c);
+	return rc == 0;
+}
+
+bool
+bs_gtid_set_at(ms_conn *c, uint32_t replica_id, const bs_pos *p, bool checksum,
+			   mg_set *set, bool *purged, char *err, size_t errlen)
+{
+	bs_pos		start;
+	bs_stream  *s;
+	bool		ok = false;
+
+	*purged = false;
+	snprintf(start.file, sizeof(start.file), "%s", p->file);
+	start.pos = 4;
+	if ((s = bs_open(c, replica_id, &start, 500, checksum, err, errlen)) == NULL)
+	{
+		ms_close(c);
+		return false;
+	}
+	for (;;)
+	{
+		bs_event	ev;
+		mg_gtid		g;
+		int			rc = bs_next(s, &ev, purged, err, errlen);
+
+		if (rc < 0)
+			break;
+		/* the server has sent all it has (p was its end), or another file */
+		if (ev.type == BR_EV_HEARTBEAT || strcmp(bs_file(s), p->file) != 0)
+		{
+			ok = true;
+			break;
+		}
+		/* the artificial events before the file's own carry no position */
+		if (ev.next_pos == 0 || (ev.flags & 0x20))
+			continue;
+		if (ev.type != BR_EV_MYSQL_PREVIOUS_GTIDS && ev.next_pos > p->pos)
+		{
+			ok = true;
+			break;
+		}
+		if (ev.type == BR_EV_MYSQL_PREVIOUS_GTIDS)
+		{
+			if (!mg_set_decode(set, ev.body, ev.len, err, errlen))
+				break;
+		}
+		else if ((ev.type == BR_EV_MYSQL_GTID || ev.type == BR_EV_MYSQL_GTID_TAGGED) &&
+				 (rc = mg_parse_gtid_event(ev.type, ev.body, ev.len, &g, err, errlen)) != 0)
+		{
+			if (rc < 0 || !mg_set_add(set, &g))
+			{
+				if (rc > 0)
+					seterr(err, errlen, "out of memory");
+				break;
+			}
+		}
+	}
+	bs_close(s);
+	return ok;
 }
 
 static uint32_t

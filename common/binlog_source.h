@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mysql_gtid.h"
 #include "mysql_source.h"
 
 #define BS_FILE_MAX 512
@@ -37,6 +38,8 @@ typedef struct bs_source
 	bool		mariadb;
 	uint32_t	server_id;
 	bool		checksum;		/* binlog_checksum = CRC32 */
+	bool		gtid_mode;		/* MySQL with gtid_mode = ON */
+	char		server_uuid[40];	/* MySQL's @@server_uuid ("" on MariaDB) */
 } bs_source;
 
 /*
@@ -105,6 +108,31 @@ typedef struct bs_stream bs_stream;
  */
 extern bs_stream *bs_open(ms_conn *c, uint32_t replica_id, const bs_pos *p,
 						  int heartbeat_ms, bool checksum, char *err, size_t errlen);
+
+/*
+ * bs_open_gtid starts the dump of c's binary log after the transactions
+ * of a GTID set (set: mg_set_encode's bytes), as a MySQL replica with
+ * SOURCE_AUTO_POSITION asks for it: the server finds the file to start
+ * from, skips the transactions the set holds and refuses a set it cannot
+ * serve (the transactions it lacks were purged) with error 1236.  The
+ * first event is an artificial ROTATE naming that file (its position 4).
+ * MySQL only; otherwise as bs_open.
+ */
+extern bs_stream *bs_open_gtid(ms_conn *c, uint32_t replica_id, const uint8_t *set, size_t setlen,
+							   int heartbeat_ms, bool checksum, char *err, size_t errlen);
+
+/* bs_has_file: does SHOW BINARY LOGS list file?  False with a message on error */
+extern bool bs_has_file(ms_conn *c, const char *file, bool *has, char *err, size_t errlen);
+
+/*
+ * bs_gtid_set_at adds to set the GTIDs of a MySQL server's transactions
+ * before position p: the PREVIOUS_GTIDS of p's file and the GTIDs of its
+ * transactions that end at or before p, read from a dump of that file
+ * from its start.  c is the dump's connection and is closed.  False with
+ * a message; *purged is set when the server no longer has the file.
+ */
+extern bool bs_gtid_set_at(ms_conn *c, uint32_t replica_id, const bs_pos *p, bool checksum,
+						   mg_set *set, bool *purged, char *err, size_t errlen);
 
 /*
  * bs_next returns 1 with the next event (valid until the next call), or
