@@ -72,6 +72,62 @@ top_str(int row, int col)
 }
 
 /*
+ * load_gtid_state takes the stored GTID set and server (MySQL), which
+ * belong to the position: without one (a first start, a re-snapshot of
+ * every table) the worker finds the set at its new position.
+ */
+static void
+load_gtid_state(const char *set, const char *uuid)
+{
+	char		err[256];
+
+	if (cw.executed)
+		mg_set_free(cw.executed);
+	cw.executed = NULL;
+	cw.executed_dirty = false;
+	cw.server_uuid[0] = '\0';
+	if (cw.pos.file[0] == '\0')
+		return;
+	if (uuid)
+		strlcpy(cw.server_uuid, uuid, sizeof(cw.server_uuid));
+	if (set == NULL)
+		return;
+	if ((cw.executed = mg_set_new()) == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	if (!mg_set_parse(cw.executed, set, err, sizeof(err)))
+	{
+		/* found anew from the binary log at the next start */
+		ereport(LOG,
+				(errmsg("ecsync cdc of server \"%s\": the stored GTID set is not valid (%s); it is read anew "
+						"from the binary log", cw.server, err)));
+		mg_set_free(cw.executed);
+		cw.executed = NULL;
+	}
+}
+
+/*
+ * executed_text: the GTID set to store, as a text Datum, or NULL when it
+ * has not changed (or is not kept); *isnull says which
+ */
+static Datum
+executed_text(char *isnull)
+{
+	char	   *text;
+	Datum		d;
+
+	*isnull = 'n';
+	if (cw.executed == NULL || !cw.executed_dirty)
+		return (Datum) 0;
+	if ((text = mg_set_text(cw.executed)) == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	d = CStringGetTextDatum(text);
+	free(text);
+	*isnull = ' ';
+	cw.executed_dirty = false;
+	return d;
+}
+
+/*
  * cc_load reads the server's registration and its tables into cw; false
  * when the registration is gone or stopped (the worker then exits).
  * Called inside cc_begin/cc_commit.
@@ -82,8 +138,8 @@ cc_load(void)
 	Datum		args[2] = {Int32GetDatum(cw.req.cdc_id), ObjectIdGetDatum(cw.req.owner)};
 	Oid			types[2] = {INT4OID, OIDOID};
 
-	spi("SELECT server_name, state, binlog_file, binlog_pos, gtid FROM ecsync.cdc_servers "
-		"WHERE id = $1 AND owner = $2", 2, types, args, NULL, SPI_OK_SELECT);
+	spi("SELECT server_name, state, binlog_file, binlog_pos, gtid, gtid_executed, server_uuid "
+		"FROM ecsync.cdc_servers WHERE id = $1 AND owner = $2", 2, types, args, NULL, SPI_OK_SELECT);
 	if (SPI_processed != 1 || strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2), "started") != 0)
 	{
 		spi_done();
@@ -98,6 +154,8 @@ cc_load(void)
 	}
 	if (SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5) != NULL)
 		strlcpy(cw.gtid, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5), sizeof(cw.gtid));
+	load_gtid_state(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6),
+					SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 7));
 	SPI_finish();
 
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -171,6 +229,89 @@ cc_set_start_position(void)
 }
 
 /*
+ * cc_save_gtid_state stores the GTID set found at the position and the
+ * server it belongs to (MySQL), in a transaction of its own.
+ */
+void
+cc_save_gtid_state(void)
+{
+	Datum		args[3];
+	Oid			types[3] = {INT4OID, TEXTOID, TEXTOID};
+	char		nulls[3] = "   ";
+
+	cw.executed_dirty = true;
+	args[0] = Int32GetDatum(cw.req.cdc_id);
+	args[1] = executed_text(&nulls[1]);
+	args[2] = CStringGetTextDatum(cw.server_uuid);
+	cc_begin();
+	spi("UPDATE ecsync.cdc_servers SET gtid_executed = coalesce($2, gtid_executed), server_uuid = $3 WHERE id = $1",
+		3, types, args, nulls, SPI_OK_UPDATE);
+	spi_done();
+	cc_commit();
+}
+
+/*
+ * cc_switched_server records, in a transaction of its own, that the
+ * stream goes on from another MySQL server (uuid), from new_pos, by the
+ * GTID set: the positions of the previous server mean nothing on it.  A
+ * table whose snapshot the stream had passed (at or before old_pos) takes
+ * every change from now on; a table snapshotted ahead of the stream is
+ * copied anew (true: the worker must restart for it).
+ */
+bool
+cc_switched_server(const bs_pos *old_pos, const bs_pos *new_pos, const char *uuid)
+{
+	bool		resnapshot = false;
+	Datum		args[4];
+	Oid			types[4] = {INT4OID, TEXTOID, INT8OID, TEXTOID};
+
+	cc_begin();
+	args[0] = Int32GetDatum(cw.req.cdc_id);
+	args[1] = CStringGetTextDatum(new_pos->file);
+	args[2] = Int64GetDatum((int64) new_pos->pos);
+	args[3] = CStringGetTextDatum(uuid);
+	spi("UPDATE ecsync.cdc_servers SET binlog_file = $2, binlog_pos = $3, server_uuid = $4, "
+		"last_error = NULL, last_error_at = NULL WHERE id = $1",
+		4, types, args, NULL, SPI_OK_UPDATE);
+	SPI_finish();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	for (int i = 0; i < cw.ntables; i++)
+	{
+		CdcTable   *t = &cw.tables[i];
+		Datum		a[2];
+		Oid			ty[2] = {INT4OID, TEXTOID};
+		bool		ahead = bs_pos_cmp(&t->from, old_pos) > 0;
+
+		if (t->state != 's')
+			continue;
+		a[0] = Int32GetDatum(t->id);
+		a[1] = CStringGetTextDatum(psprintf("the MySQL server changed (to %s) before the stream reached this "
+											"table's snapshot (%s:%llu of the previous one); copied anew",
+											uuid, t->from.file, (unsigned long long) t->from.pos));
+		if (SPI_execute_with_args(ahead ?
+								  "UPDATE ecsync.cdc_tables SET state = 'snapshot', snapshot_file = NULL, "
+								  "snapshot_pos = NULL, schema_change = $2, schema_change_at = now() "
+								  "WHERE sync_table_id = $1" :
+								  "UPDATE ecsync.cdc_tables SET snapshot_file = NULL, snapshot_pos = NULL "
+								  "WHERE sync_table_id = $1",
+								  ahead ? 2 : 1, ty, a, NULL, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "could not update ecsync.cdc_tables");
+		if (ahead)
+		{
+			ereport(LOG, (errmsg("ecsync cdc of server \"%s\": table %s.%s: %s", cw.server,
+								 t->target_schema, t->target_table, TextDatumGetCString(a[1]))));
+			t->state = 'n';
+			resnapshot = true;
+		}
+		memset(&t->from, 0, sizeof(t->from));
+	}
+	spi_done();
+	cc_commit();
+	return resnapshot;
+}
+
+/*
  * cc_save_group writes, in the group's transaction, the position after
  * its last source transaction, its GTID, the counts, and each table's
  * counts and pauses.
@@ -178,9 +319,9 @@ cc_set_start_position(void)
 void
 cc_save_group(void)
 {
-	Datum		args[7];
-	Oid			types[7] = {INT4OID, TEXTOID, INT8OID, TEXTOID, TIMESTAMPTZOID, INT8OID, INT8OID};
-	char		nulls[7] = "       ";
+	Datum		args[8];
+	Oid			types[8] = {INT4OID, TEXTOID, INT8OID, TEXTOID, TIMESTAMPTZOID, INT8OID, INT8OID, TEXTOID};
+	char		nulls[8] = "        ";
 
 	args[0] = Int32GetDatum(cw.req.cdc_id);
 	args[1] = CStringGetTextDatum(cw.pos.file);
@@ -193,10 +334,12 @@ cc_save_group(void)
 		nulls[4] = 'n';
 	args[5] = Int64GetDatum(cw.group_txns);
 	args[6] = Int64GetDatum(cw.group_rows);
+	args[7] = executed_text(&nulls[7]);
 	spi("UPDATE ecsync.cdc_servers SET binlog_file = $2, binlog_pos = $3, gtid = coalesce($4, gtid), "
 		"source_time = coalesce($5, source_time), applied_at = now(), "
-		"transactions = transactions + $6, rows_applied = rows_applied + $7 WHERE id = $1",
-		7, types, args, nulls, SPI_OK_UPDATE);
+		"transactions = transactions + $6, rows_applied = rows_applied + $7, "
+		"gtid_executed = coalesce($8, gtid_executed) WHERE id = $1",
+		8, types, args, nulls, SPI_OK_UPDATE);
 	SPI_finish();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");

@@ -153,6 +153,17 @@ end_transaction(const bs_pos *at)
 {
 	cw.pos = *at;
 	in_txn = false;
+	if (cw.txn_has_gtid && !cw.txn_skip && cw.executed != NULL)
+	{
+		if (!mg_set_add(cw.executed, &cw.txn_gtid))
+			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+		cw.executed_dirty = true;
+	}
+	if (cw.txn_has_gtid && !cw.txn_skip)
+		mg_gtid_text(&cw.txn_gtid, cw.gtid, sizeof(cw.gtid));
+	if (cw.txn_skip)
+		cw.skipped++;
+	cw.txn_has_gtid = cw.txn_skip = false;
 	if (event_timestamp)
 		cw.source_time = time_t_to_timestamptz((pg_time_t) event_timestamp);
 	forget_maps();
@@ -373,21 +384,21 @@ handle_event(const bs_event *ev, const char *file)
 		case BR_EV_MYSQL_ANONYMOUS_GTID:
 		case BR_EV_MYSQL_GTID_TAGGED:
 			/*
-			 * MySQL's transaction start: flags (1), the source's UUID (16),
-			 * the transaction number (8).  Anonymous without gtid_mode; a
-			 * tagged GTID (8.3+) is serialized otherwise and not recorded.
+			 * MySQL's transaction start (anonymous without gtid_mode).  A
+			 * transaction the GTID set holds was applied before (the
+			 * stream resumed before it, on another server, say): skipped.
 			 */
-			if (ev->type == BR_EV_MYSQL_GTID && ev->len >= 25)
+			cw.txn_has_gtid = cw.txn_skip = false;
+			if (ev->type != BR_EV_MYSQL_ANONYMOUS_GTID)
 			{
-				const uint8 *u = ev->body + 1;
-				uint64		gno = 0;
+				int			rc = mg_parse_gtid_event(ev->type, ev->body, ev->len, &cw.txn_gtid,
+													 err, sizeof(err));
 
-				for (int i = 24; i >= 17; i--)
-					gno = (gno << 8) | ev->body[i];
-				snprintf(cw.gtid, sizeof(cw.gtid),
-						 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x:" UINT64_FORMAT,
-						 u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9],
-						 u[10], u[11], u[12], u[13], u[14], u[15], gno);
+				if (rc < 0)
+					mysql_error_out("reading the binary log", err);
+				cw.txn_has_gtid = rc > 0;
+				cw.txn_skip = cw.txn_has_gtid && cw.executed != NULL &&
+					mg_set_contains(cw.executed, &cw.txn_gtid);
 			}
 			in_txn = true;
 			event_timestamp = ev->timestamp;
@@ -398,6 +409,8 @@ handle_event(const bs_event *ev, const char *file)
 				br_table	bt;
 				CdcTable   *t;
 
+				if (cw.txn_skip)
+					break;
 				if (!br_parse_table_map(ev->body, ev->len, 6, &bt, err, sizeof(err)))
 					mysql_error_out("reading the binary log", err);
 				t = tracked(bt.db, bt.table);
@@ -479,7 +492,8 @@ handle_event(const bs_event *ev, const char *file)
 					end_transaction(&at);
 				else
 				{
-					ddl(dbname, sql, &at);
+					if (!cw.txn_skip)
+						ddl(dbname, sql, &at);
 					/* DDL is a transaction of its own */
 					end_transaction(&at);
 				}
@@ -489,7 +503,7 @@ handle_event(const bs_event *ev, const char *file)
 			}
 
 		default:
-			if (br_is_rows_event(ev->type))
+			if (br_is_rows_event(ev->type) && !cw.txn_skip)
 			{
 				br_rows		r;
 				br_table   *bt;
@@ -562,6 +576,171 @@ stats(bool caught_up)
 	}
 }
 
+/* the binary log the stream goes on from is gone */
+static void
+purged_error(const char *err)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_ERROR),
+			 errmsg("server \"%s\" no longer has the binary log the changes go on from (%s:%llu): %s",
+					cw.server, cw.pos.file, (unsigned long long) cw.pos.pos, err),
+			 errhint("The binary log was purged before change capture read it.  Call "
+					 "SELECT ecsync_cdc_resnapshot('%s') to copy the tables anew and stream from there; "
+					 "keep binary logs longer (expire_logs_days / binlog_expire_logs_seconds).",
+					 cw.server)));
+}
+
+/* the GTID set applied, as text (palloc'd) */
+static char *
+gtid_set_text(void)
+{
+	char	   *t = cw.executed ? mg_set_text(cw.executed) : NULL;
+	char	   *p;
+
+	if (t == NULL)
+		return pstrdup("?");
+	p = pstrdup(t);
+	free(t);
+	return p;
+}
+
+/*
+ * switched_to takes the first event of a dump by GTID set, the artificial
+ * ROTATE to the file the server starts from: the position from now on is
+ * in that server's files.  When the server is another, its tables'
+ * snapshot positions (of the previous server) are forgotten, and a table
+ * snapshotted ahead of the stream is copied anew (the worker restarts).
+ */
+static void
+switched_to(const bs_event *ev, const char *file, const char *uuid)
+{
+	bs_pos		old = cw.pos,
+				p;
+	uint64		rp = 0;
+	bool		restart;
+
+	if (ev->len < 8)
+		mysql_error_out("reading the binary log", "a malformed ROTATE event began the dump by GTID set");
+	for (int i = 7; i >= 0; i--)
+		rp = (rp << 8) | ev->body[i];
+	strlcpy(p.file, file, BS_FILE_MAX);
+	p.pos = rp;
+	if (strcmp(uuid, cw.server_uuid) == 0)
+	{
+		/* the same server, whose file was gone */
+		cw.pos = p;
+		cc_begin();
+		cc_set_start_position();
+		cc_commit();
+		return;
+	}
+	restart = cc_switched_server(&old, &p, uuid);
+	for (int i = 0; i < cw.ntables; i++)
+		restart |= cw.tables[i].state == 'n';	/* waiting for their snapshot */
+	cw.pos = p;
+	strlcpy(cw.server_uuid, uuid, sizeof(cw.server_uuid));
+	ereport(LOG, (errmsg("ecsync cdc of server \"%s\" goes on from MySQL server %s at %s:%llu, after %s:%llu "
+						 "of the previous one", cw.server, uuid, p.file, (unsigned long long) p.pos,
+						 old.file, (unsigned long long) old.pos)));
+	if (restart)
+	{
+		ereport(LOG, (errmsg("ecsync cdc of server \"%s\": restarting to copy tables anew", cw.server)));
+		proc_exit(1);
+	}
+}
+
+/*
+ * gtid_resume decides, for a MySQL server with gtid_mode = ON, whether the
+ * stream resumes by position or by the GTID set applied: by the set when
+ * the server is another than the one the position belongs to (a fail-over
+ * to a replica) or no longer has the position's file.  The set is found
+ * from the binary log first when it is not known (a first start, or a
+ * worker of 0.6).  A server that lacks transactions the set holds (a
+ * replica behind, or of another topology) is refused: streaming from it
+ * would leave rows here that it does not have.
+ */
+static bool
+gtid_resume(ms_conn *conn, const bs_source *src)
+{
+	char		err[MS_ERRLEN];
+	bool		switched,
+				has_file,
+				purged;
+
+	if (src->mariadb || !src->gtid_mode)
+		return false;
+	switched = cw.server_uuid[0] != '\0' && strcmp(cw.server_uuid, src->server_uuid) != 0;
+	if (cw.executed == NULL)
+	{
+		if (switched)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("server \"%s\" is another MySQL server (server_uuid %s, was %s), and the GTID set "
+							"applied is not known to resume by", cw.server, src->server_uuid, cw.server_uuid),
+					 errhint("Call SELECT ecsync_cdc_resnapshot('%s') to copy the tables anew from it.", cw.server)));
+		if ((cw.executed = mg_set_new()) == NULL)
+			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+		if (!bs_gtid_set_at(connect_mysql(), cw.replica_id, &cw.pos, src->checksum, cw.executed,
+							&purged, err, sizeof(err)))
+		{
+			mg_set_free(cw.executed);
+			cw.executed = NULL;
+			if (purged)
+				purged_error(err);
+			mysql_error_out(psprintf("could not read the GTID set at %s:%llu", cw.pos.file,
+									 (unsigned long long) cw.pos.pos), err);
+		}
+		strlcpy(cw.server_uuid, src->server_uuid, sizeof(cw.server_uuid));
+		cc_save_gtid_state();
+		ereport(LOG, (errmsg("ecsync cdc of server \"%s\": the GTID set at %s:%llu is %s", cw.server,
+							 cw.pos.file, (unsigned long long) cw.pos.pos, gtid_set_text())));
+	}
+	else if (cw.server_uuid[0] == '\0')
+	{
+		strlcpy(cw.server_uuid, src->server_uuid, sizeof(cw.server_uuid));
+		cc_save_gtid_state();
+	}
+	if (!bs_has_file(conn, cw.pos.file, &has_file, err, sizeof(err)))
+		mysql_error_out("could not list the binary logs", err);
+	if (!switched && has_file)
+		return false;
+	/* what the set holds that the server does not: MySQL says */
+	{
+		ebuf		sql;
+		char		row[1][256];
+		int			rc;
+		char	   *set = gtid_set_text();
+
+		ebuf_init(&sql);
+		if (!ebuf_puts(&sql, "SELECT GTID_SUBTRACT(") || !ms_quote_literal(conn, &sql, set))
+			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+		if (!ebuf_puts(&sql, ", @@GLOBAL.gtid_executed)") || !ebuf_putc(&sql, '\0'))
+			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+		rc = ms_query_row(conn, sql.data, 1, row, err, sizeof(err));
+		ebuf_free(&sql);
+		if (rc < 0)
+			mysql_error_out("could not compare the GTID sets", err);
+		if (rc == 1 && row[0][0] != '\0')
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("server \"%s\" (server_uuid %s) lacks transactions that change capture applied: %s%s",
+							cw.server, src->server_uuid, row[0], strlen(row[0]) >= 255 ? "..." : ""),
+					 errdetail("The stream goes on from the set of transactions applied (%s), because %s.",
+							   set, switched ? "the server is another than before" :
+							   "the server no longer has the binary log file of the position"),
+					 errhint("A replica that is behind catches up: change capture retries until it has them.  "
+							 "A server of another topology cannot be resumed from: "
+							 "SELECT ecsync_cdc_resnapshot('%s') copies the tables anew.", cw.server)));
+		pfree(set);
+	}
+	ereport(LOG,
+			(errmsg("ecsync cdc of server \"%s\": %s; resuming by the GTID set applied, %s",
+					cw.server, switched ? psprintf("the MySQL server is another (server_uuid %s, was %s)",
+												   src->server_uuid, cw.server_uuid) :
+					psprintf("the server no longer has %s", cw.pos.file), gtid_set_text())));
+	return true;
+}
+
 /* stream reads and applies the binary log until told to stop */
 static void
 run_stream(void)
@@ -569,6 +748,7 @@ run_stream(void)
 	char		err[MS_ERRLEN];
 	ms_conn    *conn = connect_mysql();
 	bs_source	src;
+	bool		by_gtid;
 
 	if (!bs_check_source(conn, cw.replica_id, &src, err, sizeof(err)))
 	{
@@ -577,13 +757,29 @@ run_stream(void)
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("server \"%s\" cannot be read by change capture: %s", cw.server, err)));
 	}
+	by_gtid = gtid_resume(conn, &src);
 	cdc_open_tables(conn);
-	ereport(LOG,
-			(errmsg("ecsync cdc of server \"%s\" (%s) reads its binary log from %s:%llu as server_id %u",
-					cw.server, src.version, cw.pos.file, (unsigned long long) cw.pos.pos, cw.replica_id)));
+	if (!by_gtid)
+		ereport(LOG,
+				(errmsg("ecsync cdc of server \"%s\" (%s) reads its binary log from %s:%llu as server_id %u",
+						cw.server, src.version, cw.pos.file, (unsigned long long) cw.pos.pos, cw.replica_id)));
 	{
-		bs_stream  *stream = bs_open(conn, cw.replica_id, &cw.pos, CDC_HEARTBEAT_MS, src.checksum,
-									 err, sizeof(err));
+		bs_stream  *stream;
+
+		if (by_gtid)
+		{
+			size_t		len;
+			uint8	   *set = mg_set_encode(cw.executed, &len);
+
+			if (set == NULL)
+				ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+			stream = bs_open_gtid(conn, cw.replica_id, set, len, CDC_HEARTBEAT_MS, src.checksum,
+								  err, sizeof(err));
+			free(set);
+		}
+		else
+			stream = bs_open(conn, cw.replica_id, &cw.pos, CDC_HEARTBEAT_MS, src.checksum,
+							 err, sizeof(err));
 
 		if (stream == NULL)
 		{
@@ -596,10 +792,16 @@ run_stream(void)
 			mysql_error_out("could not start reading the binary log", err);
 		}
 	}
-	/* reading: what went wrong before is past */
-	cc_begin();
-	cc_set_start_position();
-	cc_commit();
+	/*
+	 * reading: what went wrong before is past (by the GTID set, once the
+	 * server has said where it starts)
+	 */
+	if (!by_gtid)
+	{
+		cc_begin();
+		cc_set_start_position();
+		cc_commit();
+	}
 	for (;;)
 	{
 		bs_event	ev;
@@ -631,8 +833,11 @@ run_stream(void)
 		rc = bp_next(pipe_, &ev, &file, 100, &purged, err, sizeof(err));
 		if (rc == 0)
 		{
-			/* nothing came: what is applied commits now */
-			if (cw.in_group)
+			/*
+			 * nothing came: what is applied commits now (unless a source
+			 * transaction is half read: a group holds whole ones only)
+			 */
+			if (cw.in_group && !in_txn)
 				cdc_group_commit();
 			if (cw.pos_unsaved && TimestampDifferenceExceeds(cw.pos_saved_at, GetCurrentTimestamp(), 1000))
 				save_position();
@@ -642,17 +847,16 @@ run_stream(void)
 		if (rc < 0)
 		{
 			if (purged)
-				ereport(ERROR,
-						(errcode(ERRCODE_FDW_ERROR),
-						 errmsg("server \"%s\" no longer has the binary log the changes go on from (%s:%llu): %s",
-								cw.server, cw.pos.file, (unsigned long long) cw.pos.pos, err),
-						 errhint("The binary log was purged before change capture read it.  Call "
-								 "SELECT ecsync_cdc_resnapshot('%s') to copy the tables anew and stream from there; "
-								 "keep binary logs longer (expire_logs_days / binlog_expire_logs_seconds).",
-								 cw.server)));
+				purged_error(err);
 			mysql_error_out("reading the binary log", err);
 		}
-		if (ev.type == BR_EV_HEARTBEAT || ev.type == BR_EV_FORMAT_DESCRIPTION || ev.type == BR_EV_ROTATE)
+		if (by_gtid && ev.type == BR_EV_ROTATE)
+		{
+			/* the dump by GTID set starts with the file the server chose */
+			by_gtid = false;
+			switched_to(&ev, file, src.server_uuid);
+		}
+		else if (ev.type == BR_EV_HEARTBEAT || ev.type == BR_EV_FORMAT_DESCRIPTION || ev.type == BR_EV_ROTATE)
 		{
 			if (cw.in_group && !more_queued())
 				cdc_group_commit();
@@ -800,12 +1004,22 @@ ecsync_cdc_main(Datum main_arg)
 						 errmsg("server \"%s\" cannot be read by change capture: %s", cw.server, err)));
 			}
 			ms_close(c);
-			snapshot();
-			cc_begin();
-			(void) cc_load();
-			/* a table registered during the snapshot is checked as well */
-			resolve_databases();
-			cc_commit();
+			/*
+			 * Not from another MySQL server than the stream's before the
+			 * stream has moved to it (by the GTID set, see gtid_resume):
+			 * the new tables' positions would be the new server's, the
+			 * stream's the previous one's.  The worker restarts then.
+			 */
+			if (src.mariadb || !src.gtid_mode || cw.server_uuid[0] == '\0' ||
+				strcmp(cw.server_uuid, src.server_uuid) == 0)
+			{
+				snapshot();
+				cc_begin();
+				(void) cc_load();
+				/* a table registered during the snapshot is checked as well */
+				resolve_databases();
+				cc_commit();
+			}
 		}
 		if (cw.pos.file[0] == '\0')
 		{

@@ -18,6 +18,12 @@
  *	  is lost, nothing applied twice.  A table's snapshot records the
  *	  position it was taken at; its changes apply from there.
  *
+ *	  On MySQL with gtid_mode = ON the GTID set applied is kept beside the
+ *	  position, in the same transaction.  A transaction the set holds is
+ *	  skipped; a worker whose server changed (a fail-over: another
+ *	  server_uuid) or lost the position's file resumes by the set, as a
+ *	  MySQL replica with SOURCE_AUTO_POSITION does.
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef ECSYNC_CDC_WORKER_H
@@ -93,7 +99,20 @@ typedef struct CdcWorker
 	int			ntables;
 
 	bs_pos		pos;			/* after the last complete source transaction */
-	char		gtid[64];		/* that transaction's GTID */
+	char		gtid[MG_GTID_TEXT_MAX];	/* that transaction's GTID */
+
+	/*
+	 * MySQL with gtid_mode = ON: the GTID set applied (malloc'd, NULL
+	 * until known), the server pos belongs to, and the transaction being
+	 * read: its GTID, and whether the set already holds it (it is skipped)
+	 */
+	mg_set	   *executed;
+	bool		executed_dirty; /* changed since last stored */
+	char		server_uuid[40];
+	mg_gtid		txn_gtid;
+	bool		txn_has_gtid;
+	bool		txn_skip;
+	int64		skipped;		/* transactions skipped so, since the start */
 	TimestampTz source_time;	/* when MySQL logged it */
 
 	/* the group being applied: one PostgreSQL transaction */
@@ -141,6 +160,8 @@ extern void cc_commit(void);
 extern bool cc_load(void);
 extern void cc_save_group(void);
 extern void cc_set_start_position(void);
+extern void cc_save_gtid_state(void);
+extern bool cc_switched_server(const bs_pos *old_pos, const bs_pos *new_pos, const char *uuid);
 extern void cc_resnapshot_table(CdcTable *t, const char *why);
 extern void cc_record_error(const char *msg, int32 pause_table);
 extern void cc_save_stats(bs_pos *server_pos, int64 lag_bytes);

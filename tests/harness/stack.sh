@@ -10,11 +10,16 @@
 #   stack.sh status [NAME]            say what runs; exit 1 if not all of it
 #   stack.sh env [NAME]               print the export lines of a running stack
 #   stack.sh destroy [NAME]           stop and delete NAME's data
+#   stack.sh replica start|stop [NAME]
+#                                     a MySQL stack's replica (GTID
+#                                     auto-position) at its MySQL port + 1;
+#                                     start prints its export lines
 #
 # NAME is "demo" (make run), "test" (make check), "cassert" (make check's
 # second pass, on a PostgreSQL built with assertions: PGBIN names its bin
 # directory), "mysql9" (make check's third pass: MySQL 9.x from a Debian sid
-# tree, tests/harness/mysql9.sh, instead of MariaDB; needs root), "bench"
+# tree, tests/harness/mysql9.sh, instead of MariaDB; needs root; any name
+# mysql9-* runs MySQL 9 too, on the ports of "anything else"), "bench"
 # (make bench) or anything else; each name has its own ports and run
 # directory, so a demo and a test run coexist.  Ports can be chosen with
 # ECSYNC_PG_PORT, ECSYNC_MYSQL_PORT, ECSYNC_KAFKA_PORT (the Kafka controller
@@ -34,13 +39,18 @@ say() { echo "stack: $*" >&2; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { print b - a }'; }
 
 usage() {
-	sed -n '2,21s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+	sed -n '2,25s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
 	exit 2
 }
 
 cmd=${1:-}
 [ -n "$cmd" ] || usage
 shift
+action=
+if [ "$cmd" = replica ]; then
+	action=${1:-}
+	case $action in start | stop) shift ;; *) usage ;; esac
+fi
 name=demo
 fresh=0
 for a in "$@"; do
@@ -64,7 +74,7 @@ esac
 # Which server speaks MySQL's protocol: MariaDB from Debian 12, or for the
 # mysql9 stack Oracle's MySQL 9.x (Debian sid's build, run chrooted).
 case $name in
-	mysql9) my_flavor=mysql my_label=MySQL ;;
+	mysql9 | mysql9-*) my_flavor=mysql my_label=MySQL ;;
 	*) my_flavor=mariadb my_label=MariaDB ;;
 esac
 pg_port=${ECSYNC_PG_PORT:-$((15432 + offset))}
@@ -369,8 +379,8 @@ my9_conf() {
 	innodb-redo-log-capacity=1G
 	innodb-flush-log-at-trx-commit=2
 	innodb-doublewrite=OFF
-	log-bin=binlog
-	server-id=1
+	log-bin=${my_log_bin:-binlog}
+	server-id=${my_server_id:-1}
 	binlog-format=ROW
 	binlog-row-image=FULL
 	binlog-row-metadata=FULL
@@ -421,6 +431,96 @@ my9_start() {
 	my9_conf
 	(my9_run) </dev/null >>"$my_log" 2>&1 &
 	echo $! >"$run/mysql.launch.pid"
+}
+
+# ------------------------------------------------------------ MySQL replica
+
+# A MySQL stack's replica: a second MySQL 9.x of the same tree, its own
+# data, server_id 2 and binary log files (replica-bin.*), replicating the
+# stack's server with GTID auto-positioning.  It is provisioned empty at
+# the source's current GTID set (gtid_purged), so it replicates what comes
+# after: the databases a test creates then.  Tests fail over to it.
+replica_paths() {
+	r_dir=$(service_dir mysql-replica "$my_user")
+	r_port=$((my_port + 1))
+}
+
+# replica_as FUNCTION...: run a my9_* function with the replica's paths
+replica_as() {
+	(
+		my_dir=$r_dir my_data=$r_dir/data my_sock=$r_dir/mysqld.sock my_log=$r_dir/error.log
+		my_pidf=$r_dir/mysqld.pid my_port=$r_port my_server_id=2 my_log_bin=replica-bin
+		"$@"
+	)
+}
+
+replica_pid() { read_pid "$r_dir/mysqld.pid"; }
+replica_ready() { mariadb-admin --no-defaults --socket="$r_dir/mysqld.sock" -uroot ping >/dev/null 2>&1; }
+replica_sql() { mariadb --no-defaults --socket="$r_dir/mysqld.sock" -uroot -N -B "$@"; }
+source_sql() { mariadb --no-defaults --socket="$my_sock" -uroot -N -B "$@"; }
+
+replica_start() {
+	[ "$my_flavor" = mysql ] || die "a replica is for MySQL stacks (mysql9, mysql9-*)"
+	pid_alive "$(my_pid)" && my_ready || die "stack '$name' is not running: start it first"
+	replica_paths
+	if ! { pid_alive "$(replica_pid)" && replica_ready; }; then
+		my9_tree
+		port_in_use "$r_port" && die "port $r_port (the replica's) is in use"
+		rm -rf "$r_dir/data"
+		install -m 644 "$my_dir/ca.pem" "$my_dir/server-cert.pem" "$r_dir/"
+		install -m 600 "$my_dir/server-key.pem" "$r_dir/"
+		[ "$(id -u)" = 0 ] && chown "$my_user:" "$r_dir"/*.pem
+		replica_as my9_conf
+		if ! (replica_as my9_run --initialize-insecure) >"$r_dir/install-db.log" 2>&1; then
+			log_tail "mysqld --initialize-insecure (replica)" "$r_dir/error.log"
+			die "the replica's initialisation failed"
+		fi
+		rm -f "$r_dir/mysqld.pid"
+		(replica_as my9_run) </dev/null >>"$r_dir/error.log" 2>&1 &
+		echo $! >"$r_dir/launch.pid"
+		# (not wait_ready: a replica that fails leaves the stack running)
+		local i
+		for ((i = 0; i < 600; i++)); do
+			replica_ready && break
+			[ $i -lt 10 ] || pid_alive "$(read_pid "$r_dir/launch.pid")" ||
+				{ log_tail "MySQL replica" "$r_dir/error.log"; die "the replica exited during start-up"; }
+			sleep 0.1
+		done
+		replica_ready || { log_tail "MySQL replica" "$r_dir/error.log"; replica_stop; die "the replica was not ready after 60 s"; }
+		local pw executed
+		pw=$(cat "$run/mysql-password")
+		executed=$(source_sql -e "SELECT @@GLOBAL.gtid_executed" | tr -d '\n')
+		# the account as the source's (not logged: it is no transaction
+		# of the topology), then the source's history as already applied
+		replica_sql <<-EOF || die "the replica's setup failed"
+		SET sql_log_bin = 0;
+		CREATE USER 'ecsync'@'127.0.0.1' IDENTIFIED BY '$pw';
+		CREATE USER 'ecsync'@'localhost' IDENTIFIED BY '$pw';
+		GRANT ALL PRIVILEGES ON *.* TO 'ecsync'@'127.0.0.1' WITH GRANT OPTION;
+		GRANT ALL PRIVILEGES ON *.* TO 'ecsync'@'localhost' WITH GRANT OPTION;
+		SET sql_log_bin = 1;
+		RESET BINARY LOGS AND GTIDS;
+		SET GLOBAL gtid_purged = '$executed';
+		CHANGE REPLICATION SOURCE TO SOURCE_HOST = '127.0.0.1', SOURCE_PORT = $my_port,
+		  SOURCE_USER = 'ecsync', SOURCE_PASSWORD = '$pw', SOURCE_AUTO_POSITION = 1,
+		  SOURCE_SSL = 1, SOURCE_SSL_CA = '$r_dir/ca.pem', SOURCE_SSL_VERIFY_SERVER_CERT = 1;
+		START REPLICA;
+		EOF
+		say "MySQL replica of stack '$name' ready on 127.0.0.1:$r_port (from $executed)"
+	fi
+	echo "export ECSYNC_MYSQL_REPLICA_PORT=$r_port"
+	echo "export ECSYNC_MYSQL_REPLICA_SOCKET=$r_dir/mysqld.sock"
+}
+
+replica_stop() {
+	[ -d "$run/mysql-replica" ] || return 0
+	replica_paths
+	local pid
+	pid=$(replica_pid)
+	[ -n "$pid" ] || pid=$(read_pid "$r_dir/launch.pid")
+	pid_alive "$pid" || return 0
+	kill -TERM "$pid" 2>/dev/null || true
+	wait_gone "$pid" 60 "MySQL replica"
 }
 
 # --------------------------------------------------------------------- Kafka
@@ -604,17 +704,20 @@ write_env() {
 stop_all() {
 	# PostgreSQL before Kafka: stream workers leave their groups while the
 	# broker is still there
+	replica_stop
 	my_stop &
 	local mp=$!
 	pg_stop
 	kafka_stop
 	wait $mp 2>/dev/null || true
 	local d
-	for d in "$run" "$(readlink "$run/pg" 2>/dev/null || true)" "$(readlink "$run/mysql" 2>/dev/null || true)"; do
+	for d in "$run" "$(readlink "$run/pg" 2>/dev/null || true)" "$(readlink "$run/mysql" 2>/dev/null || true)" \
+		"$(readlink "$run/mysql-replica" 2>/dev/null || true)"; do
 		[ -n "$d" ] || continue
-		if pgrep -f -- "$d" >/dev/null 2>&1; then
+		# "$d/": the run directory of stack mysql9 is a prefix of mysql9-x's
+		if pgrep -f -- "$d/" >/dev/null 2>&1; then
 			say "killing leftover processes of $d"
-			pkill -KILL -f -- "$d" 2>/dev/null || true
+			pkill -KILL -f -- "$d/" 2>/dev/null || true
 			sleep 0.3
 		fi
 	done
@@ -661,7 +764,8 @@ case $cmd in
 		if [ $fresh = 1 ] && [ -d "$run" ]; then
 			stop_all
 			rm -rf "$(readlink "$run/pg" 2>/dev/null || echo /nonexistent)" \
-				"$(readlink "$run/mysql" 2>/dev/null || echo /nonexistent)" "$run"
+				"$(readlink "$run/mysql" 2>/dev/null || echo /nonexistent)" \
+				"$(readlink "$run/mysql-replica" 2>/dev/null || echo /nonexistent)" "$run"
 			mkdir -p "$run"
 			chmod 755 "$run"
 			pg_paths
@@ -729,11 +833,19 @@ case $cmd in
 		[ -f "$run/env" ] || die "stack '$name' has never started; run: tests/harness/stack.sh start $name"
 		cat "$run/env"
 		;;
+	replica)
+		[ -d "$run" ] || die "stack '$name' has never started"
+		case $action in
+			start) replica_start ;;
+			stop) replica_stop; say "the replica of stack '$name' stopped" ;;
+		esac
+		;;
 	destroy)
 		if [ -d "$run" ]; then
 			stop_all
 			rm -rf "$(readlink "$run/pg" 2>/dev/null || echo /nonexistent)" \
-				"$(readlink "$run/mysql" 2>/dev/null || echo /nonexistent)" "$run"
+				"$(readlink "$run/mysql" 2>/dev/null || echo /nonexistent)" \
+				"$(readlink "$run/mysql-replica" 2>/dev/null || echo /nonexistent)" "$run"
 		fi
 		say "stack '$name' destroyed"
 		;;

@@ -625,6 +625,29 @@ test_preconditions_say_what_to_set() {
 # as_role ROLE SQL: run SQL as ROLE (a superuser's SET ROLE: no password needed)
 as_role() { psql_q -c "SET ROLE $1" -c "$2"; }
 
+# An idle server: its heartbeats (asked for by the names MariaDB and MySQL
+# 8.4+ read) keep the stream's connection alive well past the read
+# timeout, with the same worker, no error, and the lag 0.
+test_an_idle_stream_lives_on_heartbeats_past_the_read_timeout() {
+	local pid
+	my_q -e "DROP DATABASE IF EXISTS c_idle; CREATE DATABASE c_idle"
+	my_q c_idle -e "CREATE TABLE t (id INT PRIMARY KEY, v INT); INSERT INTO t VALUES (1, 1)"
+	cdc_server c_idle c_idle "read_timeout '10'"
+	psql_q -c "DROP SCHEMA IF EXISTS c_idle CASCADE"
+	psql_q -c "SELECT ecsync_register_table('c_idle', 't', 't', mode => 'cdc', target_schema => 'c_idle')" >/dev/null
+	psql_q -c "SELECT ecsync_start_cdc('c_idle')" >/dev/null
+	wait_for 60 streaming c_idle 1 || fail "never streamed: $(last_error c_idle)"
+	wait_for 30 caught_up c_idle || fail "not caught up"
+	pid=$(worker_pid c_idle)
+	sleep 16
+	assert_eq "$pid" "$(worker_pid c_idle)" "the same worker after 16 s idle with a 10 s read timeout"
+	assert_eq "" "$(last_error c_idle)" "no error"
+	my_q c_idle -e "INSERT INTO t VALUES (2, 2)"
+	wait_for 30 has_row c_idle.t 2 || fail "a change after the idle time never came: $(last_error c_idle)"
+	cdc_done c_idle
+	my_q -e "DROP DATABASE c_idle"
+}
+
 test_another_role_can_neither_see_nor_steer_change_capture() {
 	export PGDATABASE=ecsync PGTZ=UTC
 	psql_q -c "CREATE EXTENSION IF NOT EXISTS ecsync"
