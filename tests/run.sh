@@ -67,8 +67,9 @@ finish() {
 # harness and shop_data test the stack, not ecsync's C.
 cassert_groups="regress extension batch cdc stream events analytics security fidelity readme"
 # The groups that also run against a real MySQL 9.x (mysql9/<group>/<name>):
-# those that read MySQL's tables and binary log through the extension.
-mysql9_groups="batch cdc fidelity mysql mysql_json"
+# those that read MySQL's tables and binary log (the extension, and the
+# ingester's snapshot mode in archive), and the security suite.
+mysql9_groups="batch cdc fidelity security archive mysql mysql_json"
 # groups of what only MySQL writes: they run in the MySQL 9 pass alone
 mysql_only_groups="mysql mysql_json"
 # every group of the first pass

@@ -25,7 +25,7 @@ sec_db() {
 	CREATE SCHEMA alice_s AUTHORIZATION alice;
 	CREATE SCHEMA bob_s AUTHORIZATION bob;
 	CREATE SERVER src FOREIGN DATA WRAPPER ecsync_mysql
-	  OPTIONS (host '127.0.0.1', port '$ECSYNC_MYSQL_PORT', database '${2:-s_shop}');
+	  OPTIONS (host '127.0.0.1', port '$ECSYNC_MYSQL_PORT', database '${2:-s_shop}' ${ECSYNC_MYSQL_SERVER_TLS:-});
 	GRANT USAGE ON FOREIGN SERVER src TO alice, bob;
 	SQL
 	for r in postgres alice bob; do
@@ -294,7 +294,7 @@ test_server_usage_password_and_file_options_are_checked_at_run_time() {
 	as alice "SELECT * FROM ecsync_run_batch()" >/dev/null
 	# a server naming a server file, handed to alice, stops working
 	psql_q -c "CREATE SERVER tls FOREIGN DATA WRAPPER ecsync_mysql OPTIONS (host '127.0.0.1',
-	           port '$ECSYNC_MYSQL_PORT', database 's_shop', ssl_ca '$ECSYNC_MYSQL_SSL_CA')"
+	           port '$ECSYNC_MYSQL_PORT', database 's_shop' ${ECSYNC_MYSQL_SERVER_TLS:-, ssl_ca '$ECSYNC_MYSQL_SSL_CA'})"
 	psql_q -c "GRANT USAGE ON FOREIGN DATA WRAPPER ecsync_mysql TO alice; GRANT USAGE ON FOREIGN SERVER tls TO alice"
 	psql_q <<-SQL
 	CREATE USER MAPPING FOR alice SERVER tls OPTIONS (user 'ecsync', password '$(mysql_password)')
@@ -379,7 +379,7 @@ test_batch_runs_of_other_roles_are_not_marked_failed() {
 	# take its running run for dead
 	my_q -e "DROP DATABASE IF EXISTS s_slow; CREATE DATABASE s_slow;
 	         CREATE TABLE s_slow.big (id INT PRIMARY KEY, v VARCHAR(200));
-	         INSERT INTO s_slow.big SELECT seq, REPEAT('x', 200) FROM seq_1_to_400000"
+	         INSERT INTO s_slow.big SELECT seq, REPEAT('x', 200) FROM ($(seq_sql 400000)) s"
 	sec_db sec_alive s_slow
 	psql_q -c "SELECT ecsync_register_table('src', 'big', 'big')" >/dev/null
 	as alice "SELECT ecsync_register_table('src', 'big', 'big', target_schema => 'alice_s')" >/dev/null
@@ -405,7 +405,7 @@ test_a_euc_jp_database_gets_japanese_text_converted() {
 	psql_q -d ecsync -c "CREATE DATABASE sec_euc ENCODING 'EUC_JP' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"
 	export PGDATABASE=sec_euc PGCLIENTENCODING=UTF8
 	psql_q -c "CREATE EXTENSION ecsync"
-	psql_q -c "CREATE SERVER src FOREIGN DATA WRAPPER ecsync_mysql OPTIONS (host '127.0.0.1', port '$ECSYNC_MYSQL_PORT', database 's_euc')"
+	psql_q -c "CREATE SERVER src FOREIGN DATA WRAPPER ecsync_mysql OPTIONS (host '127.0.0.1', port '$ECSYNC_MYSQL_PORT', database 's_euc' ${ECSYNC_MYSQL_SERVER_TLS:-})"
 	psql_q <<-SQL
 	CREATE USER MAPPING FOR CURRENT_USER SERVER src OPTIONS (user 'ecsync', password '$(mysql_password)')
 	SQL
