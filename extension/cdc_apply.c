@@ -764,11 +764,40 @@ next_command(void)
 }
 
 /*
+ * cdc_before_statement: t's target as a statement of the group's
+ * transaction must see it (a cascade's, cdc_cascade.c): its buffered
+ * inserts written, the group's changes so far visible
+ */
+void
+cdc_before_statement(CdcTable *t)
+{
+	if (t->rel != NULL)
+		flush_inserts(t);
+	next_command();
+}
+
+/* cdc_cascaded counts rows a cascade deleted or updated in t */
+void
+cdc_cascaded(CdcTable *t, bool deleted, int64 rows)
+{
+	if (rows == 0)
+		return;
+	if (deleted)
+		t->del += rows;
+	else
+		t->upd += rows;
+	t->changed = true;
+	cw.group_rows += rows;
+	/* the statement's changes: the next lookup must see them */
+	cw.group_dirty = true;
+}
+
+/*
  * cdc_apply_rows applies every row of rows event r of t, decoded by TABLE_MAP
  * bt, to t's target.
  */
 void
-cdc_apply_rows(CdcTable *t, const br_table *bt, const br_rows *r)
+cdc_apply_rows(CdcTable *t, const br_table *bt, const br_rows *r, const bs_pos *at)
 {
 	size_t		pos = 0;
 	char		err[512];
@@ -826,6 +855,8 @@ cdc_apply_rows(CdcTable *t, const br_table *bt, const br_rows *r)
 					ExecSimpleRelationUpdate(t->rri, cw.estate, &epq, t->found, t->slot);
 					EvalPlanQualEnd(&epq);
 					t->upd++;
+					cw.group_dirty = true;
+					cdc_cascade_row(bt, &before_img, &after_img, at);
 					break;
 				}
 			case BR_DELETE:
@@ -840,6 +871,8 @@ cdc_apply_rows(CdcTable *t, const br_table *bt, const br_rows *r)
 					ExecSimpleRelationDelete(t->rri, cw.estate, &epq, t->found);
 					EvalPlanQualEnd(&epq);
 					t->del++;
+					cw.group_dirty = true;
+					cdc_cascade_row(bt, &before_img, NULL, at);
 					break;
 				}
 		}

@@ -228,6 +228,19 @@ cc_set_start_position(void)
 	spi_done();
 }
 
+/* cc_save_cascade_note: what table t's foreign-key cascades get (NULL: none) */
+void
+cc_save_cascade_note(CdcTable *t, const char *note)
+{
+	Datum		args[2] = {Int32GetDatum(t->id), note ? CStringGetTextDatum(note) : (Datum) 0};
+	Oid			types[2] = {INT4OID, TEXTOID};
+	char		nulls[2] = {' ', note ? ' ' : 'n'};
+
+	spi("UPDATE ecsync.cdc_tables SET cascades = $2 WHERE sync_table_id = $1 AND cascades IS DISTINCT FROM $2",
+		2, types, args, nulls, SPI_OK_UPDATE);
+	spi_done();
+}
+
 /*
  * cc_save_gtid_state stores the GTID set found at the position and the
  * server it belongs to (MySQL), in a transaction of its own.

@@ -134,8 +134,8 @@ tracked(const char *db, const char *table)
 }
 
 /* is the event at "at" after table t's snapshot? */
-static bool
-after_snapshot(CdcTable *t, const bs_pos *at)
+bool
+cdc_after_snapshot(CdcTable *t, const bs_pos *at)
 {
 	return bs_pos_cmp(at, &t->from) > 0;
 }
@@ -315,7 +315,7 @@ ddl(const char *db, const char *sql, const bs_pos *at)
 		(void) keyword(&p, "TABLE");
 		identifier(p, tdb, name, sizeof(name));
 		t = tracked(tdb[0] ? tdb : db, name);
-		if (t && t->state == 's' && after_snapshot(t, at))
+		if (t && t->state == 's' && cdc_after_snapshot(t, at))
 		{
 			if (cw.in_group)
 				cdc_group_commit();
@@ -331,7 +331,7 @@ ddl(const char *db, const char *sql, const bs_pos *at)
 		{
 			CdcTable   *t = &cw.tables[i];
 
-			if (t->state != 's' || !after_snapshot(t, at) || !mentions(p, db, t))
+			if (t->state != 's' || !cdc_after_snapshot(t, at) || !mentions(p, db, t))
 				continue;
 			if (!cw.in_group)
 				cdc_group_begin();
@@ -408,13 +408,16 @@ handle_event(const bs_event *ev, const char *file)
 			{
 				br_table	bt;
 				CdcTable   *t;
+				bool		cascade_only;
 
 				if (cw.txn_skip)
 					break;
 				if (!br_parse_table_map(ev->body, ev->len, 6, &bt, err, sizeof(err)))
 					mysql_error_out("reading the binary log", err);
 				t = tracked(bt.db, bt.table);
-				if (t == NULL || t->state != 's' || !after_snapshot(t, &at))
+				cascade_only = t == NULL || t->state != 's' || !cdc_after_snapshot(t, &at);
+				/* a table not applied may still be a parent whose cascades are */
+				if (cascade_only && !cdc_cascade_parent(bt.db, bt.table))
 				{
 					br_table_free(&bt);
 					break;
@@ -443,7 +446,7 @@ handle_event(const bs_event *ev, const char *file)
 				}
 				if (!cw.in_group)
 					cdc_group_begin();
-				if (!cdc_table_map(t, &bt, &at))
+				if (!cascade_only && !cdc_table_map(t, &bt, &at) && !cdc_cascade_parent(bt.db, bt.table))
 				{
 					br_table_free(&bt);
 					break;
@@ -514,11 +517,13 @@ handle_event(const bs_event *ev, const char *file)
 				if ((bt = map_of(r.table_id)) == NULL)
 					break;		/* not a table we apply */
 				t = tracked(bt->db, bt->table);
-				if (t == NULL || t->state != 's' || !t->mapped || t->table_id != r.table_id)
-					break;
 				if (!cw.in_group)
 					cdc_group_begin();
-				cdc_apply_rows(t, bt, &r);
+				if (t == NULL || t->state != 's' || !t->mapped || t->table_id != r.table_id ||
+					!cdc_after_snapshot(t, &at))
+					cdc_cascade_rows(bt, &r, &at);	/* only its cascades, if any */
+				else
+					cdc_apply_rows(t, bt, &r, &at);
 			}
 			break;
 	}
@@ -759,6 +764,9 @@ run_stream(void)
 	}
 	by_gtid = gtid_resume(conn, &src);
 	cdc_open_tables(conn);
+	cc_begin();
+	cdc_cascades_load(conn, &src);
+	cc_commit();
 	if (!by_gtid)
 		ereport(LOG,
 				(errmsg("ecsync cdc of server \"%s\" (%s) reads its binary log from %s:%llu as server_id %u",

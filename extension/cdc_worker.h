@@ -9,6 +9,7 @@
  *	                 binary log, event by event, with schema changes
  *	  cdc_apply.c    applying row images to the targets, in groups of
  *	                 whole source transactions
+ *	  cdc_cascade.c  the foreign-key cascades MySQL ran but did not log
  *	  cdc_catalog.c  every statement on ecsync's catalog
  *
  *	  Exactly once: the binary log position after the last applied source
@@ -144,15 +145,27 @@ extern CdcWorker cw;
 #define CDC_STATS_MS 2000
 #define CDC_HEARTBEAT_MS 500
 
+/* cdc_worker.c */
+extern bool cdc_after_snapshot(CdcTable *t, const bs_pos *at);
+
 /* cdc_apply.c */
 extern void cdc_open_tables(ms_conn *conn);
+extern void cdc_before_statement(CdcTable *t);
+extern void cdc_cascaded(CdcTable *t, bool deleted, int64 rows);
 extern void cdc_group_begin(void);
 extern void cdc_group_commit(void);
 extern bool cdc_table_map(CdcTable *t, const br_table *bt, const bs_pos *at);
-extern void cdc_apply_rows(CdcTable *t, const br_table *bt, const br_rows *r);
+extern void cdc_apply_rows(CdcTable *t, const br_table *bt, const br_rows *r, const bs_pos *at);
 extern void cdc_truncate(CdcTable *t, const bs_pos *at);
 extern void cdc_pause(CdcTable *t, const char *fmt,...) pg_attribute_printf(2, 3);
 extern CdcTable *cdc_applying;	/* the table whose row is being applied */
+
+/* cdc_cascade.c */
+extern void cdc_cascades_load(ms_conn *conn, const bs_source *src);
+extern bool cdc_cascade_parent(const char *db, const char *table);
+extern void cdc_cascade_row(const br_table *bt, const br_image *before, const br_image *after,
+							const bs_pos *at);
+extern void cdc_cascade_rows(const br_table *bt, const br_rows *r, const bs_pos *at);
 
 /* cdc_catalog.c */
 extern void cc_begin(void);
@@ -165,6 +178,7 @@ extern bool cc_switched_server(const bs_pos *old_pos, const bs_pos *new_pos, con
 extern void cc_resnapshot_table(CdcTable *t, const char *why);
 extern void cc_record_error(const char *msg, int32 pause_table);
 extern void cc_save_stats(bs_pos *server_pos, int64 lag_bytes);
+extern void cc_save_cascade_note(CdcTable *t, const char *note);
 extern void cc_snapshot_result(pid_t pid, char **error);
 
 #endif							/* ECSYNC_CDC_WORKER_H */

@@ -8,7 +8,10 @@
  *   by it, as a MySQL replica with SOURCE_AUTO_POSITION does, and skips a
  *   transaction it already has;
  * - ecsync.cdc_servers.server_uuid: the MySQL server the position belongs to;
- * - ecsync.cdc_status shows both.
+ * - ecsync.cdc_status shows both;
+ * - ecsync.cdc_table_status.cascades: the foreign-key cascades into a table
+ *   (ON DELETE / ON UPDATE CASCADE, SET NULL), which MariaDB and InnoDB do
+ *   not log and the worker applies, or what it cannot apply.
  */
 \echo Use "ALTER EXTENSION ecsync UPDATE TO '0.7'" to load this file. \quit
 
@@ -49,3 +52,20 @@ SELECT s.server_name,
 COMMENT ON VIEW ecsync.cdc_status IS
   'per MySQL server: the binary log position applied, the server''s own, the lag in bytes and seconds, '
   'the rate, the tables by state, the last error, and on MySQL the GTID set applied and the server it was read from';
+
+-- what change capture does with the table's foreign-key cascades, which
+-- MariaDB and InnoDB's own keys do not log: applied by the worker, logged by
+-- MySQL, or what cannot be (set at the worker's start, before any change)
+ALTER TABLE ecsync.cdc_tables ADD COLUMN cascades text;
+
+CREATE OR REPLACE VIEW ecsync.cdc_table_status WITH (security_invoker = true) AS
+SELECT t.id, t.target_schema || '.' || t.target_table AS table_name,
+       t.server_name, coalesce(t.source_database || '.', '') || t.source_table AS source,
+       c.state, c.snapshot_file || ':' || c.snapshot_pos AS snapshot_position, c.snapshot_at,
+       c.inserts, c.updates, c.deletes, c.last_change_at, c.error, c.error_at,
+       c.schema_change, c.schema_change_at, c.cascades
+  FROM ecsync.sync_tables t JOIN ecsync.cdc_tables c ON c.sync_table_id = t.id;
+COMMENT ON VIEW ecsync.cdc_table_status IS
+  'each change-capture table: snapshot (waiting to be copied), streaming, or paused with the reason and what to do; '
+  'schema_change: the last MySQL schema change it followed by being copied anew; '
+  'cascades: the foreign-key cascades MySQL runs into it, and whether ecsync applies them';

@@ -106,6 +106,23 @@ extern void ecsync_map_table(const TableSpec *spec, ms_conn *conn, const char *d
 							 MappedTable *m);
 extern void ecsync_fit_target(MappedTable *m, Oid relid);
 
+/* foreign_keys.c: one MySQL foreign key between two tables of a database */
+typedef struct MyForeignKey
+{
+	char	   *name;
+	char	   *child;			/* MySQL table names */
+	char	   *parent;
+	List	   *child_cols;		/* of char *, in key order */
+	List	   *parent_cols;
+	char	   *update_rule;	/* CASCADE, SET NULL, SET DEFAULT, RESTRICT, NO ACTION */
+	char	   *delete_rule;
+} MyForeignKey;
+
+/* the foreign keys of database db that table has or is referenced by (NULL: all of db's) */
+extern List *ecsync_mysql_foreign_keys(ms_conn *conn, const char *db, const char *table);
+/* does MySQL change rows of other tables for this rule? */
+extern bool ecsync_fk_rule_acts(const char *rule);
+
 /* batch_worker.c: what a caller asks a batch worker to do (bgw_extra) */
 typedef struct BatchRequest
 {

@@ -33,16 +33,6 @@
 
 #define FK_PREFIX "ecsync_fk_"
 
-/* one MySQL foreign key between two tables of a database */
-typedef struct MyForeignKey
-{
-	char	   *name;
-	char	   *child;			/* MySQL table names */
-	char	   *parent;
-	List	   *child_cols;		/* of char *, in key order */
-	List	   *parent_cols;
-} MyForeignKey;
-
 /* spi_text_array builds a text[] Datum of the strings in l */
 static Datum
 spi_text_array(List *l)
@@ -55,12 +45,19 @@ spi_text_array(List *l)
 	return PointerGetDatum(construct_array(elems, list_length(l), TEXTOID, -1, false, TYPALIGN_INT));
 }
 
+bool
+ecsync_fk_rule_acts(const char *rule)
+{
+	return strcmp(rule, "CASCADE") == 0 || strcmp(rule, "SET NULL") == 0 || strcmp(rule, "SET DEFAULT") == 0;
+}
+
 /*
- * mysql_foreign_keys lists the foreign keys of database db that table
- * (a MySQL table) has or is referenced by, within db
+ * ecsync_mysql_foreign_keys lists the foreign keys of database db that
+ * table (a MySQL table; NULL: every table) has or is referenced by,
+ * within db, with their rules
  */
-static List *
-mysql_foreign_keys(ms_conn *conn, const char *db, const char *table)
+List *
+ecsync_mysql_foreign_keys(ms_conn *conn, const char *db, const char *table)
 {
 	ebuf		sql;
 	char		err[MS_ERRLEN];
@@ -71,21 +68,29 @@ mysql_foreign_keys(ms_conn *conn, const char *db, const char *table)
 	int			r;
 
 	ebuf_init(&sql);
-	if (!ebuf_puts(&sql, "SELECT CONSTRAINT_NAME, TABLE_NAME, COLUMN_NAME, REFERENCED_TABLE_NAME, "
-				   "REFERENCED_COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE "
-				   "WHERE REFERENCED_TABLE_NAME IS NOT NULL AND TABLE_SCHEMA = ") ||
+	if (!ebuf_puts(&sql, "SELECT k.CONSTRAINT_NAME, k.TABLE_NAME, k.COLUMN_NAME, k.REFERENCED_TABLE_NAME, "
+				   "k.REFERENCED_COLUMN_NAME, r.UPDATE_RULE, r.DELETE_RULE "
+				   "FROM information_schema.KEY_COLUMN_USAGE k JOIN information_schema.REFERENTIAL_CONSTRAINTS r "
+				   "ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME "
+				   "AND r.TABLE_NAME = k.TABLE_NAME "
+				   "WHERE k.REFERENCED_TABLE_NAME IS NOT NULL AND k.TABLE_SCHEMA = ") ||
 		!ms_quote_literal(conn, &sql, db) ||
-		!ebuf_puts(&sql, " AND REFERENCED_TABLE_SCHEMA = TABLE_SCHEMA AND (TABLE_NAME = ") ||
-		!ms_quote_literal(conn, &sql, table) ||
-		!ebuf_puts(&sql, " OR REFERENCED_TABLE_NAME = ") ||
-		!ms_quote_literal(conn, &sql, table) ||
-		!ebuf_puts(&sql, ") ORDER BY TABLE_NAME, CONSTRAINT_NAME, ORDINAL_POSITION") ||
+		!ebuf_puts(&sql, " AND k.REFERENCED_TABLE_SCHEMA = k.TABLE_SCHEMA"))
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	if (table != NULL &&
+		(!ebuf_puts(&sql, " AND (k.TABLE_NAME = ") ||
+		 !ms_quote_literal(conn, &sql, table) ||
+		 !ebuf_puts(&sql, " OR k.REFERENCED_TABLE_NAME = ") ||
+		 !ms_quote_literal(conn, &sql, table) ||
+		 !ebuf_putc(&sql, ')')))
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	if (!ebuf_puts(&sql, " ORDER BY k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION") ||
 		!ebuf_putc(&sql, '\0'))
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 	if (!ms_stream(conn, sql.data, err, sizeof(err)))
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("could not read the foreign keys of MySQL table %s.%s: %s", db, table, err)));
+				 errmsg("could not read the foreign keys of MySQL database %s: %s", db, err)));
 	ebuf_free(&sql);
 	while ((r = ms_fetch(conn, &v, &len, err, sizeof(err))) == 1)
 	{
@@ -97,6 +102,8 @@ mysql_foreign_keys(ms_conn *conn, const char *db, const char *table)
 			cur->name = pstrdup(v[0]);
 			cur->child = pstrdup(v[1]);
 			cur->parent = pstrdup(v[3]);
+			cur->update_rule = pstrdup(v[5] ? v[5] : "RESTRICT");
+			cur->delete_rule = pstrdup(v[6] ? v[6] : "RESTRICT");
 			fks = lappend(fks, cur);
 		}
 		cur->child_cols = lappend(cur->child_cols, pstrdup(v[2]));
@@ -106,7 +113,7 @@ mysql_foreign_keys(ms_conn *conn, const char *db, const char *table)
 	if (r < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("could not read the foreign keys of MySQL table %s.%s: %s", db, table, err)));
+				 errmsg("could not read the foreign keys of MySQL database %s: %s", db, err)));
 	return fks;
 }
 
@@ -235,7 +242,7 @@ fk_carry(SyncTable *t, struct ms_conn *conn, const char *db, const char *server_
 
 	if (!ecsync_batch_carry_foreign_keys)
 		return;
-	foreach(lc, mysql_foreign_keys(conn, db, t->source_table))
+	foreach(lc, ecsync_mysql_foreign_keys(conn, db, t->source_table))
 	{
 		MyForeignKey *fk = lfirst(lc);
 		Oid			child = target_of(t, db, server_db, fk->child);
