@@ -641,24 +641,69 @@ attname_list(MappedTable *m)
 }
 
 /*
- * reconcile_table deletes the target rows whose key MySQL no longer has: the
- * MySQL keys are copied into a stage, then an anti-join deletes.  Returns
- * the rows deleted; *rows_read is the number of MySQL keys.
+ * cascaded_columns: the synced columns of MySQL table t (not its keys)
+ * that a foreign key's ON UPDATE CASCADE, ON UPDATE SET NULL or ON DELETE
+ * SET NULL changes, which MySQL does without touching the cursor column
+ */
+static List *
+cascaded_columns(SyncTable *t, MappedTable *m, ms_conn *conn, const char *db)
+{
+	List	   *cols = NIL;
+	ListCell   *lc,
+			   *c;
+
+	foreach(lc, ecsync_mysql_foreign_keys(conn, db, t->source_table))
+	{
+		MyForeignKey *fk = lfirst(lc);
+
+		if (strcmp(fk->child, t->source_table) != 0 ||
+			!(ecsync_fk_rule_acts(fk->update_rule) || strcmp(fk->delete_rule, "SET NULL") == 0))
+			continue;
+		foreach(c, fk->child_cols)
+		{
+			bool		synced = false,
+						key = false;
+			ListCell   *k;
+
+			for (int i = 0; i < m->ncols; i++)
+				synced |= strcmp(m->colnames[i], lfirst(c)) == 0;
+			foreach(k, m->keys)
+				key |= strcmp(lfirst(k), lfirst(c)) == 0;
+			if (synced && !key && !list_member(cols, makeString(lfirst(c))))
+				cols = lappend(cols, makeString(pstrdup(lfirst(c))));
+		}
+	}
+	return cols;
+}
+
+/*
+ * reconcile_table deletes the target rows whose key MySQL no longer has,
+ * and carries the columns MySQL's foreign keys change by cascade (SET
+ * NULL, ON UPDATE CASCADE: the cursor does not see them): the MySQL keys
+ * and those columns are copied into a stage, then an anti-join deletes and
+ * a join updates what differs.  Returns the rows deleted and updated;
+ * *rows_read is the number of MySQL keys.
  */
 static uint64
 reconcile_table(SyncTable *t, MappedTable *m, Oid relid, ms_conn *conn,
 				const char *db, uint64 *rows_read, bool *binary)
 {
 	int			nkeys = list_length(m->keys);
-	tp_conv    *conv = palloc(nkeys * sizeof(tp_conv));
-	tp_wire    *wire = palloc(nkeys * sizeof(tp_wire));
-	int		   *bits = palloc(nkeys * sizeof(int));
-	int		   *idx = palloc(nkeys * sizeof(int));
-	const char **names = palloc(nkeys * sizeof(char *));
+	List	   *fkcols = nkeys ? cascaded_columns(t, m, conn, db) : NIL;
+	int			ncols = nkeys + list_length(fkcols);
+	tp_conv    *conv = palloc(Max(ncols, 1) * sizeof(tp_conv));
+	tp_wire    *wire = palloc(Max(ncols, 1) * sizeof(tp_wire));
+	int		   *bits = palloc(Max(ncols, 1) * sizeof(int));
+	int		   *idx = palloc(Max(ncols, 1) * sizeof(int));
+	const char **names = palloc(Max(ncols, 1) * sizeof(char *));
 	List	   *attnames = NIL;
+	List	   *stage_cols;
 	StringInfoData sel;
 	StringInfoData cols;
 	StringInfoData match;
+	StringInfoData set;
+	StringInfoData differs;
+	uint64		changed;
 	CopySource	src;
 	Relation	stage_rel;
 	char		err[MS_ERRLEN];
@@ -674,7 +719,12 @@ reconcile_table(SyncTable *t, MappedTable *m, Oid relid, ms_conn *conn,
 	initStringInfo(&sel);
 	initStringInfo(&cols);
 	initStringInfo(&match);
-	foreach(lc, m->keys)
+	initStringInfo(&set);
+	initStringInfo(&differs);
+	stage_cols = list_copy(m->keys);
+	foreach(lc, fkcols)
+		stage_cols = lappend(stage_cols, strVal(lfirst(lc)));
+	foreach(lc, stage_cols)
 	{
 		int			k = foreach_current_index(lc);
 		const char *key = lfirst(lc);
@@ -691,8 +741,16 @@ reconcile_table(SyncTable *t, MappedTable *m, Oid relid, ms_conn *conn,
 		attnames = lappend(attnames, makeString(pstrdup(key)));
 		appendStringInfo(&sel, "%s%s", k ? ", " : "", mysql_column(m->cols[idx[k]]));
 		appendStringInfo(&cols, "%s%s", k ? ", " : "", quote_identifier(key));
-		appendStringInfo(&match, "%ss.%s = t.%s", k ? " AND " : "",
-						 quote_identifier(key), quote_identifier(key));
+		if (k < nkeys)
+			appendStringInfo(&match, "%ss.%s = t.%s", k ? " AND " : "",
+							 quote_identifier(key), quote_identifier(key));
+		else
+		{
+			appendStringInfo(&set, "%s%s = s.%s", k > nkeys ? ", " : "", quote_identifier(key),
+							 quote_identifier(key));
+			appendStringInfo(&differs, "%st.%s IS DISTINCT FROM s.%s", k > nkeys ? " OR " : "",
+							 quote_identifier(key), quote_identifier(key));
+		}
 	}
 	spi_exec(psprintf("CREATE TEMP TABLE %s ON COMMIT DROP AS SELECT %s FROM %s WITH NO DATA",
 					  stage, cols.data, qualified(t)), SPI_OK_UTILITY);
@@ -702,12 +760,12 @@ reconcile_table(SyncTable *t, MappedTable *m, Oid relid, ms_conn *conn,
 		mysql_failed(err);
 	memset(&src, 0, sizeof(src));
 	src.conn = conn;
-	src.ncols = nkeys;
+	src.ncols = ncols;
 	src.conv = conv;
 	src.wire = wire;
 	src.bits = bits;
 	src.colnames = names;
-	src.binary = *binary = use_binary(relid, m, idx, nkeys);
+	src.binary = *binary = use_binary(relid, m, idx, ncols);
 	stage_rel = table_open(RangeVarGetRelid(makeRangeVar("pg_temp", stage, -1), NoLock, false),
 						   RowExclusiveLock);
 	(void) ecsync_copy_from_mysql(stage_rel, attnames, &src, true);
@@ -718,7 +776,14 @@ reconcile_table(SyncTable *t, MappedTable *m, Oid relid, ms_conn *conn,
 	spi_exec(psprintf("ANALYZE pg_temp.%s", quote_identifier(stage)), SPI_OK_UTILITY);
 	spi_exec(psprintf("DELETE FROM %s t WHERE NOT EXISTS (SELECT 1 FROM pg_temp.%s s WHERE %s)",
 					  qualified(t), quote_identifier(stage), match.data), SPI_OK_DELETE);
-	return SPI_processed;
+	changed = SPI_processed;
+	if (fkcols != NIL)
+	{
+		spi_exec(psprintf("UPDATE %s t SET %s FROM pg_temp.%s s WHERE %s AND (%s)", qualified(t), set.data,
+						  quote_identifier(stage), match.data, differs.data), SPI_OK_UPDATE);
+		changed += SPI_processed;
+	}
+	return changed;
 }
 
 /*

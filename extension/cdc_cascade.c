@@ -146,14 +146,6 @@ note(StringInfo *notes, CdcTable *t, const char *fmt,...)
 	}
 }
 
-static const char *
-rules_text(const MyForeignKey *fk)
-{
-	return psprintf("%s%s%s", ecsync_fk_rule_acts(fk->delete_rule) ? psprintf("ON DELETE %s", fk->delete_rule) : "",
-					ecsync_fk_rule_acts(fk->delete_rule) && ecsync_fk_rule_acts(fk->update_rule) ? ", " : "",
-					ecsync_fk_rule_acts(fk->update_rule) ? psprintf("ON UPDATE %s", fk->update_rule) : "");
-}
-
 /* is table db.name the child of an acting rule of fks? */
 static bool
 is_cascaded_child(List *fks, const char *name)
@@ -204,7 +196,7 @@ load_db(ms_conn *conn, const char *db, StringInfo *notes)
 
 		if (!ecsync_fk_rule_acts(fk->delete_rule) && !ecsync_fk_rule_acts(fk->update_rule))
 			continue;
-		rules = rules_text(fk);
+		rules = ecsync_fk_rules_text(fk);
 		if (child == NULL)
 		{
 			if (parent != NULL && registered_table(db, fk->child) == NULL)

@@ -122,6 +122,8 @@ typedef struct MyForeignKey
 extern List *ecsync_mysql_foreign_keys(ms_conn *conn, const char *db, const char *table);
 /* does MySQL change rows of other tables for this rule? */
 extern bool ecsync_fk_rule_acts(const char *rule);
+/* its acting rules, "ON DELETE CASCADE, ON UPDATE SET NULL" */
+extern char *ecsync_fk_rules_text(const MyForeignKey *fk);
 
 /* batch_worker.c: what a caller asks a batch worker to do (bgw_extra) */
 typedef struct BatchRequest

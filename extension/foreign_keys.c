@@ -51,6 +51,16 @@ ecsync_fk_rule_acts(const char *rule)
 	return strcmp(rule, "CASCADE") == 0 || strcmp(rule, "SET NULL") == 0 || strcmp(rule, "SET DEFAULT") == 0;
 }
 
+char *
+ecsync_fk_rules_text(const MyForeignKey *fk)
+{
+	bool		d = ecsync_fk_rule_acts(fk->delete_rule),
+				u = ecsync_fk_rule_acts(fk->update_rule);
+
+	return psprintf("%s%s%s", d ? psprintf("ON DELETE %s", fk->delete_rule) : "", d && u ? ", " : "",
+					u ? psprintf("ON UPDATE %s", fk->update_rule) : "");
+}
+
 /*
  * ecsync_mysql_foreign_keys lists the foreign keys of database db that
  * table (a MySQL table; NULL: every table) has or is referenced by,

@@ -58,6 +58,34 @@ arg_names(FunctionCallInfo fcinfo, int arg)
 }
 
 /*
+ * warn_cascades: an incremental table that a foreign key's rule changes by
+ * cascade (MySQL leaves its cursor column alone then) does not get those
+ * changes from its runs; say what does
+ */
+static void
+warn_cascades(ms_conn *conn, const char *db, const char *table)
+{
+	ListCell   *lc;
+
+	foreach(lc, ecsync_mysql_foreign_keys(conn, db, table))
+	{
+		MyForeignKey *fk = lfirst(lc);
+
+		if (strcmp(fk->child, table) != 0 ||
+			(!ecsync_fk_rule_acts(fk->delete_rule) && !ecsync_fk_rule_acts(fk->update_rule)))
+			continue;
+		ereport(WARNING,
+				(errmsg("MySQL changes rows of %s.%s by cascade (%s of foreign key %s to %s.%s), "
+						"which incremental runs do not see", db, table, ecsync_fk_rules_text(fk), fk->name,
+						db, fk->parent),
+				 errdetail("A cascade does not move the table's cursor column."),
+				 errhint("Run ecsync_reconcile_deletes() after the incremental runs (nightly, say): it deletes "
+						 "the rows a cascade deleted and carries the columns SET NULL and ON UPDATE CASCADE "
+						 "changed.  Mode 'cdc' applies cascades as they happen.")));
+	}
+}
+
+/*
  * ecsync_check_source(server, source_database, source_table, mode,
  * key_columns, cursor_column, columns, exclude_columns): true when the
  * registration was checked against MySQL and fits, false when MySQL could
@@ -127,6 +155,8 @@ ecsync_check_source(PG_FUNCTION_ARGS)
 	PG_TRY();
 	{
 		ecsync_map_table(&spec, conn, db, &m);
+		if (spec.incremental)
+			warn_cascades(conn, db, spec.source_table);
 		if (strcmp(mode, "cdc") == 0 && m.keys == NIL)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_TABLE_DEFINITION),

@@ -522,3 +522,38 @@ test_full_sync_builds_indexes_after_the_load() {
 	assert_contains "Key (id)=(7)" "$out" "the error names the duplicate"
 	assert_eq 5000 "$(psql_q -c "SELECT count(*) FROM t")" "target unchanged"
 }
+
+# Foreign-key cascades leave an incremental child's cursor as it was, so
+# its runs do not see them: the registration says so, and
+# ecsync_reconcile_deletes() repairs them, the rows a cascade deleted and
+# the columns SET NULL and ON UPDATE CASCADE changed.
+test_incremental_children_of_cascades_are_warned_and_reconciled() {
+	local out
+	my_q -e "DROP DATABASE IF EXISTS b_fk; CREATE DATABASE b_fk"
+	my_q b_fk -e "CREATE TABLE p (id INT PRIMARY KEY);
+		CREATE TABLE c (id INT PRIMARY KEY, pid INT, updated_at DATETIME(6) NOT NULL DEFAULT '2020-01-01',
+		  FOREIGN KEY (pid) REFERENCES p (id) ON DELETE CASCADE ON UPDATE CASCADE);
+		CREATE TABLE n (id INT PRIMARY KEY, pid INT, updated_at DATETIME(6) NOT NULL DEFAULT '2020-01-01',
+		  FOREIGN KEY (pid) REFERENCES p (id) ON DELETE SET NULL);
+		INSERT INTO p VALUES (1), (2), (3);
+		INSERT INTO c (id, pid) VALUES (10, 1), (11, 2), (12, 3);
+		INSERT INTO n (id, pid) VALUES (20, 1), (21, 2)"
+	pg_db b_fk b_fk
+	out=$(psql_q -c "SELECT ecsync_register_table('src', 'c', mode => 'incremental')" 2>&1 >/dev/null)
+	assert_contains "MySQL changes rows of b_fk.c by cascade (ON DELETE CASCADE, ON UPDATE CASCADE of foreign key" "$out" \
+		"the registration warns"
+	assert_contains "ecsync_reconcile_deletes()" "$out" "and says what repairs it"
+	out=$(psql_q -c "SELECT ecsync_register_table('src', 'n', mode => 'incremental')" 2>&1 >/dev/null)
+	assert_contains "(ON DELETE SET NULL of foreign key" "$out" "a SET NULL child is warned"
+	out=$(psql_q -c "SELECT ecsync_register_table('src', 'p', mode => 'full')" 2>&1 >/dev/null)
+	assert_eq "" "$out" "a parent is not warned"
+	psql_q -c "SELECT * FROM ecsync_run_batch()" >/dev/null
+	my_q b_fk -e "DELETE FROM p WHERE id = 1; UPDATE p SET id = 30 WHERE id = 3"
+	psql_q -c "SELECT * FROM ecsync_run_batch()" >/dev/null
+	psql_q -c "SELECT * FROM ecsync_reconcile_deletes()" >/dev/null
+	assert_eq "$(my_q b_fk -e "SELECT CONCAT_WS('|', id, pid) FROM c ORDER BY id" | paste -sd,)" \
+		"$(psql_q -c "SELECT concat_ws('|', id, pid) FROM c ORDER BY id" | paste -sd,)" "c after the reconciliation"
+	assert_eq "$(my_q b_fk -e "SELECT CONCAT_WS('|', id, pid) FROM n ORDER BY id" | paste -sd,)" \
+		"$(psql_q -c "SELECT concat_ws('|', id, pid) FROM n ORDER BY id" | paste -sd,)" "n after the reconciliation"
+	assert_eq "11|2,12|30" "$(psql_q -c "SELECT concat_ws('|', id, pid) FROM c ORDER BY id" | paste -sd,)" "c's rows"
+}
