@@ -28,6 +28,9 @@
  *	  child column's type policy, as the child's own rows do; a key read
  *	  back from a child target (down a chain) is PostgreSQL's text of it.
  *
+ *	  The cascades point into cw.tables: they are loaded once the worker's
+ *	  tables are (and opened), and a new registration restarts the worker.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -474,7 +477,8 @@ apply_one(Cascade *c, const RowVals *old, const RowVals *new, const bs_pos *at, 
 	SPITupleTable *tt;
 	uint64		n;
 
-	if (rule == '-' || !cdc_after_snapshot(c->child, at))
+	/* a child paused (a schema change, say) takes nothing until copied anew */
+	if (rule == '-' || c->child->state != 's' || c->child->pause != NULL || !cdc_after_snapshot(c->child, at))
 		return;
 	for (int k = 0; k < c->nkeys; k++)
 	{
