@@ -8,6 +8,15 @@
 # after an initial copy of the same tables.  pg_chameleon gets at most
 # ECSYNC_BENCH_CHAMELEON_SECS (600 s): its rate is the row changes it had
 # applied by then (bench_marker holds the count every 100,000 changes).
+# Debezium (3.6.1, Maven Central: its embedded engine and MySQL connector,
+# tests/bench/debezium, built by tests/harness/debezium.sh) applies the same
+# changes from the same position into its own copy of ecsync's snapshot
+# (schema dbz), the PostgreSQL side written as Debezium's JDBC sink writes it
+# (batched upserts and deletes by key through pgJDBC); at most
+# ECSYNC_BENCH_DEBEZIUM_SECS (600 s).  Its time runs from the first change it
+# receives to the commit of the last (JVM and connector start-up apart, as
+# debezium_startup_s).  When it cannot run, debezium_cps=0 and
+# debezium_reason says why.
 #
 # cdc_latency: row changes committed in MariaDB at a steady 5,000/s (50-row
 # transactions every 10 ms) for 30 s; a poller notes when each row becomes
@@ -16,6 +25,7 @@
 #
 # Prints:
 #   BENCH cdc_apply changes=... ecsync_cps=... chameleon_cps=... ecsync_vs_chameleon=... ...
+#         debezium_cps=... debezium_s=... ecsync_vs_debezium=... ...
 #   BENCH cdc_latency rate=5000 p50_ms=... p99_ms=... max_ms=...
 set -euo pipefail
 
@@ -23,6 +33,7 @@ export PGDATABASE=ecsync PGTZ=UTC
 . "$ECSYNC_TOP/tests/bench/lib.sh"
 target=${ECSYNC_BENCH_CDC_CHANGES:-2000000}
 cham_secs=${ECSYNC_BENCH_CHAMELEON_SECS:-600}
+dbz_secs=${ECSYNC_BENCH_DEBEZIUM_SECS:-600}
 db=cdcb
 my() { mariadb -N -B "$@"; }
 pw=$(cat "$ECSYNC_MYSQL_PASSWORD_FILE")
@@ -55,6 +66,27 @@ done
 q -c "SELECT ecsync_stop_cdc('cdcb')" >/dev/null
 while [ -n "$(q -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'ecsync cdc'")" ]; do sleep 0.2; done
 log "ecsync: snapshot taken, worker stopped"
+
+# ---- Debezium: a copy of ecsync's snapshot, and the position it is at ----
+# (no foreign keys: the sink applies a batch table by table, as Debezium's
+# JDBC sink does; pg_chameleon's copy has none either)
+dbz=$ECSYNC_RUN_DIR/debezium
+rm -rf "$dbz"
+mkdir -p "$dbz"
+dbz_reason=
+dbz_pos=$(q -c "SELECT applied_position FROM ecsync.cdc_status WHERE server_name = 'cdcb'")
+q -c "DROP SCHEMA IF EXISTS dbz CASCADE" -c "CREATE SCHEMA dbz" 2>/dev/null
+for t in users products sales sales_details bench_marker; do
+	q -c "CREATE TABLE dbz.$t (LIKE cdcb.$t INCLUDING ALL)" -c "INSERT INTO dbz.$t SELECT * FROM cdcb.$t"
+done
+if ! command -v java >/dev/null; then
+	dbz_reason=no_java
+elif ! dbz_jar=$("$ECSYNC_TOP/tests/harness/debezium.sh" 2>"$dbz/build.err"); then
+	cat "$dbz/build.err" >&2
+	dbz_reason=build_failed
+fi
+[ -z "$dbz_reason" ] || log "Debezium cannot run ($dbz_reason): the bench goes on without it"
+log "Debezium: a copy of the snapshot in schema dbz, to apply from $dbz_pos"
 
 # ---- pg_chameleon: its own venv and HOME, as a user other than root ----
 cham=$ECSYNC_RUN_DIR/chameleon
@@ -135,7 +167,7 @@ chameleon init_replica --source mysql --debug >"$cham/init.log" 2>&1 ||
 	{ log "pg_chameleon did not copy the tables (see $cham/logs)"; exit 1; }
 log "pg_chameleon: copy done"
 
-# ---- the binary log both apply ----
+# ---- the binary log all three apply ----
 log "writing about $target row changes into MariaDB's binary log"
 t0=$(now)
 # shellcheck disable=SC2086
@@ -189,12 +221,68 @@ wait "$replica" 2>/dev/null || true
 cham_s=$(secs "$t0" "$t1")
 log "pg_chameleon: $cham_done of $changes row changes in $cham_s s"
 
-awk -v n="$changes" -v e="$ecsync_s" -v cd="$cham_done" -v cs="$cham_s" -v w="$write_s" -v r="$rss" 'BEGIN {
+# ---- Debezium applies them ----
+dbz_done=0 dbz_s=0 dbz_startup=0 dbz_rss=0
+if [ -z "$dbz_reason" ]; then
+	quiesce
+	log "Debezium: embedded engine from $dbz_pos (at most $dbz_secs s)"
+	f=$dbz/rss
+	rm -f "$f" "$f.stop"
+	peak_rss "$f" "^java .*debezium-apply-1.jar" &
+	sampler=$!
+	rc=0
+	# the engine's own deadline is $dbz_secs; timeout(1) only for a JVM that hangs
+	PGPASSWORD=$pgpw timeout -k 10 $((dbz_secs + 120)) java -Xmx2g -jar "$dbz_jar" \
+		mysql.host=127.0.0.1 mysql.port="$ECSYNC_MYSQL_PORT" mysql.database=$db mysql.user=ecsync \
+		mysql.password.file="$ECSYNC_MYSQL_PASSWORD_FILE" \
+		pg.url="jdbc:postgresql://127.0.0.1:$PGPORT/$PGDATABASE" pg.user="$PGUSER" pg.schema=dbz \
+		binlog.file="${dbz_pos%:*}" binlog.pos="${dbz_pos##*:}" changes="$changes" \
+		work.dir="$dbz/work" timeout.s="$dbz_secs" batch="${ECSYNC_BENCH_DEBEZIUM_BATCH:-10000}" \
+		>"$dbz/out" 2>"$dbz/debezium.log" || rc=$?
+	touch "$f.stop"
+	wait $sampler
+	dbz_rss=$(cat "$f")
+	line=$(grep '^DEBEZIUM ' "$dbz/out" | tail -n 1 || true)
+	val() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$line"; }
+	status=$(val status)
+	case $status in
+		done | timeout)
+			dbz_done=$(val events) dbz_s=$(val elapsed_s) dbz_startup=$(val startup_s)
+			if [ "$status" = done ]; then
+				for t in users products sales sales_details bench_marker; do
+					a=$(my $db -e "SELECT count(*), coalesce(sum(id), 0) FROM $t" | tr '\t' '|')
+					b=$(q -c "SELECT count(*), coalesce(sum(id), 0) FROM dbz.$t")
+					[ "$a" = "$b" ] || { log "Debezium: dbz.$t: PostgreSQL $b, MariaDB $a"; dbz_reason=target_differs; }
+				done
+			else
+				dbz_reason=timeout
+			fi
+			;;
+		*)
+			dbz_reason=$(val reason | cut -c1-120 | tr -c 'A-Za-z0-9_.:,\n-' '_')
+			dbz_reason=failed${dbz_reason:+:$dbz_reason}
+			[ -n "$line" ] || dbz_reason=no_result_exit_$rc
+			tail -n 20 "$dbz/debezium.log" >&2
+			;;
+	esac
+	log "Debezium: $dbz_done of $changes row changes in $dbz_s s (start-up $dbz_startup s, $(val batches) batches, $(val sink_s) s in the sink), peak RSS $dbz_rss MB${dbz_reason:+, $dbz_reason} (log: $dbz/debezium.log)"
+fi
+# a timeout still has a rate; a failure or a wrong target has none
+case $dbz_reason in "" | timeout) ;; *) dbz_done=0 ;; esac
+
+awk -v n="$changes" -v e="$ecsync_s" -v cd="$cham_done" -v cs="$cham_s" -v w="$write_s" -v r="$rss" \
+	-v dd="$dbz_done" -v ds="$dbz_s" -v du="$dbz_startup" -v dr="$dbz_rss" -v why="$dbz_reason" 'BEGIN {
 	ecps = n / e; ccps = cd / cs
 	# pg_chameleon reached no marker in its time: its rate is below 100,000 / chameleon_s
 	ratio = ccps > 0 ? sprintf("%.1f", ecps / ccps) : sprintf(">%.1f", ecps / (100000 / cs))
-	printf "BENCH cdc_apply changes=%d ecsync_cps=%.0f chameleon_cps=%.0f ecsync_vs_chameleon=%s ecsync_s=%.2f chameleon_s=%.2f chameleon_changes=%d mariadb_write_cps=%.0f ecsync_peak_rss_mb=%s\n",
+	dcps = (dd > 0 && ds > 0) ? dd / ds : 0
+	dratio = dcps > 0 ? sprintf("%.1f", ecps / dcps) : "n/a"
+	printf "BENCH cdc_apply changes=%d ecsync_cps=%.0f chameleon_cps=%.0f ecsync_vs_chameleon=%s ecsync_s=%.2f chameleon_s=%.2f chameleon_changes=%d mariadb_write_cps=%.0f ecsync_peak_rss_mb=%s",
 		n, ecps, ccps, ratio, e, cs, cd, n / w, r
+	printf " debezium_cps=%.0f debezium_s=%.2f ecsync_vs_debezium=%s debezium_changes=%d debezium_startup_s=%.2f debezium_peak_rss_mb=%s",
+		dcps, ds, dratio, dd, du, dr
+	if (why != "") printf " debezium_reason=%s", why
+	printf "\n"
 }'
 
 # ---- latency at a steady 5,000 row changes/s ----
