@@ -15,7 +15,7 @@
 #include "mysql_source.h"
 #include "type_policy.h"
 
-#define ECSYNC_VERSION "0.6"
+#define ECSYNC_VERSION "0.7"
 
 /* GUCs, defined in ecsync.c */
 extern char *ecsync_database;
