@@ -108,20 +108,9 @@ top_strdup(const char *s)
 static CdcTable *
 streaming_table(const char *db, const char *table)
 {
-	for (int i = 0; i < cw.ntables; i++)
-		if (cw.tables[i].state == 's' && strcmp(cw.tables[i].source_db, db) == 0 &&
-			strcmp(cw.tables[i].source_table, table) == 0)
-			return &cw.tables[i];
-	return NULL;
-}
+	CdcTable   *t = cdc_tracked(db, table);
 
-static CdcTable *
-registered_table(const char *db, const char *table)
-{
-	for (int i = 0; i < cw.ntables; i++)
-		if (strcmp(cw.tables[i].source_db, db) == 0 && strcmp(cw.tables[i].source_table, table) == 0)
-			return &cw.tables[i];
-	return NULL;
+	return t && t->state == 's' ? t : NULL;
 }
 
 /* note: append a sentence to table t's cascades note */
@@ -190,7 +179,7 @@ load_db(ms_conn *conn, const char *db, StringInfo *notes)
 	{
 		MyForeignKey *fk = lfirst(lc);
 		CdcTable   *child = streaming_table(db, fk->child);
-		CdcTable   *parent = registered_table(db, fk->parent);
+		CdcTable   *parent = cdc_tracked(db, fk->parent);
 		const char *rules;
 		Cascade    *c;
 		int			i;
@@ -202,7 +191,7 @@ load_db(ms_conn *conn, const char *db, StringInfo *notes)
 		rules = ecsync_fk_rules_text(fk);
 		if (child == NULL)
 		{
-			if (parent != NULL && registered_table(db, fk->child) == NULL)
+			if (parent != NULL && cdc_tracked(db, fk->child) == NULL)
 				note(notes, parent, "child %s.%s (%s, %s) is not registered: what MySQL changes in it is not kept",
 					 db, fk->child, fk->name, rules);
 			continue;
@@ -235,7 +224,7 @@ load_db(ms_conn *conn, const char *db, StringInfo *notes)
 		if (!ok)
 			continue;
 		/* the parent's own cascaded changes are not in the binary log either */
-		if (registered_table(db, fk->parent) == NULL && is_cascaded_child(fks, fk->parent))
+		if (cdc_tracked(db, fk->parent) == NULL && is_cascaded_child(fks, fk->parent))
 			note(notes, child, "rows MySQL changes in %s.%s by cascade are not in the binary log, and %s.%s is "
 				 "not registered: their %s into this table is not applied (register %s.%s too)",
 				 db, fk->parent, db, fk->parent, rules, db, fk->parent);
@@ -268,7 +257,7 @@ load_db(ms_conn *conn, const char *db, StringInfo *notes)
 		add_parent(db, fk->parent);
 		note(notes, child, "%s from %s.%s (%s): applied by ecsync (MySQL does not log it)%s",
 			 rules, db, fk->parent, fk->name,
-			 registered_table(db, fk->parent) ? "" : "; the parent is read from the binary log, not registered");
+			 cdc_tracked(db, fk->parent) ? "" : "; the parent is read from the binary log, not registered");
 	}
 }
 

@@ -124,8 +124,8 @@ snapshot(void)
 		ereport(ERROR, (errcode(ERRCODE_FDW_ERROR), errmsg("server \"%s\": %s", cw.server, error)));
 }
 
-static CdcTable *
-tracked(const char *db, const char *table)
+CdcTable *
+cdc_tracked(const char *db, const char *table)
 {
 	for (int i = 0; i < cw.ntables; i++)
 		if (strcmp(cw.tables[i].source_db, db) == 0 && strcmp(cw.tables[i].source_table, table) == 0)
@@ -314,7 +314,7 @@ ddl(const char *db, const char *sql, const bs_pos *at)
 
 		(void) keyword(&p, "TABLE");
 		identifier(p, tdb, name, sizeof(name));
-		t = tracked(tdb[0] ? tdb : db, name);
+		t = cdc_tracked(tdb[0] ? tdb : db, name);
 		if (t && t->state == 's' && cdc_after_snapshot(t, at))
 		{
 			if (cw.in_group)
@@ -414,7 +414,7 @@ handle_event(const bs_event *ev, const char *file)
 					break;
 				if (!br_parse_table_map(ev->body, ev->len, 6, &bt, err, sizeof(err)))
 					mysql_error_out("reading the binary log", err);
-				t = tracked(bt.db, bt.table);
+				t = cdc_tracked(bt.db, bt.table);
 				cascade_only = t == NULL || t->state != 's' || !cdc_after_snapshot(t, &at);
 				/* a table not applied may still be a parent whose cascades are */
 				if (cascade_only && !cdc_cascade_parent(bt.db, bt.table))
@@ -516,7 +516,7 @@ handle_event(const bs_event *ev, const char *file)
 					mysql_error_out("reading the binary log", err);
 				if ((bt = map_of(r.table_id)) == NULL)
 					break;		/* not a table we apply */
-				t = tracked(bt->db, bt->table);
+				t = cdc_tracked(bt->db, bt->table);
 				if (!cw.in_group)
 					cdc_group_begin();
 				if (t == NULL || t->state != 's' || !t->mapped || t->table_id != r.table_id ||

@@ -147,6 +147,8 @@ extern CdcWorker cw;
 
 /* cdc_worker.c */
 extern bool cdc_after_snapshot(CdcTable *t, const bs_pos *at);
+/* the worker's table of MySQL table db.table (any state), or NULL */
+extern CdcTable *cdc_tracked(const char *db, const char *table);
 
 /* cdc_apply.c */
 extern void cdc_open_tables(ms_conn *conn);
