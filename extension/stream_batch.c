@@ -511,7 +511,8 @@ stream_refresh_stats(void)
 		if (!began)
 			sc_begin();
 		began = true;
-		sc_write_stats(p, lo, hi, ps->rate);
+		if (!sc_write_stats(p, lo, hi, ps->rate))
+			continue;
 		ps->written_hw = hi;
 		ps->written_rate = ps->rate;
 	}

@@ -272,10 +272,17 @@ sc_prepare(void)
 							  "  last_error = NULL, beyond_end = false "
 							  "WHERE stream_id = $1 AND kafka_partition = $2 AND next_offset IS NOT DISTINCT FROM $10",
 							  10, off_types);
+	/*
+	 * Statistics never wait: a row another transaction holds (a frozen
+	 * batch of the partition's previous owner, say) is skipped and written
+	 * at the next interval.  A worker waiting here would serve no rebalance,
+	 * and its group would assign nobody the partitions meanwhile.
+	 */
 	stats_plan = SPI_prepare(
 							 "UPDATE ecsync.stream_offsets SET low_watermark = $3, high_watermark = $4, rate_eps = $5, "
 							 "  worker_pid = $6, updated_at = now() "
-							 "WHERE stream_id = $1 AND kafka_partition = $2",
+							 "WHERE ctid = ANY (ARRAY(SELECT ctid FROM ecsync.stream_offsets "
+							 "  WHERE stream_id = $1 AND kafka_partition = $2 FOR UPDATE SKIP LOCKED))",
 							 6, st_types);
 	if (!dead_letter_plan || !offset_plan || !stats_plan)
 		elog(ERROR, "could not prepare the stream worker's statements: %s",
@@ -534,8 +541,11 @@ sc_write_offsets(Batch *b)
 	}
 }
 
-/* sc_write_stats stores a partition's watermarks and rate (in a transaction) */
-void
+/*
+ * sc_write_stats stores a partition's watermarks and rate (in a
+ * transaction); false when its row was locked and nothing was written.
+ */
+bool
 sc_write_stats(int32 p, int64 low, int64 high, double rate)
 {
 	Datum		values[6];
@@ -552,4 +562,5 @@ sc_write_stats(int32 p, int64 low, int64 high, double rate)
 	values[4] = Float8GetDatum(rate);
 	values[5] = Int32GetDatum(MyProcPid);
 	SPI_execute_plan(stats_plan, values, nulls, false, 0);
+	return SPI_processed == 1;
 }

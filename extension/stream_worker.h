@@ -117,7 +117,7 @@ extern void sc_partition_beyond_end(int32 p, int64 next, int64 low, int64 high);
 extern void sc_check_positions(void);
 extern void sc_write_dead_letters(Batch *b);
 extern void sc_write_offsets(Batch *b);
-extern void sc_write_stats(int32 p, int64 low, int64 high, double rate);
+extern bool sc_write_stats(int32 p, int64 low, int64 high, double rate);
 
 /* stream_consumer.c */
 extern void stream_consumer_start(void);
