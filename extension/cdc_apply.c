@@ -21,6 +21,7 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
@@ -34,6 +35,7 @@
 #include "nodes/makefuncs.h"
 #include "parser/parsetree.h"
 #include "storage/ipc.h"
+#include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
@@ -52,6 +54,8 @@ static MemoryContext row_cxt = NULL;
 static ebuf scratch;
 static br_image before_img;
 static br_image after_img;
+
+static void key_scan_end(CdcTable *t);
 
 static const char *
 qualified(CdcTable *t)
@@ -177,11 +181,13 @@ open_table_steps(void *arg)
 		t->ioparam = palloc(sizeof(Oid) * t->m.ncols);
 		t->typmod = palloc(sizeof(int32) * t->m.ncols);
 		t->fast_ts = palloc0(sizeof(bool) * t->m.ncols);
+		t->is_key = palloc0(sizeof(bool) * t->m.ncols);
 		for (int c = 0; c < t->m.ncols; c++)
 		{
 			Oid			typid,
 						infn;
 			Form_pg_attribute att;
+			ListCell   *lc;
 
 			t->src[c] = (int) (t->m.cols[c] - t->m.mt.cols);
 			t->attnum[c] = get_attnum(t->relid, t->m.colnames[c]);
@@ -199,6 +205,8 @@ open_table_steps(void *arg)
 			fmgr_info(infn, &t->infunc[c]);
 			/* timestamptz of at least microseconds: read without the parser */
 			t->fast_ts[c] = typid == TIMESTAMPTZOID && (att->atttypmod < 0 || att->atttypmod >= 6);
+			foreach(lc, t->m.keys)
+				t->is_key[c] |= strcmp(t->m.colnames[c], lfirst(lc)) == 0;
 		}
 		table_close(rel, AccessShareLock);
 		if (!OidIsValid(t->keyidx))
@@ -377,6 +385,8 @@ cdc_group_begin(void)
 		t->slot = ExecInitExtraTupleSlot(cw.estate, RelationGetDescr(t->rel), &TTSOpsVirtual);
 		t->search = ExecInitExtraTupleSlot(cw.estate, RelationGetDescr(t->rel), &TTSOpsVirtual);
 		t->found = table_slot_create(t->rel, &cw.estate->es_tupleTable);
+		t->keyrel = NULL;
+		t->keyscan = NULL;
 		t->multi = !insert_triggers_fire(t->rel) &&
 			!(RelationGetDescr(t->rel)->constr && RelationGetDescr(t->rel)->constr->has_generated_stored);
 		t->ibuf = palloc0(sizeof(TupleTableSlot *) * CDC_MULTI_INSERT);
@@ -408,6 +418,7 @@ cdc_group_commit(void)
 
 		if (t->rel == NULL)
 			continue;
+		key_scan_end(t);
 		ExecCloseIndices(t->rri);
 		table_close(t->rel, NoLock);
 		t->rel = NULL;
@@ -642,10 +653,14 @@ utc_timestamp(const char *v, size_t len, Datum *out)
 /*
  * fill makes slot t's target row from image img: every synced column's
  * value by the type policy, other columns from keep (the row found, for
- * an update) or NULL.
+ * an update) or NULL.  With keys_only, only the key's columns (a lookup
+ * needs no more).  With unchanged (the before image of an update, keep
+ * the row found by it), a column whose value is the same in both images
+ * keeps the found row's Datum: an update converts only what it changed.
  */
 static void
-fill(CdcTable *t, TupleTableSlot *slot, const br_image *img, TupleTableSlot *keep)
+fill(CdcTable *t, TupleTableSlot *slot, const br_image *img, TupleTableSlot *keep,
+	 bool keys_only, const br_image *unchanged)
 {
 	TupleDesc	desc = slot->tts_tupleDescriptor;
 	char		err[256];
@@ -672,6 +687,11 @@ fill(CdcTable *t, TupleTableSlot *slot, const br_image *img, TupleTableSlot *kee
 		size_t		outlen;
 		bool		is_null;
 
+		if (keys_only && !t->is_key[c])
+			continue;
+		if (unchanged && img->len[s] != BR_ABSENT && img->len[s] == unchanged->len[s] &&
+			(v == NULL || memcmp(v, br_value(unchanged, s), (size_t) img->len[s]) == 0))
+			continue;
 		if (img->len[s] == BR_ABSENT)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
@@ -716,12 +736,99 @@ fill(CdcTable *t, TupleTableSlot *slot, const br_image *img, TupleTableSlot *kee
 	ExecStoreVirtualTuple(slot);
 }
 
-/* find looks the row of image img up by the target's key into t->found */
+/*
+ * key_scan opens t's key index and one scan of it for the group, which
+ * every lookup of the group rescans: RelationFindReplTupleByIndex begins
+ * and ends a scan, and looks the equality operators up, per row.  The
+ * scan reads with a dirty snapshot, as that function's does: it sees the
+ * group's own changes and a row another transaction is writing.
+ */
+static void
+key_scan(CdcTable *t)
+{
+	MemoryContext old = MemoryContextSwitchTo(cw.estate->es_query_cxt);
+
+	t->keyrel = index_open(t->keyidx, RowExclusiveLock);
+	t->nkeys = IndexRelationGetNumberOfKeyAttributes(t->keyrel);
+	for (int k = 0; k < t->nkeys; k++)
+	{
+		Oid			type = t->keyrel->rd_opcintype[k];
+		Oid			op = get_opfamily_member(t->keyrel->rd_opfamily[k], type, type, BTEqualStrategyNumber);
+
+		if (!OidIsValid(op))
+			elog(ERROR, "no equality operator for column %d of index \"%s\"", k + 1,
+				 RelationGetRelationName(t->keyrel));
+		ScanKeyInit(&t->keys[k], k + 1, BTEqualStrategyNumber, get_opcode(op), (Datum) 0);
+		t->keys[k].sk_collation = t->keyrel->rd_indcollation[k];
+		t->keyatt[k] = t->keyrel->rd_index->indkey.values[k];
+	}
+	InitDirtySnapshot(t->keysnap);
+	t->keyscan = index_beginscan(t->rel, t->keyrel, &t->keysnap, t->nkeys, 0);
+	MemoryContextSwitchTo(old);
+}
+
+/* key_scan_end closes what key_scan opened, at the group's commit */
+static void
+key_scan_end(CdcTable *t)
+{
+	if (t->keyscan != NULL)
+		index_endscan(t->keyscan);
+	if (t->keyrel != NULL)
+		index_close(t->keyrel, NoLock);
+	t->keyscan = NULL;
+	t->keyrel = NULL;
+}
+
+/*
+ * find looks the row of image img up by the target's key into t->found.
+ * A row another transaction writes (the targets are change capture's,
+ * but a role may write them) is waited for, and looked up again; the row
+ * is not locked: the update or delete that follows waits for, or fails
+ * on, a writer that came since (and the worker starts again from the
+ * group's first change).
+ */
 static bool
 find(CdcTable *t, const br_image *img)
 {
-	fill(t, t->search, img, NULL);
-	return RelationFindReplTupleByIndex(t->rel, t->keyidx, LockTupleExclusive, t->search, t->found);
+	MemoryContext old;
+	bool		found = false;
+
+	fill(t, t->search, img, NULL, true, NULL);
+	if (t->keyscan == NULL)
+		key_scan(t);
+	for (int k = 0; k < t->nkeys; k++)
+	{
+		AttrNumber	a = t->keyatt[k] - 1;
+
+		t->keys[k].sk_argument = t->search->tts_values[a];
+		if (t->search->tts_isnull[a])
+			t->keys[k].sk_flags |= SK_ISNULL;
+		else
+			t->keys[k].sk_flags &= ~SK_ISNULL;
+	}
+	/*
+	 * in the scan's context, as the executor runs its scans: the index AM
+	 * keeps what it allocates on the way (btree's killed items) for the
+	 * scan's life, and the row's context is reset after every row
+	 */
+	old = MemoryContextSwitchTo(cw.estate->es_query_cxt);
+	for (;;)
+	{
+		TransactionId xwait;
+
+		index_rescan(t->keyscan, t->keys, t->nkeys, NULL, 0);
+		if (!index_getnext_slot(t->keyscan, ForwardScanDirection, t->found))
+			break;
+		xwait = TransactionIdIsValid(t->keysnap.xmin) ? t->keysnap.xmin : t->keysnap.xmax;
+		if (!TransactionIdIsValid(xwait))
+		{
+			found = true;
+			break;
+		}
+		XactLockTableWait(xwait, NULL, NULL, XLTW_None);
+	}
+	MemoryContextSwitchTo(old);
+	return found;
 }
 
 static char *
@@ -827,7 +934,7 @@ cdc_apply_rows(CdcTable *t, const br_table *bt, const br_rows *r, const bs_pos *
 						slot = t->ibuf[t->nbuf] = table_slot_create(t->rel, &cw.estate->es_tupleTable);
 						MemoryContextSwitchTo(q);
 					}
-					fill(t, slot, &before_img, NULL);
+					fill(t, slot, &before_img, NULL, false, NULL);
 					/* its values outlive this row's memory */
 					ExecMaterializeSlot(slot);
 					if (RelationGetDescr(t->rel)->constr)
@@ -837,7 +944,7 @@ cdc_apply_rows(CdcTable *t, const br_table *bt, const br_rows *r, const bs_pos *
 				}
 				else
 				{
-					fill(t, t->slot, &before_img, NULL);
+					fill(t, t->slot, &before_img, NULL, false, NULL);
 					ExecSimpleRelationInsert(t->rri, cw.estate, t->slot);
 				}
 				t->ins++;
@@ -850,7 +957,7 @@ cdc_apply_rows(CdcTable *t, const br_table *bt, const br_rows *r, const bs_pos *
 					next_command();
 					if (!find(t, &before_img))
 						missing(t, &before_img, "updated");
-					fill(t, t->slot, &after_img, t->found);
+					fill(t, t->slot, &after_img, t->found, false, &before_img);
 					EvalPlanQualInit(&epq, cw.estate, NULL, NIL, -1);
 					ExecSimpleRelationUpdate(t->rri, cw.estate, &epq, t->found, t->slot);
 					EvalPlanQualEnd(&epq);

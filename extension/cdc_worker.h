@@ -30,7 +30,9 @@
 #ifndef ECSYNC_CDC_WORKER_H
 #define ECSYNC_CDC_WORKER_H
 
+#include "access/skey.h"
 #include "executor/executor.h"
+#include "utils/snapshot.h"
 #include "utils/timestamp.h"
 
 #include "binlog_rows.h"
@@ -61,6 +63,7 @@ typedef struct CdcTable
 	Oid		   *ioparam;
 	int32	   *typmod;
 	bool	   *fast_ts;		/* per synced column: timestamptz read directly */
+	bool	   *is_key;			/* per synced column: one of the key's */
 
 	/* the binary log's current TABLE_MAP of it */
 	uint64		table_id;
@@ -72,6 +75,12 @@ typedef struct CdcTable
 	TupleTableSlot *slot;		/* the new row */
 	TupleTableSlot *search;		/* the old row's key, to find it */
 	TupleTableSlot *found;		/* the row found */
+	Relation	keyrel;			/* the key index, and a scan of it kept for */
+	struct IndexScanDescData *keyscan;	/* the group (opened at the first lookup) */
+	SnapshotData keysnap;		/* its dirty snapshot */
+	ScanKeyData keys[INDEX_MAX_KEYS];	/* its keys; each lookup sets the values */
+	AttrNumber keyatt[INDEX_MAX_KEYS];	/* per key: the target's column */
+	int			nkeys;
 	bool		multi;			/* inserts may be buffered: no insert triggers,
 								 * no generated columns */
 	TupleTableSlot **ibuf;		/* buffered inserts, written together */
