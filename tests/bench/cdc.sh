@@ -27,6 +27,7 @@
 #   BENCH cdc_apply changes=... ecsync_cps=... chameleon_cps=... ecsync_vs_chameleon=... ...
 #         debezium_cps=... debezium_s=... ecsync_vs_debezium=... ...
 #   BENCH cdc_latency rate=5000 p50_ms=... p99_ms=... max_ms=...
+#   BENCH cdc_kinds ... (inserts, updates and deletes apart: cdc_kinds.sh)
 set -euo pipefail
 
 export PGDATABASE=ecsync PGTZ=UTC
@@ -341,3 +342,6 @@ read -r p50 p99 pmax seen < <(q -F ' ' -c "
 [ "$seen" -ge $((rate * lat_secs)) ] || { log "only $seen of $((rate * lat_secs)) rows seen"; exit 1; }
 echo "BENCH cdc_latency rate=$rate seconds=$lat_secs changes=$seen p50_ms=$p50 p99_ms=$p99 max_ms=$pmax"
 q -c "SELECT ecsync_stop_cdc('cdcb')" -c "DROP TABLE lat_seen" >/dev/null
+
+# ---- the rate of each kind of change (tests/bench/cdc_kinds.sh) ----
+bash "$ECSYNC_TOP/tests/bench/cdc_kinds.sh"

@@ -3,12 +3,12 @@
 # stack of its own (tests/harness), runs the benchmark groups side by side
 # with their anchors and prints "BENCH <name> <key>=<value> ..." lines.
 #
-#   make bench [GROUP=batch,stream,archive,cdc] [ROWS=4500000] [EVENTS=2000000]
+#   make bench [GROUP=batch,stream,archive,cdc,mysql] [ROWS=4500000] [EVENTS=2000000]
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$top"
-groups=${GROUP:-batch,stream,archive,cdc}
+groups=${GROUP:-batch,stream,archive,cdc,mysql}
 export ECSYNC_BENCH_ROWS=${ROWS:-4500000}
 export ECSYNC_BENCH_EVENTS=${EVENTS:-2000000}
 
