@@ -6,7 +6,7 @@
 #   make watch      a live view of the stack started by make run (Ctrl-C quits)
 #   make stop       stop the stack started by make run
 #   make check      install what is missing, start a test stack, run every test
-#   make bench      benchmarks against their anchors [GROUP=batch,stream,archive,cdc] [ROWS=4500000] [EVENTS=2000000]
+#   make bench      benchmarks against their anchors [GROUP=batch,stream,archive,cdc,mysql] [ROWS=4500000] [EVENTS=2000000]
 #   make sanitize   ASan+UBSan builds of ecsync-ingest, the C unit tests and binlogcat
 #   make deps       install missing Debian packages and the Kafka broker jars
 
