@@ -77,15 +77,7 @@ q -c "ALTER TABLE e.sales_details SET (autovacuum_enabled = off)"
 
 log "COPY of the same rows from a file into the same table shape (best of 2)"
 q -c "CREATE SCHEMA c" -c "CREATE TABLE c.sales_details (LIKE e.sales_details INCLUDING ALL) WITH (autovacuum_enabled = off)"
-copies=()
-for i in 1 2; do
-	q -c "TRUNCATE c.sales_details"
-	quiesce
-	t0=$(now)
-	q -c "\\copy c.sales_details FROM '$tsv'"
-	copies+=("$(secs "$t0" "$(now)")")
-done
-copy_s=$(best "${copies[@]}")
+copy_s=$(copy_best c.sales_details "$tsv")
 
 log "pgloader (4 workers) into the same table shape"
 q -c "CREATE SCHEMA p" -c "CREATE TABLE p.sales_details (LIKE e.sales_details INCLUDING ALL) WITH (autovacuum_enabled = off)"
@@ -206,7 +198,7 @@ q -c "SELECT ecsync_create_analytics('s', analytics_schema => 'a')" >/dev/null
 t0=$(now)
 q -c "SELECT ecsync_refresh_analytics('a')" >/dev/null
 refresh_s=$(secs "$t0" "$(now)")
-log "ecsync runs: $e1 s, $e2 s; COPY runs: ${copies[*]} s"
+log "ecsync runs: $e1 s, $e2 s"
 echo "BENCH batch_full rows=$n ecsync_s=$ecsync_s copy_s=$copy_s pgloader_s=$pgloader_s mysql_fdw_s=$mysql_fdw_s ecsync_peak_rss_mb=$ecsync_rss ecsync_peak_rss_mb_1m=$rss_1m ecsync_vs_copy=$(ratio "$ecsync_s" "$copy_s") pgloader_vs_ecsync=$(ratio "$pgloader_s" "$ecsync_s") mysql_fdw_vs_ecsync=$(ratio "$mysql_fdw_s" "$ecsync_s") maintained_s=$maintained_s maintained_vs_ecsync=$(ratio "$maintained_s" "$ecsync_s") bigint_s=$bigint_s ecsync_vs_bigint=$(ratio "$ecsync_s" "$bigint_s") pgloader_vs_bigint=$(ratio "$pgloader_s" "$bigint_s")"
 echo "BENCH batch_shop rows=$shop_rows fk_s=$fk_s nofk_s=$nofk_s fk_vs_nofk=$(ratio "$fk_s" "$nofk_s") zoned_s=$zoned_s zoned_vs_nofk=$(ratio "$zoned_s" "$nofk_s") analytics_refresh_s=$refresh_s refresh_vs_run=$(ratio "$refresh_s" "$fk_s")"
 echo "BENCH batch_incremental rows=$n changed=$changed_recent incremental_s=$incremental_recent_s full_s=$ecsync_s incremental_vs_full=$(ratio "$incremental_recent_s" "$ecsync_s") changed_spread=$changed incremental_spread_s=$incremental_s incremental_spread_vs_full=$(ratio "$incremental_s" "$ecsync_s")"

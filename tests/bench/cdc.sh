@@ -179,29 +179,9 @@ write_s=$(secs "$t0" "$t1")
 log "MariaDB wrote $changes row changes in $write_s s"
 
 # ---- ecsync applies them ----
-before=$(q -c "SELECT coalesce(sum(inserts + updates + deletes), 0) FROM ecsync.cdc_table_status WHERE server_name = 'cdcb'")
-quiesce
-f=$ECSYNC_RUN_DIR/cdc-rss
-rm -f "$f" "$f.stop"
-peak_rss "$f" "ecsync cdc of server cdcb" &
-sampler=$!
-t0=$(now)
-t1=$(q -c "SELECT ecsync_start_cdc('cdcb')" -c "DO \$\$ BEGIN
-	  WHILE coalesce((SELECT changes FROM cdcb.bench_marker WHERE id = 1), 0) < $changes LOOP
-	    PERFORM pg_sleep(0.02);
-	  END LOOP; END \$\$" -c "SELECT extract(epoch FROM clock_timestamp())" | tail -n 1)
-touch "$f.stop"
-wait $sampler
-rss=$(cat "$f")
-ecsync_s=$(secs "$t0" "$t1")
-applied=$(( $(q -c "SELECT sum(inserts + updates + deletes) FROM ecsync.cdc_table_status WHERE server_name = 'cdcb'") - before ))
-[ "$applied" = "$changes" ] || { log "ecsync applied $applied row changes, the binary log has $changes"; exit 1; }
-for t in users products sales sales_details; do
-	a=$(my $db -e "SELECT count(*), coalesce(sum(id), 0) FROM $t" | tr '\t' '|')
-	b=$(q -c "SELECT count(*), coalesce(sum(id), 0) FROM cdcb.$t")
-	[ "$a" = "$b" ] || { log "cdcb.$t: PostgreSQL $b, MariaDB $a"; exit 1; }
-done
-q -c "SELECT ecsync_stop_cdc('cdcb')" >/dev/null
+cdc_apply_timed cdcb cdcb "$changes"
+ecsync_s=$cdc_s
+rss=$cdc_rss
 log "ecsync: $changes row changes in $ecsync_s s, peak RSS $rss MB"
 
 # ---- pg_chameleon applies them ----

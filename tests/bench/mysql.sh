@@ -58,16 +58,8 @@ done
 ecsync_s=$(best "${runs[@]}")
 [ "$(q -c 'SELECT count(*) FROM e.sales_details')" = "$n" ] || { log "mysql: ecsync copied the wrong number of rows"; exit 1; }
 q -c "CREATE SCHEMA c" -c "CREATE TABLE c.sales_details (LIKE e.sales_details INCLUDING ALL) WITH (autovacuum_enabled = off)"
-copies=()
-for i in 1 2; do
-	q -c "TRUNCATE c.sales_details"
-	quiesce
-	t0=$(now)
-	q -c "\\copy c.sales_details FROM '$tsv'"
-	copies+=("$(secs "$t0" "$(now)")")
-done
-copy_s=$(best "${copies[@]}")
-log "mysql: ecsync runs ${runs[*]} s, COPY runs ${copies[*]} s"
+copy_s=$(copy_best c.sales_details "$tsv")
+log "mysql: ecsync runs ${runs[*]} s"
 echo "BENCH batch_full_mysql rows=$n ecsync_s=$ecsync_s copy_s=$copy_s ecsync_vs_copy=$(ratio "$ecsync_s" "$copy_s")"
 q -c "SELECT ecsync_unregister_table('sales_details', 'e')" -c "DROP SCHEMA e, c CASCADE" >/dev/null
 my -e "DROP DATABASE bench"
@@ -95,30 +87,8 @@ changes=$(python3 "$ECSYNC_TOP/tests/gen/cdc_workload.py" --bench "$target" --se
 	my $db && cat "$ECSYNC_RUN_DIR/bench-changes")
 write_s=$(secs "$t0" "$(now)")
 log "mysql: MySQL wrote $changes row changes in $write_s s"
-before=$(q -c "SELECT coalesce(sum(inserts + updates + deletes), 0) FROM ecsync.cdc_table_status WHERE server_name = '$db'")
-quiesce
-f=$ECSYNC_RUN_DIR/cdc-rss
-rm -f "$f" "$f.stop"
-peak_rss "$f" "ecsync cdc of server $db" &
-sampler=$!
-t0=$(now)
-t1=$(q -c "SELECT ecsync_start_cdc('$db')" -c "DO \$\$ BEGIN
-	  WHILE coalesce((SELECT changes FROM $db.bench_marker WHERE id = 1), 0) < $changes LOOP
-	    PERFORM pg_sleep(0.02);
-	  END LOOP; END \$\$" -c "SELECT extract(epoch FROM clock_timestamp())" | tail -n 1)
-touch "$f.stop"
-wait $sampler
-rss=$(cat "$f")
-cdc_s=$(secs "$t0" "$t1")
-applied=$(( $(q -c "SELECT sum(inserts + updates + deletes) FROM ecsync.cdc_table_status WHERE server_name = '$db'") - before ))
-[ "$applied" = "$changes" ] || { log "mysql: ecsync applied $applied row changes, the binary log has $changes"; exit 1; }
-for t in users products sales sales_details; do
-	a=$(my $db -e "SELECT count(*), coalesce(sum(id), 0) FROM $t" | tr '\t' '|')
-	b=$(q -c "SELECT count(*), coalesce(sum(id), 0) FROM $db.$t")
-	[ "$a" = "$b" ] || { log "mysql: $db.$t: PostgreSQL $b, MySQL $a"; exit 1; }
-done
-q -c "SELECT ecsync_stop_cdc('$db')" >/dev/null
-awk -v n="$changes" -v e="$cdc_s" -v w="$write_s" -v r="$rss" 'BEGIN {
+cdc_apply_timed $db $db "$changes"
+awk -v n="$changes" -v e="$cdc_s" -v w="$write_s" -v r="$cdc_rss" 'BEGIN {
 	printf "BENCH cdc_apply_mysql changes=%d ecsync_cps=%.0f ecsync_s=%.2f mysql_write_cps=%.0f ecsync_peak_rss_mb=%s\n",
 		n, n / e, e, n / w, r }'
 
