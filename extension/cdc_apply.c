@@ -654,13 +654,12 @@ utc_timestamp(const char *v, size_t len, Datum *out)
  * fill makes slot t's target row from image img: every synced column's
  * value by the type policy, other columns from keep (the row found, for
  * an update) or NULL.  With keys_only, only the key's columns (a lookup
- * needs no more).  With unchanged (the before image of an update, keep
- * the row found by it), a column whose value is the same in both images
- * keeps the found row's Datum: an update converts only what it changed.
+ * needs no more).  An update's synced columns all come from its after
+ * image, changed or not: a target row a role changed becomes MySQL's row
+ * again, as on a replica.
  */
 static void
-fill(CdcTable *t, TupleTableSlot *slot, const br_image *img, TupleTableSlot *keep,
-	 bool keys_only, const br_image *unchanged)
+fill(CdcTable *t, TupleTableSlot *slot, const br_image *img, TupleTableSlot *keep, bool keys_only)
 {
 	TupleDesc	desc = slot->tts_tupleDescriptor;
 	char		err[256];
@@ -688,9 +687,6 @@ fill(CdcTable *t, TupleTableSlot *slot, const br_image *img, TupleTableSlot *kee
 		bool		is_null;
 
 		if (keys_only && !t->is_key[c])
-			continue;
-		if (unchanged && img->len[s] != BR_ABSENT && img->len[s] == unchanged->len[s] &&
-			(v == NULL || memcmp(v, br_value(unchanged, s), (size_t) img->len[s]) == 0))
 			continue;
 		if (img->len[s] == BR_ABSENT)
 			ereport(ERROR,
@@ -793,7 +789,7 @@ find(CdcTable *t, const br_image *img)
 	MemoryContext old;
 	bool		found = false;
 
-	fill(t, t->search, img, NULL, true, NULL);
+	fill(t, t->search, img, NULL, true);
 	if (t->keyscan == NULL)
 		key_scan(t);
 	for (int k = 0; k < t->nkeys; k++)
@@ -934,7 +930,7 @@ cdc_apply_rows(CdcTable *t, const br_table *bt, const br_rows *r, const bs_pos *
 						slot = t->ibuf[t->nbuf] = table_slot_create(t->rel, &cw.estate->es_tupleTable);
 						MemoryContextSwitchTo(q);
 					}
-					fill(t, slot, &before_img, NULL, false, NULL);
+					fill(t, slot, &before_img, NULL, false);
 					/* its values outlive this row's memory */
 					ExecMaterializeSlot(slot);
 					if (RelationGetDescr(t->rel)->constr)
@@ -944,7 +940,7 @@ cdc_apply_rows(CdcTable *t, const br_table *bt, const br_rows *r, const bs_pos *
 				}
 				else
 				{
-					fill(t, t->slot, &before_img, NULL, false, NULL);
+					fill(t, t->slot, &before_img, NULL, false);
 					ExecSimpleRelationInsert(t->rri, cw.estate, t->slot);
 				}
 				t->ins++;
@@ -957,7 +953,7 @@ cdc_apply_rows(CdcTable *t, const br_table *bt, const br_rows *r, const bs_pos *
 					next_command();
 					if (!find(t, &before_img))
 						missing(t, &before_img, "updated");
-					fill(t, t->slot, &after_img, t->found, false, &before_img);
+					fill(t, t->slot, &after_img, t->found, false);
 					EvalPlanQualInit(&epq, cw.estate, NULL, NIL, -1);
 					ExecSimpleRelationUpdate(t->rri, cw.estate, &epq, t->found, t->slot);
 					EvalPlanQualEnd(&epq);

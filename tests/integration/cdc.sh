@@ -746,6 +746,47 @@ test_an_idle_stream_lives_on_heartbeats_past_the_read_timeout() {
 	my_q -e "DROP DATABASE c_idle"
 }
 
+# An update or delete finds its row with a dirty snapshot and does not lock
+# it first: a session writing the same target row at that moment is waited
+# for (its row stays as MySQL's after the update, whether it commits or
+# rolls back), and the other rows' changes go on after it.
+test_a_session_writing_a_target_row_is_waited_for() {
+	local holder
+	my_q -e "DROP DATABASE IF EXISTS c_wait; CREATE DATABASE c_wait"
+	my_q c_wait -e "CREATE TABLE t (id INT PRIMARY KEY, v INT, note VARCHAR(20)); INSERT INTO t VALUES (1, 1, 'a'), (2, 2, 'b'), (3, 3, 'c')"
+	cdc_server c_wait c_wait
+	psql_q -c "DROP SCHEMA IF EXISTS c_wait CASCADE"
+	psql_q -c "SELECT ecsync_register_table('c_wait', 't', 't', mode => 'cdc', target_schema => 'c_wait')" >/dev/null
+	psql_q -c "SELECT ecsync_start_cdc('c_wait')" >/dev/null
+	wait_for 60 streaming c_wait 1 || fail "never streamed: $(last_error c_wait)"
+	wait_for 30 caught_up c_wait || fail "not caught up"
+	# a session holds row 1 (an uncommitted update), then commits its own value
+	psql_q -c "BEGIN" -c "UPDATE c_wait.t SET note = 'session' WHERE id = 1" -c "SELECT pg_sleep(4)" -c "COMMIT" >/dev/null &
+	holder=$!
+	sleep 1
+	my_q c_wait -e "UPDATE t SET v = 10 WHERE id = 1; DELETE FROM t WHERE id = 2"
+	wait_for 10 cdc_waits_for_lock c_wait || fail "the worker did not wait for the session's row"
+	assert_eq "1|1|a 2|2|b 3|3|c" "$(rows c_wait.t)" "nothing applied while the row is held"
+	wait $holder
+	wait_for 30 caught_up c_wait || fail "not caught up after the session committed: $(last_error c_wait)"
+	assert_eq "1|10|a 3|3|c" "$(rows c_wait.t)" "MySQL's rows once the session committed"
+	# the same with a session that rolls back, and a delete
+	psql_q -c "BEGIN" -c "UPDATE c_wait.t SET note = 'x' WHERE id = 3" -c "SELECT pg_sleep(3)" -c "ROLLBACK" >/dev/null &
+	holder=$!
+	sleep 1
+	my_q c_wait -e "DELETE FROM t WHERE id = 3; INSERT INTO t VALUES (4, 4, 'd')"
+	wait $holder
+	wait_for 30 caught_up c_wait || fail "not caught up after the rollback: $(last_error c_wait)"
+	assert_eq "1|10|a 4|4|d" "$(rows c_wait.t)" "MySQL's rows once the session rolled back"
+	assert_eq "" "$(last_error c_wait)" "no error"
+	cdc_done c_wait
+	my_q -e "DROP DATABASE c_wait"
+}
+
+cdc_waits_for_lock() {
+	[ "$(psql_q -c "SELECT wait_event_type FROM pg_stat_activity WHERE application_name = 'ecsync cdc of server $1'")" = Lock ]
+}
+
 test_another_role_can_neither_see_nor_steer_change_capture() {
 	export PGDATABASE=ecsync PGTZ=UTC
 	psql_q -c "CREATE EXTENSION IF NOT EXISTS ecsync"
