@@ -80,7 +80,7 @@ awk -v n="$n" -v i="$ingest_s" -v k="$kcat_s" -v g="$gzip_s" -v r="$rss" -v b="$
 
 # ---- snapshot ----
 log "loading the shop at scale $scale into MariaDB"
-"$ECSYNC_TOP/tests/harness/load-shop.sh" --stack bench --database bench --scale "$scale" --seed 1 >/dev/null
+"$ECSYNC_TOP/tests/harness/load-shop.sh" --stack "${ECSYNC_STACK:-bench}" --database bench --scale "$scale" --seed 1 >/dev/null
 count=$(mariadb -N bench -e "SELECT count(*) FROM sales_details")
 
 mariadb_once() {

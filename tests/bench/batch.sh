@@ -6,6 +6,7 @@
 #   BENCH batch_full rows=... ecsync_s=... copy_s=... pgloader_s=... mysql_fdw_s=... ecsync_peak_rss_mb=... maintained_s=...
 #   BENCH batch_incremental rows=... changed=... incremental_s=... full_s=...
 #   BENCH batch_shop rows=... fk_s=... nofk_s=... zoned_s=... analytics_refresh_s=...
+#   BENCH analytics_incremental full_s=... incremental_s=... incremental_vs_full=...
 set -euo pipefail
 
 rows=$ECSYNC_BENCH_ROWS
@@ -16,7 +17,7 @@ export PGDATABASE=bench PGTZ=UTC
 . "$ECSYNC_TOP/tests/bench/lib.sh"
 
 log "loading the shop at scale $scale into MariaDB"
-"$ECSYNC_TOP/tests/harness/load-shop.sh" --stack bench --database bench --scale "$scale" --seed 1
+"$ECSYNC_TOP/tests/harness/load-shop.sh" --stack "${ECSYNC_STACK:-bench}" --database bench --scale "$scale" --seed 1
 tsv=$ECSYNC_RUN_DIR/shop-$scale-1/sales_details.tsv
 n=$(mariadb -N bench -e "SELECT count(*) FROM sales_details")
 
@@ -196,9 +197,37 @@ log "analytics: the rollups' refresh at this size"
 q -c "CREATE TABLE s.page_views (user_id bigint, age smallint, gender text, occupation text, page text, viewed_at timestamptz)"
 q -c "SELECT ecsync_create_analytics('s', analytics_schema => 'a')" >/dev/null
 t0=$(now)
-q -c "SELECT ecsync_refresh_analytics('a')" >/dev/null
+q -c "SELECT ecsync_refresh_analytics('a', full_refresh => true)" >/dev/null
 refresh_s=$(secs "$t0" "$(now)")
+
+# A run that changed 1 % of the shop: the shop registered incremental, the
+# lines of the newest 1 % of the orders change quantity and a twentieth of
+# those orders are cancelled (what a shop's day changes: recent orders);
+# the refresh the run does, timed by the layer (refresh_seconds), against a
+# full recompute of the same layer.  Then the rollups must equal a layer
+# made from scratch.
+log "analytics: an incremental run after 1 % of the shop changed"
+q -c "SELECT count(*) FROM ecsync_register_shop('src', 's', 'incremental')" >/dev/null
+q -c "SELECT * FROM ecsync_run_batch()" >&2	# the initial full copy, a full recompute
+inc_full_s=$(q -c "SELECT round(refresh_seconds::numeric, 2) FROM ecsync.analytics_layers WHERE schema_name = 'a'")
+recent=$(mariadb -N bench -e "SELECT max(id) - count(*) DIV 100 FROM sales")
+inc_changed=$(mariadb -N bench -e "UPDATE sales_details SET quantity = quantity + 1 WHERE sale_id > $recent; SELECT ROW_COUNT();
+	UPDATE sales SET status = 'cancelled' WHERE id > $recent AND id % 20 = 0; SELECT ROW_COUNT();" | paste -sd+ | bc)
+quiesce
+q -c "SELECT * FROM ecsync_run_batch()" >&2
+inc_mode=$(q -c "SELECT refresh_mode FROM ecsync.analytics_layers WHERE schema_name = 'a'")
+inc_s=$(q -c "SELECT round(refresh_seconds::numeric, 2) FROM ecsync.analytics_layers WHERE schema_name = 'a'")
+log "analytics: $inc_changed rows changed; refresh: $inc_mode"
+case $inc_mode in incremental:*) ;; *) log "the run did not refresh incrementally: $inc_mode"; exit 1 ;; esac
+q -c "SELECT ecsync_create_analytics('s', analytics_schema => 'a_check', refresh_with_runs => false)" >/dev/null
+for t in sales_daily orders_by_status product_sales_daily product_ranking category_ranking segment_sales customer_category_sales; do
+	d=$(q -c "SELECT count(*) FROM ((SELECT * FROM a.$t EXCEPT ALL SELECT * FROM a_check.$t)
+	          UNION ALL (SELECT * FROM a_check.$t EXCEPT ALL SELECT * FROM a.$t)) x")
+	[ "$d" = 0 ] || { log "analytics: $d rows of a.$t differ from a full recompute"; exit 1; }
+done
+q -c "DROP SCHEMA a_check CASCADE"
 log "ecsync runs: $e1 s, $e2 s"
 echo "BENCH batch_full rows=$n ecsync_s=$ecsync_s copy_s=$copy_s pgloader_s=$pgloader_s mysql_fdw_s=$mysql_fdw_s ecsync_peak_rss_mb=$ecsync_rss ecsync_peak_rss_mb_1m=$rss_1m ecsync_vs_copy=$(ratio "$ecsync_s" "$copy_s") pgloader_vs_ecsync=$(ratio "$pgloader_s" "$ecsync_s") mysql_fdw_vs_ecsync=$(ratio "$mysql_fdw_s" "$ecsync_s") maintained_s=$maintained_s maintained_vs_ecsync=$(ratio "$maintained_s" "$ecsync_s") bigint_s=$bigint_s ecsync_vs_bigint=$(ratio "$ecsync_s" "$bigint_s") pgloader_vs_bigint=$(ratio "$pgloader_s" "$bigint_s")"
 echo "BENCH batch_shop rows=$shop_rows fk_s=$fk_s nofk_s=$nofk_s fk_vs_nofk=$(ratio "$fk_s" "$nofk_s") zoned_s=$zoned_s zoned_vs_nofk=$(ratio "$zoned_s" "$nofk_s") analytics_refresh_s=$refresh_s refresh_vs_run=$(ratio "$refresh_s" "$fk_s")"
+echo "BENCH analytics_incremental changed=$inc_changed full_s=$inc_full_s incremental_s=$inc_s incremental_vs_full=$(ratio "$inc_s" "$inc_full_s")"
 echo "BENCH batch_incremental rows=$n changed=$changed_recent incremental_s=$incremental_recent_s full_s=$ecsync_s incremental_vs_full=$(ratio "$incremental_recent_s" "$ecsync_s") changed_spread=$changed incremental_spread_s=$incremental_s incremental_spread_vs_full=$(ratio "$incremental_s" "$ecsync_s")"

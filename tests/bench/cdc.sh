@@ -40,7 +40,7 @@ my() { mariadb -N -B "$@"; }
 pw=$(cat "$ECSYNC_MYSQL_PASSWORD_FILE")
 
 log "loading the shop into MariaDB $db"
-"$ECSYNC_TOP/tests/harness/load-shop.sh" --stack bench --database $db --scale 0.01 --seed 41 >/dev/null 2>&1
+"$ECSYNC_TOP/tests/harness/load-shop.sh" --stack "${ECSYNC_STACK:-bench}" --database $db --scale 0.01 --seed 41 >/dev/null 2>&1
 my $db -e "CREATE TABLE bench_marker (id INT PRIMARY KEY, changes BIGINT NOT NULL); INSERT INTO bench_marker VALUES (1, 0)"
 counts=$(my $db -e "SELECT CONCAT('--users ', (SELECT count(*) FROM users), ' --products ', (SELECT count(*) FROM products),
 	' --sales ', (SELECT max(id) FROM sales), ' --details ', (SELECT max(id) FROM sales_details))")
