@@ -161,8 +161,8 @@ test_metabase_can_use_every_column() {
 		              AND column_name IN ('sold_at', 'registered_at', 'viewed_at', 'hour', 'since')")" "times"
 	# and every object says what it is
 	n=$(psql_q -c "SELECT count(*) FROM pg_class c WHERE c.relnamespace = 'an_analytics'::regnamespace
-	               AND c.relkind IN ('v', 'm') AND obj_description(c.oid, 'pg_class') IS NULL")
-	assert_eq 0 "$n" "views without a description"
+	               AND c.relkind IN ('v', 'm', 'r') AND obj_description(c.oid, 'pg_class') IS NULL")
+	assert_eq 0 "$n" "views and tables without a description"
 }
 
 test_datetime_zone_makes_instants_of_wall_clock_times() {
@@ -277,13 +277,72 @@ test_another_role_cannot_remake_or_refresh_a_layer() {
 test_a_broken_layer_is_recorded_and_does_not_fail_the_run() {
 	analytics_setup
 	psql_q -c "SELECT ecsync_create_analytics('an_shop', analytics_schema => 'an_broken')" >/dev/null
-	psql_q -c "ALTER MATERIALIZED VIEW an_broken.segment_sales RENAME TO segment_sales_moved"
+	psql_q -c "ALTER TABLE an_broken.segment_sales RENAME TO segment_sales_moved"
 	assert_eq succeeded "$(psql_q -c "SELECT DISTINCT status FROM ecsync_run_batch()")" "run with a broken layer"
 	assert_contains '"an_broken.segment_sales" does not exist' \
 		"$(psql_q -c "SELECT last_error FROM ecsync.analytics_layers WHERE schema_name = 'an_broken'")" "the broken layer's error"
 	assert_eq "" "$(psql_q -c "SELECT last_error FROM ecsync.analytics_layers WHERE schema_name = 'an_analytics'")" \
 		"the other layer's error"
 	psql_q -c "DROP SCHEMA an_broken CASCADE"
+}
+
+# rollups_equal_a_full_recompute: every rollup of an_analytics holds the rows
+# a layer made from scratch does
+rollups_equal_a_full_recompute() {
+	local t n
+	psql_q -c "SELECT ecsync_create_analytics('an_shop', analytics_schema => 'an_full', refresh_with_runs => false)" >/dev/null
+	for t in sales_daily orders_by_status product_sales_daily product_ranking category_ranking segment_sales \
+		customer_category_sales; do
+		n=$(psql_q -c "SELECT count(*) FROM ((SELECT * FROM an_analytics.$t EXCEPT ALL SELECT * FROM an_full.$t)
+		               UNION ALL (SELECT * FROM an_full.$t EXCEPT ALL SELECT * FROM an_analytics.$t)) x")
+		assert_eq 0 "$n" "rows of $t that differ from a full recompute"
+	done
+	psql_q -c "DROP SCHEMA an_full CASCADE"
+}
+
+test_an_incremental_run_recomputes_what_changed() {
+	analytics_setup
+	local mode
+	# a new order, a status changed, a quantity changed, an order moved 45
+	# days back (another day, week and month), a customer's segment changed,
+	# an order line and an order deleted
+	my_q an_shop -e "INSERT INTO sales (user_id, sold_at, total, status) VALUES (7, '2026-11-20 10:00:00', 999.00, 'shipped');
+	  INSERT INTO sales_details (sale_id, product_id, quantity, unit_price) VALUES (LAST_INSERT_ID(), 9, 2, 499.50);
+	  UPDATE sales SET status = 'cancelled' WHERE id = (SELECT min(id) FROM (SELECT id FROM sales WHERE status = 'shipped' AND id > 200) s);
+	  UPDATE sales_details SET quantity = quantity + 2
+	   WHERE id = (SELECT min(id) FROM (SELECT d.id FROM sales_details d JOIN sales s ON s.id = d.sale_id
+	                                     WHERE s.status = 'shipped' AND s.id > 300) x);
+	  UPDATE sales SET sold_at = sold_at - INTERVAL 45 DAY WHERE id = (SELECT min(id) FROM (SELECT id FROM sales WHERE status = 'shipped' AND id > 400) s);
+	  UPDATE users SET age = 71, occupation = 'retired' WHERE id = 11;
+	  DELETE FROM sales_details WHERE id = (SELECT min(id) FROM (SELECT d.id FROM sales_details d JOIN sales s ON s.id = d.sale_id
+	                                                              WHERE s.status = 'paid') x);
+	  DELETE FROM sales_details WHERE sale_id = (SELECT min(id) FROM (SELECT id FROM sales WHERE status = 'shipped' AND id > 600) s);
+	  DELETE FROM sales WHERE id = (SELECT min(id) FROM (SELECT id FROM sales WHERE status = 'shipped' AND id > 600) s)"
+	assert_eq succeeded "$(psql_q -c "SELECT DISTINCT status FROM ecsync_run_batch()")" "run"
+	mode=$(psql_q -c "SELECT refresh_mode FROM ecsync.analytics_layers WHERE schema_name = 'an_analytics'")
+	assert_match '^incremental: [1-9][0-9]* business days' "$mode" "how the run refreshed"
+	assert_eq succeeded "$(psql_q -c "SELECT DISTINCT status FROM ecsync_reconcile_deletes()")" "delete reconciliation"
+	mode=$(psql_q -c "SELECT refresh_mode FROM ecsync.analytics_layers WHERE schema_name = 'an_analytics'")
+	assert_match '^incremental: [1-9][0-9]* business days' "$mode" "how the reconciliation refreshed"
+	: >"$an_dir/events_now.jsonl"
+	dump_mysql
+	compare_figures sales_daily orders_by_status sales_weekly sales_monthly product_ranking category_ranking segment_sales
+	rollups_equal_a_full_recompute
+	# nothing changed: nothing to do
+	assert_eq succeeded "$(psql_q -c "SELECT DISTINCT status FROM ecsync_run_batch()")" "run without changes"
+	assert_eq "incremental: nothing changed" \
+		"$(psql_q -c "SELECT refresh_mode FROM ecsync.analytics_layers WHERE schema_name = 'an_analytics'")" "an idle run"
+	# a full load truncates: everything is recomputed
+	psql_q -c "SELECT ecsync_register_table('an_src', 'products', target_schema => 'an_shop', mode => 'full')" >/dev/null
+	my_q an_shop -e "UPDATE products SET category = 'renamed' WHERE id = 9"
+	assert_eq succeeded "$(psql_q -c "SELECT status FROM ecsync_run_batch('an_shop.products')")" "full sync of products"
+	psql_q -c "SELECT ecsync_register_table('an_src', 'products', target_schema => 'an_shop', mode => 'incremental',
+	           cursor_column => 'updated_at')" >/dev/null
+	assert_eq "full: a full load or TRUNCATE" \
+		"$(psql_q -c "SELECT refresh_mode FROM ecsync.analytics_layers WHERE schema_name = 'an_analytics'")" "after a full load"
+	dump_mysql
+	compare_figures category_ranking segment_sales
+	rollups_equal_a_full_recompute
 }
 
 # the live view (bin/ecsync-watch, make watch) in a real terminal: tmux
