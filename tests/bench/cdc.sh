@@ -51,16 +51,11 @@ q -c "DROP SERVER IF EXISTS cdcb CASCADE" -c "DROP SCHEMA IF EXISTS cdcb CASCADE
 q -c "DELETE FROM ecsync.cdc_servers WHERE server_name = 'cdcb'"
 # bigint unsigned ids as bigint, as pg_chameleon maps them (and as a shop
 # charting in Metabase would)
-q -c "CREATE SERVER cdcb FOREIGN DATA WRAPPER ecsync_mysql OPTIONS (host '127.0.0.1', port '$ECSYNC_MYSQL_PORT',
-      database '$db', bigint_unsigned 'bigint')"
-q <<EOF
-CREATE USER MAPPING FOR CURRENT_USER SERVER cdcb OPTIONS (user 'ecsync', password '$pw')
-EOF
+mysql_server cdcb $db "bigint_unsigned 'bigint'"
 q -c "SELECT count(*) FROM ecsync_register_shop('cdcb', 'cdcb', 'cdc')" \
 	-c "SELECT ecsync_register_table('cdcb', 'bench_marker', 'bench_marker', mode => 'cdc', target_schema => 'cdcb')" >/dev/null
 q -c "SELECT ecsync_start_cdc('cdcb')" >/dev/null
-master() { my -e "SHOW MASTER STATUS" | awk '{print $1 ":" $2}'; }
-until [ "$(q -c "SELECT applied_position FROM ecsync.cdc_status WHERE server_name = 'cdcb'")" = "$(master)" ] &&
+until [ "$(q -c "SELECT applied_position FROM ecsync.cdc_status WHERE server_name = 'cdcb'")" = "$(binlog_position)" ] &&
 	[ "$(q -c "SELECT tables_streaming FROM ecsync.cdc_status WHERE server_name = 'cdcb'")" = 5 ]; do
 	sleep 0.5
 done
@@ -273,7 +268,7 @@ my $db -e "DROP TABLE IF EXISTS lat; CREATE TABLE lat (id INT PRIMARY KEY, v INT
 q -c "SELECT ecsync_register_table('cdcb', 'lat', 'lat', mode => 'cdc', target_schema => 'cdcb')" >/dev/null
 q -c "SELECT ecsync_start_cdc('cdcb')" >/dev/null
 until [ "$(q -c "SELECT state FROM ecsync.cdc_table_status WHERE table_name = 'cdcb.lat'")" = streaming ] &&
-	[ "$(q -c "SELECT applied_position FROM ecsync.cdc_status WHERE server_name = 'cdcb'")" = "$(master)" ]; do
+	[ "$(q -c "SELECT applied_position FROM ecsync.cdc_status WHERE server_name = 'cdcb'")" = "$(binlog_position)" ]; do
 	sleep 0.2
 done
 q -c "DROP TABLE IF EXISTS lat_seen" -c "CREATE TABLE lat_seen (id int, seen_at timestamptz)"

@@ -21,7 +21,6 @@ db=cdck
 name=cdc_kinds
 [ "${ECSYNC_MYSQL_FLAVOR:-mariadb}" = mysql ] && name=cdc_kinds_mysql
 my() { mariadb -N -B "$@"; }
-pw=$(cat "$ECSYNC_MYSQL_PASSWORD_FILE")
 
 my -e "DROP DATABASE IF EXISTS $db; CREATE DATABASE $db"
 my $db -e "CREATE TABLE k (id BIGINT PRIMARY KEY, n INT NOT NULL, s VARCHAR(40), t DATETIME, d DECIMAL(10,2))"
@@ -29,19 +28,9 @@ q -c "CREATE EXTENSION IF NOT EXISTS ecsync"
 q -c "DROP SERVER IF EXISTS $db CASCADE" -c "DROP SCHEMA IF EXISTS $db CASCADE" \
 	-c "DELETE FROM ecsync.sync_tables WHERE server_name = '$db'" \
 	-c "DELETE FROM ecsync.cdc_servers WHERE server_name = '$db'" 2>/dev/null
-q -c "CREATE SERVER $db FOREIGN DATA WRAPPER ecsync_mysql OPTIONS (host '127.0.0.1', port '$ECSYNC_MYSQL_PORT', database '$db'${ECSYNC_MYSQL_SERVER_TLS:-})"
-q <<EOF
-CREATE USER MAPPING FOR CURRENT_USER SERVER $db OPTIONS (user 'ecsync', password '$pw')
-EOF
+mysql_server $db $db
 q -c "SELECT ecsync_register_table('$db', 'k', 'k', mode => 'cdc', target_schema => '$db')" >/dev/null
 
-master() {
-	if [ "${ECSYNC_MYSQL_FLAVOR:-mariadb}" = mysql ]; then
-		my -e "SHOW BINARY LOG STATUS"
-	else
-		my -e "SHOW MASTER STATUS"
-	fi | awk '{print $1 ":" $2}'
-}
 status() { q -c "SELECT $1 FROM ecsync.cdc_status WHERE server_name = '$db'"; }
 count() { q -c "SELECT $1 FROM ecsync.cdc_table_status WHERE server_name = '$db'"; }
 stop() {
@@ -56,7 +45,7 @@ stop() {
 # log's end and stops
 rate() {
 	local t0="" t1 c c0=0 m
-	m=$(master)
+	m=$(binlog_position)
 	q -c "SELECT ecsync_start_cdc('$db')" >/dev/null
 	while :; do
 		c=$(count "$1")
@@ -68,6 +57,8 @@ rate() {
 		sleep 0.02
 	done
 	t1=$(now)
+	# seen only once it was all applied: no rate to tell
+	[ "$c0" -lt "$2" ] || { log "$name: every $1 applied before the first look: raise ECSYNC_BENCH_KIND_ROWS ($n)"; return 1; }
 	until [ "$(status applied_position)" = "$m" ]; do sleep 0.05; done
 	stop
 	awk -v a="$t0" -v b="$t1" -v k="$(($2 - c0))" 'BEGIN { printf "%.0f", k / (b - a) }'

@@ -82,3 +82,25 @@ cdc_apply_timed() {
 	done
 	q -c "SELECT ecsync_stop_cdc('$server')" >/dev/null
 }
+
+# mysql_server NAME DATABASE [OPTIONS]: an ecsync_mysql server NAME for the
+# stack's MySQL database DATABASE (with the stack's TLS options and OPTIONS,
+# e.g. "bigint_unsigned 'bigint'") and the caller's user mapping; the
+# password goes to psql on stdin, never on a command line
+mysql_server() {
+	q -c "CREATE SERVER $1 FOREIGN DATA WRAPPER ecsync_mysql OPTIONS (host '127.0.0.1', port '$ECSYNC_MYSQL_PORT',
+	      database '$2'${ECSYNC_MYSQL_SERVER_TLS:-}${3:+, $3})"
+	q <<EOF
+CREATE USER MAPPING FOR CURRENT_USER SERVER $1 OPTIONS (user 'ecsync', password '$(cat "$ECSYNC_MYSQL_PASSWORD_FILE")')
+EOF
+}
+
+# binlog_position: the source's binary log end as FILE:POS (MySQL 8.4 and
+# 9 dropped SHOW MASTER STATUS)
+binlog_position() {
+	if [ "${ECSYNC_MYSQL_FLAVOR:-mariadb}" = mysql ]; then
+		mariadb -N -B -e "SHOW BINARY LOG STATUS"
+	else
+		mariadb -N -B -e "SHOW MASTER STATUS"
+	fi | awk '{print $1 ":" $2}'
+}

@@ -25,26 +25,16 @@ export PGDATABASE=ecsync PGTZ=UTC
 rows=$ECSYNC_BENCH_ROWS
 target=${ECSYNC_BENCH_CDC_CHANGES:-2000000}
 scale=$(awk -v r="$rows" 'BEGIN { printf "%.6g", r / 4500000 }')
-pw=$(cat "$ECSYNC_MYSQL_PASSWORD_FILE")
 my() { mariadb -N -B "$@"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else print "n/a" }'; }
-master() { my -e "SHOW BINARY LOG STATUS" | awk '{print $1 ":" $2}'; }
 q -c "CREATE EXTENSION IF NOT EXISTS ecsync"
-# server NAME DATABASE [OPTIONS]: an ecsync_mysql server for the stack's MySQL
-server() {
-	q -c "CREATE SERVER $1 FOREIGN DATA WRAPPER ecsync_mysql OPTIONS (host '127.0.0.1', port '$ECSYNC_MYSQL_PORT',
-	      database '$2'${ECSYNC_MYSQL_SERVER_TLS:-}${3:+, $3})"
-	q <<EOF
-CREATE USER MAPPING FOR CURRENT_USER SERVER $1 OPTIONS (user 'ecsync', password '$pw')
-EOF
-}
 
 # ---- batch_full_mysql ----
 log "mysql: loading the shop at scale $scale into MySQL $(my -e 'SELECT VERSION()')"
 "$ECSYNC_TOP/tests/harness/load-shop.sh" --stack $stack --database bench --scale "$scale" --seed 1 >/dev/null
 tsv=$ECSYNC_RUN_DIR/shop-$scale-1/sales_details.tsv
 n=$(my bench -e "SELECT count(*) FROM sales_details")
-server src bench
+mysql_server src bench
 q -c "SELECT ecsync_register_table('src', 'sales_details', target_schema => 'e')" >/dev/null
 q -c "SELECT * FROM ecsync_run_batch('e.sales_details')" >/dev/null
 q -c "ALTER TABLE e.sales_details SET (autovacuum_enabled = off)"
@@ -71,11 +61,11 @@ log "mysql: the shop at scale 0.01 in $db, its snapshot, then about $target row 
 my $db -e "CREATE TABLE bench_marker (id INT PRIMARY KEY, changes BIGINT NOT NULL); INSERT INTO bench_marker VALUES (1, 0)"
 counts=$(my $db -e "SELECT CONCAT('--users ', (SELECT count(*) FROM users), ' --products ', (SELECT count(*) FROM products),
 	' --sales ', (SELECT max(id) FROM sales), ' --details ', (SELECT max(id) FROM sales_details))")
-server $db $db "bigint_unsigned 'bigint'"
+mysql_server $db $db "bigint_unsigned 'bigint'"
 q -c "SELECT count(*) FROM ecsync_register_shop('$db', '$db', 'cdc')" \
 	-c "SELECT ecsync_register_table('$db', 'bench_marker', 'bench_marker', mode => 'cdc', target_schema => '$db')" >/dev/null
 q -c "SELECT ecsync_start_cdc('$db')" >/dev/null
-until [ "$(q -c "SELECT applied_position FROM ecsync.cdc_status WHERE server_name = '$db'")" = "$(master)" ] &&
+until [ "$(q -c "SELECT applied_position FROM ecsync.cdc_status WHERE server_name = '$db'")" = "$(binlog_position)" ] &&
 	[ "$(q -c "SELECT tables_streaming FROM ecsync.cdc_status WHERE server_name = '$db'")" = 5 ]; do
 	sleep 0.5
 done
