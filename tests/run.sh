@@ -21,7 +21,10 @@
 # running afterwards; ECSYNC_TEST_TIMEOUT stops an integration test that
 # runs longer (seconds, default 1800); ECSYNC_CASSERT=0 skips the cassert pass;
 # ECSYNC_MYSQL9=0 skips the MySQL 9 pass; ECSYNC_TEST_LOGS names the log
-# directory (default .run/test-logs, emptied at the start).
+# directory (default .run/test-logs, emptied at the start);
+# ECSYNC_TEST_STACK names the first pass's stack (default test: give
+# another name, ECSYNC_*_PORT overrides and ECSYNC_TEST_LOGS to run a
+# second suite beside one that is running).
 set -uo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -29,6 +32,7 @@ cd "$top" || exit 1
 pattern=${1:-}
 export ECSYNC_TOP=$top
 logdir=${ECSYNC_TEST_LOGS:-$top/.run/test-logs}
+first_stack=${ECSYNC_TEST_STACK:-test}
 passed=0
 failed=0
 failures=()
@@ -295,7 +299,7 @@ server_log_is_clean() {
 # ---- pass 1: the whole suite on Debian's PostgreSQL 15 ----
 # shellcheck disable=SC2086
 if pass_wanted "" $all_groups; then
-	if ! start_stack test; then
+	if ! start_stack "$first_stack"; then
 		record "test stack starts" 1 0
 		finish
 	fi
@@ -305,9 +309,9 @@ if pass_wanted "" $all_groups; then
 	if [ "${ECSYNC_KEEP:-0}" != 1 ]; then
 		if [ -z "$pattern" ]; then
 			step "harness stop"
-			stop_stack test "harness/stop_leaves_nothing"
+			stop_stack "$first_stack" "harness/stop_leaves_nothing"
 		else
-			tests/harness/stack.sh stop test >/dev/null 2>&1
+			tests/harness/stack.sh stop "$first_stack" >/dev/null 2>&1
 			trap - EXIT
 		fi
 	fi
