@@ -275,7 +275,7 @@ run_in_worker(FunctionCallInfo fcinfo, bool reconcile)
 
 	/* read-write SPI calls take a new snapshot, which sees the worker's commit */
 	args[0] = Int32GetDatum(pid);
-	if (SPI_execute_with_args("SELECT run_id, status, error FROM ecsync.runs "
+	if (SPI_execute_with_args("SELECT run_id, status, error, error_detail, error_hint FROM ecsync.runs "
 							  "WHERE worker_pid = $1 AND started_at >= statement_timestamp() "
 							  "ORDER BY run_id DESC LIMIT 1",
 							  1, types, args, NULL, false, 1) != SPI_OK_SELECT)
@@ -290,13 +290,17 @@ run_in_worker(FunctionCallInfo fcinfo, bool reconcile)
 	if (strcmp(status, "succeeded") != 0 && strcmp(status, "partial") != 0)
 	{
 		char	   *error = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
+		char	   *detail = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4);
+		char	   *hint = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5);
 
+		/* the worker's message, detail and hint, each where it belongs */
 		ereport(ERROR,
 				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
 				 errmsg("ecsync batch run " INT64_FORMAT " failed: %s", run_id,
 						error ? error : "the worker exited unexpectedly"),
-				 errdetail("Every target table is as it was before the run."),
-				 errhint("See ecsync.runs and ecsync.status.")));
+				 detail ? errdetail("%s\nEvery target table is as it was before the run.", detail)
+				 : errdetail("Every target table is as it was before the run."),
+				 hint ? errhint("%s", hint) : errhint("See ecsync.runs and ecsync.status.")));
 	}
 	if (strcmp(status, "partial") == 0)
 		ereport(WARNING,

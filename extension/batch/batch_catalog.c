@@ -95,22 +95,29 @@ bc_start_run(const BatchRequest *req)
 	return run_id;
 }
 
-/* bc_record_failure stores the error of a failed run, in its own transaction */
+/*
+ * bc_record_failure stores the error of a failed run, in its own
+ * transaction: its message, detail and hint apart, as PostgreSQL raised
+ * them (ecsync_run_batch() raises them again as they were).
+ */
 void
 bc_record_failure(int64 run_id, ErrorData *edata)
 {
-	Datum		args[2];
-	Oid			types[2] = {INT8OID, TEXTOID};
+	Datum		args[4];
+	Oid			types[4] = {INT8OID, TEXTOID, TEXTOID, TEXTOID};
+	char		nulls[4] = {' ', ' ', edata->detail ? ' ' : 'n', edata->hint ? ' ' : 'n'};
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	args[0] = Int64GetDatum(run_id);
-	args[1] = CStringGetTextDatum(bc_error_text(edata));
-	if (catalog_spi("UPDATE ecsync.runs SET status = 'failed', "
-					"finished_at = clock_timestamp(), error = $2 WHERE run_id = $1",
-					2, types, args, NULL, false, 0) != SPI_OK_UPDATE)
+	args[1] = CStringGetTextDatum(edata->message ? edata->message : "unknown error");
+	args[2] = edata->detail ? CStringGetTextDatum(edata->detail) : (Datum) 0;
+	args[3] = edata->hint ? CStringGetTextDatum(edata->hint) : (Datum) 0;
+	if (catalog_spi("UPDATE ecsync.runs SET status = 'failed', finished_at = clock_timestamp(), "
+					"error = $2, error_detail = $3, error_hint = $4 WHERE run_id = $1",
+					4, types, args, nulls, false, 0) != SPI_OK_UPDATE)
 		elog(WARNING, "could not record the failure of ecsync run " INT64_FORMAT, run_id);
 	SPI_finish();
 	PopActiveSnapshot();

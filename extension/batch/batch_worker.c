@@ -1227,7 +1227,10 @@ ecsync_batch_worker_main(Datum main_arg)
 		close_servers();
 		ereport(LOG,
 				(errmsg("ecsync batch run " INT64_FORMAT " failed: %s",
-						current_run_id, edata->message)));
+						current_run_id, edata->message),
+				 edata->detail ? errdetail("%s", edata->detail) : 0,
+				 edata->hint ? errhint("%s", edata->hint) : 0,
+				 edata->context ? errcontext("%s", edata->context) : 0));
 		bc_record_failure(current_run_id, edata);
 	}
 	PG_END_TRY();

@@ -16,9 +16,17 @@
  *   the business days, customers and products that changed (statement
  *   triggers on the shop tables record them), and everything after a full
  *   load; ecsync_refresh_analytics(full_refresh => true) recomputes it all;
- *   ecsync.analytics_layers.refresh_mode says how the last refresh went.
+ *   ecsync.analytics_layers.refresh_mode says how the last refresh went;
+ * - ecsync.runs.error_detail and error_hint: a failed run's error is kept as
+ *   PostgreSQL raised it, its message (error), detail and hint apart, and
+ *   ecsync_run_batch() raises them again each in its place.
  */
 \echo Use "ALTER EXTENSION ecsync UPDATE TO '0.7'" to load this file. \quit
+
+ALTER TABLE ecsync.runs
+    ADD COLUMN error_detail text,   -- the failure's DETAIL (error is its message)
+    ADD COLUMN error_hint   text;   -- ... and its HINT
+COMMENT ON COLUMN ecsync.runs.error IS 'a failed run: the error''s message (its detail and hint are apart)';
 
 ALTER TABLE ecsync.cdc_servers
     ADD COLUMN gtid_executed text,  -- MySQL: the GTID set applied (with the snapshot's)

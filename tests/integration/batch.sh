@@ -173,6 +173,31 @@ test_types_follow_the_policy() {
 	assert_eq t "$(psql_q -c "SELECT b FROM ty.types WHERE id = 3")" "target unchanged"
 }
 
+# A failed run's error comes back as PostgreSQL's own do: the worker's
+# message in the primary message, its detail and hint in DETAIL and HINT
+# (none of them inside the message), and ecsync.runs keeps them apart.
+test_a_failed_run_raises_its_message_detail_and_hint_apart() {
+	local out err
+	my_q -e "DROP DATABASE IF EXISTS b_parts; CREATE DATABASE b_parts"
+	my_q b_parts -e "CREATE TABLE m (id INT PRIMARY KEY, a INT, b INT); INSERT INTO m VALUES (1, 1, 1)"
+	pg_db b_parts b_parts
+	psql_q -c "CREATE TABLE m (id int PRIMARY KEY, a int)"
+	psql_q -c "SELECT ecsync_register_table('src', 'm')" >/dev/null
+	out=$(psql -X -q -v ON_ERROR_STOP=1 -v VERBOSITY=default -c "SELECT * FROM ecsync_run_batch()" 2>&1) &&
+		fail "a target without MySQL's column b was synced: $out"
+	err=$(grep '^ERROR:' <<<"$out")
+	assert_contains 'target table public.m has no column "b", which MySQL' "$err" "the message names the column"
+	[[ $err != *[Hh]int* && $err != *"Add the column"* ]] || fail "the hint is inside the message: $err"
+	assert_contains "Add the column, leave it out of the sync with exclude_columns" "$(grep '^HINT:' <<<"$out")" \
+		"the worker's hint is the HINT: $out"
+	assert_contains "Every target table is as it was before the run." "$(grep '^DETAIL:' <<<"$out")" "the DETAIL"
+	assert_eq "f" "$(psql_q -c "SELECT error LIKE '%Hint%' FROM ecsync.runs ORDER BY run_id DESC LIMIT 1")" \
+		"ecsync.runs.error is the message alone"
+	assert_contains "Add the column" "$(psql_q -c "SELECT error_hint FROM ecsync.runs ORDER BY run_id DESC LIMIT 1")" \
+		"ecsync.runs.error_hint"
+	assert_eq "0" "$(psql_q -c "SELECT count(*) FROM m")" "the target is as it was"
+}
+
 test_one_bad_table_fails_the_whole_run_atomically() {
 	my_q -e "DROP DATABASE IF EXISTS b_atomic; CREATE DATABASE b_atomic"
 	my_q b_atomic -e "CREATE TABLE good (id INT PRIMARY KEY, v VARCHAR(10));
