@@ -165,6 +165,28 @@ test_metabase_can_use_every_column() {
 	assert_eq 0 "$n" "views and tables without a description"
 }
 
+# The sample shop's MySQL columns and tables carry Japanese comments, as the
+# shop's team writes them; every column of the synced tables has MySQL's
+# comment, so that Metabase and Superset show it, and each table MySQL's
+# table comment with where it came from.
+test_the_shop_tables_carry_mysqls_column_comments() {
+	analytics_setup
+	local t my pg
+	for t in users products sales sales_details; do
+		my=$(my_q an_shop -e "SELECT CONCAT(COLUMN_NAME, ':', COLUMN_COMMENT) FROM information_schema.COLUMNS
+		                      WHERE TABLE_SCHEMA = 'an_shop' AND TABLE_NAME = '$t' ORDER BY ORDINAL_POSITION")
+		pg=$(psql_q -c "SELECT attname || ':' || coalesce(col_description(attrelid, attnum), '') FROM pg_attribute
+		                WHERE attrelid = 'an_shop.$t'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum")
+		assert_eq "$my" "$pg" "an_shop.$t's column comments are MySQL's"
+		[[ $my != *":"$'\n'* && $my != *: ]] || fail "MySQL's $t has a column without a comment: $my"
+		assert_contains "$(my_q an_shop -e "SELECT TABLE_COMMENT FROM information_schema.TABLES
+		                                    WHERE TABLE_SCHEMA = 'an_shop' AND TABLE_NAME = '$t'")" \
+			"$(psql_q -c "SELECT obj_description('an_shop.$t'::regclass, 'pg_class')")" "an_shop.$t's table comment"
+	done
+	assert_eq "注文状態（pending: 決済待ち、paid: 決済済み、shipped: 発送済み、cancelled: キャンセル、refunded: 返金済み）" \
+		"$(psql_q -c "SELECT col_description('an_shop.sales'::regclass, 5)")" "sales.status says what each state means"
+}
+
 test_datetime_zone_makes_instants_of_wall_clock_times() {
 	analytics_setup
 	assert_eq "timestamp with time zone" \
