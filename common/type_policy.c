@@ -1,6 +1,6 @@
 /*
  * type_policy.c
- *	  MySQL column types and values to PostgreSQL ones; the README's "Type
+ *	  MySQL column types and values to PostgreSQL ones; docs/batch.md's "Type
  *	  policy" section is the user's description of this file.
  */
 #include "type_policy.h"

@@ -1,7 +1,7 @@
 /*
  * type_policy.h
  *	  ecsync's one policy for turning MySQL columns and values into
- *	  PostgreSQL ones (README "Type policy").  Pure C, no PostgreSQL or
+ *	  PostgreSQL ones (docs/batch.md, "Type policy").  Pure C, no PostgreSQL or
  *	  MySQL header: shared by the extension and ecsync-ingest.
  */
 #ifndef ECSYNC_TYPE_POLICY_H

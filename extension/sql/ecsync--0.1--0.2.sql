@@ -78,7 +78,7 @@ CREATE TABLE ecsync.dead_letters (
 CREATE INDEX ON ecsync.dead_letters (received_at);
 COMMENT ON TABLE ecsync.dead_letters IS 'messages a stream could not ingest, with the reason';
 
--- the mapping of DESIGN.md's page-view event
+-- the mapping of the page-view event (docs/design.md, "The data")
 CREATE FUNCTION ecsync_page_view_mapping()
 RETURNS jsonb
 LANGUAGE sql IMMUTABLE
@@ -277,7 +277,7 @@ BEGIN
             EXECUTE format('CREATE INDEX ON %s (%I)', qualified, col);
         END LOOP;
         IF mapping = @extschema@.ecsync_page_view_mapping() THEN
-            -- the per-minute, per-page rollup Metabase charts (see README: a view, and why)
+            -- the per-minute, per-page rollup Metabase charts (see docs/streams.md: a view, and why)
             EXECUTE format('CREATE VIEW %I.%I AS
                 SELECT date_trunc(''minute'', viewed_at) AS minute, page,
                        count(*) AS views, count(DISTINCT user_id) AS users

@@ -2,7 +2,7 @@
 
 \echo Use "ALTER EXTENSION ecsync UPDATE TO '0.3'" to load this file. \quit
 
--- The model (README, "Security model"), as pg_cron keeps cron.job:
+-- The model (docs/security.md), as pg_cron keeps cron.job:
 --  * every registration, run and dead letter has an owner (a role);
 --  * roles read the catalog through row-level security: only the rows of
 --    roles whose privileges they have (pg_has_role ... 'USAGE');
@@ -499,7 +499,7 @@ BEGIN
             EXECUTE format('CREATE INDEX ON %s (%I)', qualified, col);
         END LOOP;
         IF mapping = @extschema@.ecsync_page_view_mapping() THEN
-            -- the per-minute, per-page rollup Metabase charts (see README: a view, and why)
+            -- the per-minute, per-page rollup Metabase charts (see docs/streams.md: a view, and why)
             EXECUTE format('CREATE VIEW %I.%I AS
                 SELECT date_trunc(''minute'', viewed_at) AS minute, page,
                        count(*) AS views, count(DISTINCT user_id) AS users

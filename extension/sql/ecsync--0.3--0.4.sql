@@ -488,7 +488,7 @@ BEGIN
             EXECUTE format('CREATE INDEX ON %s (%I)', qualified, col);
         END LOOP;
         IF mapping = @extschema@.ecsync_page_view_mapping() THEN
-            -- the per-minute, per-page rollup Metabase charts (see README: a view, and why)
+            -- the per-minute, per-page rollup Metabase charts (see docs/streams.md: a view, and why)
             EXECUTE format('CREATE VIEW %I.%I AS
                 SELECT date_trunc(''minute'', viewed_at) AS minute, page,
                        count(*) AS views, count(DISTINCT user_id) AS users

@@ -1,5 +1,5 @@
 # Benchmark group "archive": ecsync-ingest writing its durable CSV archive,
-# side by side with the anchors of DESIGN.md:
+# side by side with the anchors of docs/design.md:
 #   stream:   ECSYNC_BENCH_EVENTS pre-produced page views (4 partitions),
 #             `ecsync-ingest --stream --once` against kcat writing the same
 #             topic to a file;

@@ -1,5 +1,5 @@
 # Benchmark group "batch": a full sync of sales_details (ECSYNC_BENCH_ROWS
-# rows, DESIGN.md section 5) by ecsync_run_batch(), side by side with a plain
+# rows, docs/design.md, "The numbers to beat") by ecsync_run_batch(), side by side with a plain
 # COPY of the same rows from a file, pgloader and mysql_fdw INSERT ... SELECT
 # into the same table shape; then an incremental sync after 1 % of the rows
 # changed.  Prints:

@@ -96,7 +96,7 @@ echo "the stream worker keeps ingesting page_views: new events show within a sec
 say "analytics for Metabase"
 psql -X -c "SELECT ecsync_create_analytics('shop')"
 psql -X -c "SELECT business_day, orders, revenue, avg_order_value FROM analytics.sales_daily ORDER BY business_day DESC LIMIT 3"
-echo "schema analytics: views over the stream, rollups refreshed by every batch run (README: Analytics)"
+echo "schema analytics: views over the stream, rollups refreshed by every batch run (docs/analytics.md)"
 
 say "ecsync-ingest: the durable CSV archive"
 # the documented way: a config file, mode 0600 because it holds the password

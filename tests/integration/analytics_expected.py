@@ -10,7 +10,7 @@ and events.jsonl (pvproduce --echo: key TAB event per line) and events_now.jsonl
 last five minutes).  OUT gets one file per figure, each line one row in the
 canonical form analytics.sh also asks PostgreSQL for.
 
-Definitions (README, "Analytics"): a sale is an order paid or shipped; the
+Definitions (docs/analytics.md): a sale is an order paid or shipped; the
 business day is the date in Asia/Tokyo (the shop writes its DATETIMEs in
 Tokyo wall-clock time, so it is the DATETIME's date); weeks start on Monday;
 rankings (per week and month) are rank() by revenue and by quantity within a period, against the

@@ -16,7 +16,7 @@ test_events_read_back_byte_for_byte() {
 	consume "$topic" 500 >"$dir/read"
 	assert_eq 500 "$(wc -l <"$dir/read")" "events read back"
 	cmp "$dir/sent" "$dir/read" || fail "events read back differ from those sent"
-	# DESIGN.md's event shape, keyed by user_id
+	# the event shape of docs/design.md ("The data"), keyed by user_id
 	assert_match '^([0-9]+)	\{"user_id":\1,"age":[0-9]+,"gender":"(female|male|other)","occupation":"[^"]+","page":"/[^"]*","viewed_at":"2026-11-28T00:00:00\.000\+09:00"\}$' \
 		"$(head -n 1 "$dir/read")" "first event's shape"
 	rm -rf "$dir"

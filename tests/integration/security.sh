@@ -1,4 +1,4 @@
-# The security model (README, "Security model") against the real stack: a
+# The security model (docs/security.md) against the real stack: a
 # hostile MySQL server, hostile Kafka properties, and two non-superuser
 # roles, alice and bob, who must not reach each other's registrations,
 # tables, runs or dead letters, nor the database server's files.
