@@ -37,7 +37,9 @@
 #include "utils/resowner.h"
 
 #include "copy_binary.h"
-#include "stream_worker.h"
+#include "stream_batch.h"
+#include "stream_catalog.h"
+#include "stream_consumer.h"
 
 /* one row of the batch: its chunk and item */
 typedef struct RowRef
@@ -49,6 +51,7 @@ typedef struct RowRef
 /* the COPY being fed: COPY's data-source callback takes no argument */
 static struct
 {
+	StreamWorker *w;			/* the worker whose batch it is */
 	Batch	   *b;
 	RowRef	   *rows;			/* a range of rows, not the batch's chunks */
 	int			nrows;
@@ -91,11 +94,11 @@ stream_batch_free(Batch *b)
 }
 
 static bool
-batch_should_close(Batch *b)
+batch_should_close(StreamWorker *w, Batch *b)
 {
-	return b->items >= sw.cfg.batch_size || stream_got_sigterm ||
+	return b->items >= w->cfg.batch_size || w->got_sigterm ||
 		GetCurrentTimestamp() >= feed.deadline ||
-		rd_kafka_queue_length(sw.kc.consumer_q) > 0;
+		rd_kafka_queue_length(w->kc.consumer_q) > 0;
 }
 
 /* copy_out copies up to maxread bytes of src[*off..len) to outbuf */
@@ -158,13 +161,13 @@ feed_read(void *outbuf, int minread, int maxread)
 			feed.eof = true;
 			continue;
 		}
-		if (batch_should_close(feed.b))
+		if (batch_should_close(feed.w, feed.b))
 		{
 			feed.closing = true;
 			continue;
 		}
 		{
-			ep_chunk   *c = ep_take(sw.kc.pipe);
+			ep_chunk   *c = ep_take(feed.w->kc.pipe);
 
 			if (c)
 			{
@@ -176,17 +179,18 @@ feed_read(void *outbuf, int minread, int maxread)
 			long		ms = (long) ((feed.deadline - GetCurrentTimestamp()) / 1000);
 			TimestampTz w0 = GetCurrentTimestamp();
 
-			stream_wait_for_events(Max(ms, 1));
+			stream_wait_for_events(feed.w, Max(ms, 1));
 			batch_wait_us += GetCurrentTimestamp() - w0;
 		}
 	}
 }
 
 static void
-feed_begin(Batch *b, RowRef *rows, int nrows)
+feed_begin(StreamWorker *w, Batch *b, RowRef *rows, int nrows)
 {
 	if (feed.pending.data == NULL)
 		ebuf_init(&feed.pending);
+	feed.w = w;
 	feed.b = b;
 	feed.rows = rows;
 	feed.nrows = nrows;
@@ -202,14 +206,14 @@ feed_begin(Batch *b, RowRef *rows, int nrows)
 }
 
 static uint64
-copy_into(Relation rel)
+copy_into(StreamWorker *w, Relation rel)
 {
 	ParseState *pstate = make_parsestate(NULL);
 	CopyFromState cstate;
 	uint64		n;
 
 	(void) addRangeTableEntryForRelation(pstate, rel, RowExclusiveLock, NULL, false, false);
-	cstate = BeginCopyFrom(pstate, rel, NULL, NULL, false, feed_read, sw.cfg.attnames,
+	cstate = BeginCopyFrom(pstate, rel, NULL, NULL, false, feed_read, w->cfg.attnames,
 						   list_make1(makeDefElem("format", (Node *) makeString("binary"), -1)));
 	n = CopyFrom(cstate);
 	EndCopyFrom(cstate);
@@ -255,6 +259,7 @@ row_fault(int sqlerrcode)
  */
 typedef struct CopyRange
 {
+	StreamWorker *w;
 	Relation	rel;
 	Batch	   *b;
 	RowRef	   *rows;
@@ -266,14 +271,14 @@ copy_range_try(void *arg)
 {
 	CopyRange  *r = arg;
 
-	feed_begin(r->b, r->rows, r->n);
-	(void) copy_into(r->rel);
+	feed_begin(r->w, r->b, r->rows, r->n);
+	(void) copy_into(r->w, r->rel);
 }
 
 static void
-copy_range(Relation rel, Batch *b, RowRef *rows, int n)
+copy_range(StreamWorker *w, Relation rel, Batch *b, RowRef *rows, int n)
 {
-	CopyRange	r = {rel, b, rows, n};
+	CopyRange	r = {w, rel, b, rows, n};
 	ErrorData  *e;
 
 	if (n == 0)
@@ -286,8 +291,8 @@ copy_range(Relation rel, Batch *b, RowRef *rows, int n)
 		ReThrowError(e);
 	if (n > 1)
 	{
-		copy_range(rel, b, rows, n / 2);
-		copy_range(rel, b, rows + n / 2, n - n / 2);
+		copy_range(w, rel, b, rows, n / 2);
+		copy_range(w, rel, b, rows + n / 2, n - n / 2);
 	}
 	else
 	{
@@ -307,7 +312,7 @@ copy_range(Relation rel, Batch *b, RowRef *rows, int n)
 
 /* copy_split isolates the rows the target refuses (see copy_range) */
 static void
-copy_split(Relation rel, Batch *b)
+copy_split(StreamWorker *w, Relation rel, Batch *b)
 {
 	RowRef	   *rows = palloc(sizeof(RowRef) * Max(b->rows, 1));
 	int			n = 0;
@@ -323,18 +328,18 @@ copy_split(Relation rel, Batch *b)
 					c, &c->items[i]
 				};
 	}
-	copy_range(rel, b, rows, n);
+	copy_range(w, rel, b, rows, n);
 	pfree(rows);
 }
 
 static void
-reset_batch_marks(void)
+reset_batch_marks(StreamWorker *w)
 {
-	for (int32 p = 0; p < sw.nparts; p++)
+	for (int32 p = 0; p < w->nparts; p++)
 	{
-		sw.parts[p].batch_last = -1;
-		sw.parts[p].batch_rows = 0;
-		sw.parts[p].batch_dead = 0;
+		w->parts[p].batch_last = -1;
+		w->parts[p].batch_rows = 0;
+		w->parts[p].batch_dead = 0;
 	}
 }
 
@@ -343,7 +348,7 @@ reset_batch_marks(void)
  * isolated), its dead letters, its offsets.
  */
 static void
-ingest(Batch *b, bool isolated)
+ingest(StreamWorker *w, Batch *b, bool isolated)
 {
 	Oid			relid;
 	Relation	rel;
@@ -351,33 +356,33 @@ ingest(Batch *b, bool isolated)
 				t1;
 
 	batch_wait_us = 0;
-	reset_batch_marks();
+	reset_batch_marks(w);
 	sc_begin();
-	sc_check_positions();
+	sc_check_positions(w);
 	/* the target, as the stream's owner */
 	sc_as_owner();
-	relid = RangeVarGetRelid(makeRangeVar(sw.cfg.schema, sw.cfg.table, -1), RowExclusiveLock, false);
+	relid = RangeVarGetRelid(makeRangeVar(w->cfg.schema, w->cfg.table, -1), RowExclusiveLock, false);
 	if (pg_class_aclcheck(relid, GetUserId(), ACL_INSERT) != ACLCHECK_OK)
-		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, sw.cfg.table);
+		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, w->cfg.table);
 	ecsync_refuse_rls(relid, GetUserId());
 	rel = table_open(relid, NoLock);
 	if (isolated)
-		copy_split(rel, b);
+		copy_split(w, rel, b);
 	else
 	{
-		feed_begin(b, NULL, 0);
-		(void) copy_into(rel);
+		feed_begin(w, b, NULL, 0);
+		(void) copy_into(w, rel);
 	}
 	feed.b = NULL;
 	table_close(rel, NoLock);
 	sc_as_catalog();
-	sc_write_dead_letters(b);
+	sc_write_dead_letters(w, b);
 	t1 = GetCurrentTimestamp();
-	sc_write_offsets(b);
+	sc_write_offsets(w, b);
 	sc_commit();
 	elog(DEBUG1, "ecsync stream \"%s\": batch of %lld rows and %lld dead letters: "
 		 "copy %.1f ms (%.1f ms waiting for events), offsets and commit %.1f ms",
-		 sw.cfg.name, (long long) b->rows, (long long) b->dead, (t1 - t0) / 1000.0,
+		 w->cfg.name, (long long) b->rows, (long long) b->dead, (t1 - t0) / 1000.0,
 		 batch_wait_us / 1000.0, (GetCurrentTimestamp() - t1) / 1000.0);
 }
 
@@ -398,13 +403,13 @@ update_rate(PartState *ps, TimestampTz now, int window_ms)
 
 /* after_commit moves positions and rates on, and reports decoding errors */
 static void
-after_commit(Batch *b)
+after_commit(StreamWorker *w, Batch *b)
 {
 	TimestampTz now = GetCurrentTimestamp();
 
-	for (int32 p = 0; p < sw.nparts; p++)
+	for (int32 p = 0; p < w->nparts; p++)
 	{
-		PartState  *ps = &sw.parts[p];
+		PartState  *ps = &w->parts[p];
 
 		if (ps->batch_last < 0)
 			continue;
@@ -412,7 +417,7 @@ after_commit(Batch *b)
 		ps->win_rows += ps->batch_rows + ps->batch_dead;
 		update_rate(ps, now, 1000);
 	}
-	stream_consumer_committed();
+	stream_consumer_committed(w);
 	for (int ci = 0; ci < b->n; ci++)
 	{
 		ep_chunk   *c = b->chunks[ci];
@@ -421,13 +426,13 @@ after_commit(Batch *b)
 			if (c->items[i].is_error)
 			{
 				ereport(LOG,
-						(errmsg("ecsync stream \"%s\": partition %d: %s", sw.cfg.name,
+						(errmsg("ecsync stream \"%s\": partition %d: %s", w->cfg.name,
 								c->items[i].msg->partition, c->items[i].reason)));
-				sc_record_error(c->items[i].msg->partition,
+				sc_record_error(w, c->items[i].msg->partition,
 								psprintf("partition %d: %s", c->items[i].msg->partition, c->items[i].reason));
 			}
 	}
-	reset_batch_marks();
+	reset_batch_marks(w);
 }
 
 /*
@@ -435,21 +440,21 @@ after_commit(Batch *b)
  * whole, or if the target refuses a row, split (see the file's comment).
  */
 void
-stream_ingest_batch(ep_chunk *first)
+stream_ingest_batch(StreamWorker *w, ep_chunk *first)
 {
 	static Batch b;
 	MemoryContext cxt = CurrentMemoryContext;
 
 	memset(&b, 0, sizeof(b));
-	sw.inflight = &b;
+	w->inflight = &b;
 	batch_add(&b, first);
-	feed.deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), sw.cfg.max_latency_ms);
+	feed.deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), w->cfg.max_latency_ms);
 	pgstat_report_activity(STATE_RUNNING, psprintf("ingesting a batch into %s.%s",
-												   quote_identifier(sw.cfg.schema),
-												   quote_identifier(sw.cfg.table)));
+												   quote_identifier(w->cfg.schema),
+												   quote_identifier(w->cfg.table)));
 	PG_TRY();
 	{
-		ingest(&b, false);
+		ingest(w, &b, false);
 	}
 	PG_CATCH();
 	{
@@ -464,14 +469,14 @@ stream_ingest_batch(ep_chunk *first)
 			ReThrowError(e);
 		ereport(LOG,
 				(errmsg("ecsync stream \"%s\": a batch of %lld rows was refused (%s); isolating the rows at fault",
-						sw.cfg.name, (long long) b.rows, e->message)));
-		ingest(&b, true);
+						w->cfg.name, (long long) b.rows, e->message)));
+		ingest(w, &b, true);
 	}
 	PG_END_TRY();
-	after_commit(&b);
+	after_commit(w, &b);
 	stream_batch_free(&b);
-	sw.inflight = NULL;
-	stream_report_idle();
+	w->inflight = NULL;
+	stream_report_idle(w);
 }
 
 /*
@@ -481,37 +486,37 @@ stream_ingest_batch(ep_chunk *first)
  * then stops with an error, and the next one pauses that partition.
  */
 void
-stream_refresh_stats(void)
+stream_refresh_stats(StreamWorker *w)
 {
 	TimestampTz now = GetCurrentTimestamp();
 	bool		began = false;
 
-	if (!TimestampDifferenceExceeds(sw.last_stats, now, STATS_INTERVAL_MS))
+	if (!TimestampDifferenceExceeds(w->last_stats, now, STATS_INTERVAL_MS))
 		return;
-	sw.last_stats = now;
-	for (int32 p = 0; p < sw.nparts; p++)
+	w->last_stats = now;
+	for (int32 p = 0; p < w->nparts; p++)
 	{
-		PartState  *ps = &sw.parts[p];
+		PartState  *ps = &w->parts[p];
 		int64		lo,
 					hi;
 
 		if (!ps->owned)
 			continue;
 		update_rate(ps, now, STATS_INTERVAL_MS);
-		stream_consumer_watermarks(p, &lo, &hi);
+		stream_watermarks(w, p, &lo, &hi);
 		if (hi >= 0 && ps->next > hi)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
 					 errmsg("stream \"%s\": partition %d: the stored offset " INT64_FORMAT
 							" is beyond the end of topic \"%s\" (" INT64_FORMAT ")",
-							sw.cfg.name, p, ps->next, sw.cfg.topic, hi),
+							w->cfg.name, p, ps->next, w->cfg.topic, hi),
 					 errhint("The topic was deleted and created again?  See the README, \"Streams\".")));
 		if (hi == ps->written_hw && ps->rate == ps->written_rate)
 			continue;
 		if (!began)
 			sc_begin();
 		began = true;
-		if (!sc_write_stats(p, lo, hi, ps->rate))
+		if (!sc_write_stats(w, p, lo, hi, ps->rate))
 			continue;
 		ps->written_hw = hi;
 		ps->written_rate = ps->rate;

@@ -23,7 +23,7 @@
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
-#include "stream_worker.h"
+#include "stream_catalog.h"
 
 #define ERROR_RECORD_INTERVAL_MS 5000
 
@@ -93,7 +93,7 @@ top_strdup(const char *s)
  * most every few seconds.
  */
 void
-sc_record_error(int32 partition, const char *msg)
+sc_record_error(StreamWorker *w, int32 partition, const char *msg)
 {
 	TimestampTz now = GetCurrentTimestamp();
 
@@ -105,7 +105,7 @@ sc_record_error(int32 partition, const char *msg)
 	PG_TRY();
 	{
 		Oid			types[3] = {INT4OID, TEXTOID, INT4OID};
-		Datum		values[3] = {Int32GetDatum(sw.req.stream_id), CStringGetTextDatum(msg),
+		Datum		values[3] = {Int32GetDatum(w->req.stream_id), CStringGetTextDatum(msg),
 		Int32GetDatum(partition)};
 
 		sc_begin();
@@ -137,11 +137,11 @@ sc_record_error(int32 partition, const char *msg)
  * gone.  The mapping's column types come from the target table itself.
  */
 bool
-sc_load_config(void)
+sc_load_config(StreamWorker *w)
 {
-	StreamConfig *cfg = &sw.cfg;
+	StreamConfig *cfg = &w->cfg;
 	Oid			types[1] = {INT4OID};
-	Datum		values[1] = {Int32GetDatum(sw.req.stream_id)};
+	Datum		values[1] = {Int32GetDatum(w->req.stream_id)};
 	MemoryContext old;
 	int			n;
 
@@ -159,7 +159,7 @@ sc_load_config(void)
 		return false;
 	}
 	old = MemoryContextSwitchTo(TopMemoryContext);
-	cfg->id = sw.req.stream_id;
+	cfg->id = w->req.stream_id;
 	cfg->name = top_strdup(spi_text(0, 1));
 	cfg->server = top_strdup(spi_text(0, 2));
 	cfg->topic = top_strdup(spi_text(0, 3));
@@ -228,10 +228,10 @@ sc_load_config(void)
 
 /* sc_config_version: the stream's version now, or -1 if it is gone or stopped */
 int32
-sc_config_version(void)
+sc_config_version(StreamWorker *w)
 {
 	Oid			types[1] = {INT4OID};
-	Datum		values[1] = {Int32GetDatum(sw.req.stream_id)};
+	Datum		values[1] = {Int32GetDatum(w->req.stream_id)};
 	int32		v = -1;
 
 	sc_begin();
@@ -307,10 +307,10 @@ sc_prepare(void)
  * transaction has updated, and is run only for a partition with no row.
  */
 int64
-sc_claim_partition(int32 p)
+sc_claim_partition(StreamWorker *w, int32 p)
 {
 	Oid			types[3] = {INT4OID, INT4OID, INT4OID};
-	Datum		values[3] = {Int32GetDatum(sw.req.stream_id), Int32GetDatum(p),
+	Datum		values[3] = {Int32GetDatum(w->req.stream_id), Int32GetDatum(p),
 	Int32GetDatum(MyProcPid)};
 	char	   *next;
 
@@ -339,10 +339,10 @@ sc_claim_partition(int32 p)
  * commits resumes there, and skips nothing that came meanwhile.
  */
 void
-sc_pin_partition(int32 p, int64 next)
+sc_pin_partition(StreamWorker *w, int32 p, int64 next)
 {
 	Oid			types[3] = {INT4OID, INT4OID, INT8OID};
-	Datum		values[3] = {Int32GetDatum(sw.req.stream_id), Int32GetDatum(p), Int64GetDatum(next)};
+	Datum		values[3] = {Int32GetDatum(w->req.stream_id), Int32GetDatum(p), Int64GetDatum(next)};
 
 	SPI_execute_with_args("UPDATE ecsync.stream_offsets SET next_offset = $3 "
 						  "WHERE stream_id = $1 AND kafka_partition = $2 AND next_offset IS NULL",
@@ -351,16 +351,16 @@ sc_pin_partition(int32 p, int64 next)
 
 /* sc_partition_beyond_end marks a partition whose stored offset is past the topic's end */
 void
-sc_partition_beyond_end(int32 p, int64 next, int64 low, int64 high)
+sc_partition_beyond_end(StreamWorker *w, int32 p, int64 next, int64 low, int64 high)
 {
 	Oid			types[5] = {INT4OID, INT4OID, INT8OID, INT8OID, TEXTOID};
-	Datum		values[5] = {Int32GetDatum(sw.req.stream_id), Int32GetDatum(p),
+	Datum		values[5] = {Int32GetDatum(w->req.stream_id), Int32GetDatum(p),
 		Int64GetDatum(low), Int64GetDatum(high),
 		CStringGetTextDatum(psprintf("partition %d: the stored offset " INT64_FORMAT
 									 " is beyond the end of topic \"%s\" (" INT64_FORMAT
 									 "): the topic was deleted and created again?  "
 									 "The partition is paused; see the README, \"Streams\".",
-									 p, next, sw.cfg.topic, high))};
+									 p, next, w->cfg.topic, high))};
 
 	SPI_execute_with_args("UPDATE ecsync.stream_offsets SET beyond_end = true, low_watermark = $3, "
 						  "  high_watermark = $4, last_error = $5, last_error_at = now(), updated_at = now() "
@@ -379,19 +379,19 @@ sc_partition_beyond_end(int32 p, int64 next, int64 low, int64 high)
  * update in sc_write_offsets is the fence; this only fails early.
  */
 void
-sc_check_positions(void)
+sc_check_positions(StreamWorker *w)
 {
-	Datum	   *elems = palloc(sizeof(Datum) * Max(sw.nparts, 1));
+	Datum	   *elems = palloc(sizeof(Datum) * Max(w->nparts, 1));
 	int			n = 0;
 	Oid			types[2] = {INT4OID, INT4ARRAYOID};
 	Datum		values[2];
 
-	for (int32 p = 0; p < sw.nparts; p++)
-		if (sw.parts[p].owned)
+	for (int32 p = 0; p < w->nparts; p++)
+		if (w->parts[p].owned)
 			elems[n++] = Int32GetDatum(p);
 	if (n == 0)
 		return;
-	values[0] = Int32GetDatum(sw.req.stream_id);
+	values[0] = Int32GetDatum(w->req.stream_id);
 	values[1] = PointerGetDatum(construct_array(elems, n, INT4OID, 4, true, TYPALIGN_INT));
 	if (SPI_execute_with_args("SELECT kafka_partition, coalesce(next_offset, -1) FROM ecsync.stream_offsets "
 							  "WHERE stream_id = $1 AND kafka_partition = ANY ($2) "
@@ -403,18 +403,18 @@ sc_check_positions(void)
 		int32		p = atoi(spi_text(i, 1));
 		int64		stored = strtoll(spi_text(i, 2), NULL, 10);
 
-		if (stored != stream_part(p)->next)
+		if (stored != stream_part(w, p)->next)
 			ereport(ERROR,
 					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 					 errmsg("stream \"%s\": partition %d was moved on by another worker; this batch is dropped",
-							sw.cfg.name, p),
+							w->cfg.name, p),
 					 errdetail("The stored offset is " INT64_FORMAT ", not " INT64_FORMAT " where this worker started.",
-							   stored, stream_part(p)->next)));
+							   stored, stream_part(w, p)->next)));
 	}
 	if (SPI_processed != (uint64) n)
 		ereport(ERROR,
 				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-				 errmsg("stream \"%s\": the stored offsets were reset; this batch is dropped", sw.cfg.name)));
+				 errmsg("stream \"%s\": the stored offsets were reset; this batch is dropped", w->cfg.name)));
 }
 
 static Datum
@@ -429,7 +429,7 @@ bytea_datum(const void *p, size_t len)
 }
 
 void
-sc_write_dead_letters(Batch *b)
+sc_write_dead_letters(StreamWorker *w, Batch *b)
 {
 	for (int ci = 0; ci < b->n; ci++)
 	{
@@ -447,8 +447,8 @@ sc_write_dead_letters(Batch *b)
 			if (it->is_error || it->kind == EV_OK)
 				continue;
 			ts = rd_kafka_message_timestamp(m, &tstype);
-			values[0] = Int32GetDatum(sw.req.stream_id);
-			values[1] = CStringGetTextDatum(sw.cfg.name);
+			values[0] = Int32GetDatum(w->req.stream_id);
+			values[1] = CStringGetTextDatum(w->cfg.name);
 			values[2] = CStringGetTextDatum(rd_kafka_topic_name(m->rkt));
 			values[3] = Int32GetDatum(m->partition);
 			values[4] = Int64GetDatum(m->offset);
@@ -465,7 +465,7 @@ sc_write_dead_letters(Batch *b)
 				nulls[7] = 'n';
 			values[8] = CStringGetTextDatum(ev_kind_name(it->kind));
 			values[9] = CStringGetTextDatum(it->reason ? it->reason : "?");
-			values[10] = ObjectIdGetDatum(sw.req.owner);
+			values[10] = ObjectIdGetDatum(w->req.owner);
 			if (SPI_execute_plan(dead_letter_plan, values, nulls, false, 0) != SPI_OK_INSERT)
 				elog(ERROR, "could not insert a dead letter");
 		}
@@ -479,7 +479,7 @@ sc_write_dead_letters(Batch *b)
  * batch must not commit.
  */
 void
-sc_write_offsets(Batch *b)
+sc_write_offsets(StreamWorker *w, Batch *b)
 {
 	for (int ci = 0; ci < b->n; ci++)
 	{
@@ -492,7 +492,7 @@ sc_write_offsets(Batch *b)
 
 			if (it->is_error)
 				continue;
-			ps = stream_part(it->msg->partition);
+			ps = stream_part(w, it->msg->partition);
 			ps->batch_last = Max(ps->batch_last, it->msg->offset);
 			if (it->kind == EV_OK)
 				ps->batch_rows++;
@@ -500,9 +500,9 @@ sc_write_offsets(Batch *b)
 				ps->batch_dead++;
 		}
 	}
-	for (int32 p = 0; p < sw.nparts; p++)
+	for (int32 p = 0; p < w->nparts; p++)
 	{
-		PartState  *ps = &sw.parts[p];
+		PartState  *ps = &w->parts[p];
 		Datum		values[10];
 		char		nulls[10] = "          ";
 		int64		lo,
@@ -510,12 +510,12 @@ sc_write_offsets(Batch *b)
 
 		if (ps->batch_last < 0)
 			continue;
-		values[0] = Int32GetDatum(sw.req.stream_id);
+		values[0] = Int32GetDatum(w->req.stream_id);
 		values[1] = Int32GetDatum(p);
 		values[2] = Int64GetDatum(ps->batch_last + 1);
 		values[3] = Int64GetDatum(ps->batch_rows);
 		values[4] = Int64GetDatum(ps->batch_dead);
-		stream_consumer_watermarks(p, &lo, &hi);
+		stream_watermarks(w, p, &lo, &hi);
 		values[5] = Int64GetDatum(lo);
 		values[6] = Int64GetDatum(hi);
 		if (lo < 0)
@@ -533,7 +533,7 @@ sc_write_offsets(Batch *b)
 			ereport(ERROR,
 					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 					 errmsg("stream \"%s\": partition %d was moved on by another worker; this batch is dropped",
-							sw.cfg.name, p),
+							w->cfg.name, p),
 					 errdetail("The stored offset is no longer " INT64_FORMAT ", where this worker started.",
 							   ps->next)));
 		ps->written_hw = hi;
@@ -546,12 +546,12 @@ sc_write_offsets(Batch *b)
  * transaction); false when its row was locked and nothing was written.
  */
 bool
-sc_write_stats(int32 p, int64 low, int64 high, double rate)
+sc_write_stats(StreamWorker *w, int32 p, int64 low, int64 high, double rate)
 {
 	Datum		values[6];
 	char		nulls[6] = "      ";
 
-	values[0] = Int32GetDatum(sw.req.stream_id);
+	values[0] = Int32GetDatum(w->req.stream_id);
 	values[1] = Int32GetDatum(p);
 	values[2] = Int64GetDatum(low);
 	values[3] = Int64GetDatum(high);

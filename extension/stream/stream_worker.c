@@ -4,8 +4,9 @@
  *	  A stream worker: a dynamic background worker, started by the
  *	  launcher, that consumes one stream's topic as a member of its consumer
  *	  group and ingests the events into the target table, exactly once (see
- *	  stream_worker.h for how, and for the other parts).  This file is the
- *	  entry point and the main loop.
+ *	  stream_catalog.h for how).  This file is the entry point and the main
+ *	  loop, the top of the worker's parts (stream_state.h lists them): it
+ *	  owns the one StreamWorker of the process and passes it down.
  *
  *	  Threads: librdkafka's own, and the decoding threads of
  *	  common/event_pipe.c, which fetch from a queue that every owned
@@ -22,7 +23,6 @@
 #include <signal.h>
 
 #include "access/xact.h"
-#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -35,14 +35,17 @@
 #include "tcop/tcopprot.h"
 #include "utils/memutils.h"
 
-#include "stream_worker.h"
+#include "stream_batch.h"
+#include "stream_catalog.h"
+#include "stream_consumer.h"
+#include "stream_state.h"
 
 PGDLLEXPORT void ecsync_stream_main(Datum main_arg);
 
 #define SLOT_LOCK_FIELD4 0x4543	/* "EC": not an advisory lock of SQL's */
 
-StreamWorker sw = {.kc = {.cq_fd = {-1, -1}, .notify_fd = {-1, -1}}};
-volatile sig_atomic_t stream_got_sigterm = false;
+/* the worker's state: only the entry point and the signal handler use it by name */
+static StreamWorker sw = {.kc = {.cq_fd = {-1, -1}, .notify_fd = {-1, -1}}};
 
 /*
  * stream_sigterm asks the worker to stop after the batch it is in, which
@@ -55,7 +58,7 @@ stream_sigterm(SIGNAL_ARGS)
 {
 	int			save_errno = errno;
 
-	stream_got_sigterm = true;
+	sw.got_sigterm = true;
 	if (MyProc != NULL && MyProc->waitLock != NULL)
 	{
 		InterruptPending = true;
@@ -65,70 +68,17 @@ stream_sigterm(SIGNAL_ARGS)
 	errno = save_errno;
 }
 
-PartState *
-stream_part(int32 p)
-{
-	if (p < 0)
-		elog(ERROR, "invalid Kafka partition %d", p);
-	if (p >= sw.nparts)
-	{
-		int32		n = p + 16;
-
-		sw.parts = sw.parts ? repalloc(sw.parts, sizeof(PartState) * n) :
-			MemoryContextAlloc(TopMemoryContext, sizeof(PartState) * n);
-		for (int32 i = sw.nparts; i < n; i++)
-		{
-			memset(&sw.parts[i], 0, sizeof(PartState));
-			sw.parts[i].next = -1;
-			sw.parts[i].batch_last = -1;
-			sw.parts[i].written_hw = -1;
-			sw.parts[i].written_rate = -1;
-		}
-		sw.nparts = n;
-	}
-	return &sw.parts[p];
-}
-
-/* stream_wait_for_events sleeps until a chunk, a consumer event, a signal or timeout_ms */
-void
-stream_wait_for_events(long timeout_ms)
-{
-	WaitEvent	events[4];
-
-	(void) WaitEventSetWait(sw.wes, timeout_ms, events, 4, PG_WAIT_EXTENSION);
-	ResetLatch(MyLatch);
-	kc_drain_fd(sw.kc.notify_fd[0]);
-	CHECK_FOR_INTERRUPTS();
-}
-
-void
-stream_report_idle(void)
-{
-	StringInfoData s;
-	int			n = 0;
-
-	initStringInfo(&s);
-	appendStringInfo(&s, "waiting for events of %s, partitions ", sw.cfg.topic);
-	for (int32 p = 0; p < sw.nparts; p++)
-		if (sw.parts[p].owned)
-			appendStringInfo(&s, "%s%d", n++ ? "," : "", p);
-	if (n == 0)
-		appendStringInfoString(&s, "(none assigned)");
-	pgstat_report_activity(STATE_IDLE, s.data);
-	pfree(s.data);
-}
-
 /*
  * lock_slot takes a session lock on (stream, index): a worker left over
  * from a launcher that died makes its successor wait rather than consume
  * beside it.  False if asked to stop first.
  */
 static bool
-lock_slot(void)
+lock_slot(StreamWorker *w)
 {
 	LOCKTAG		tag;
 
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) sw.req.stream_id, (uint32) sw.req.index,
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) w->req.stream_id, (uint32) w->req.index,
 						 SLOT_LOCK_FIELD4);
 	for (;;)
 	{
@@ -143,48 +93,48 @@ lock_slot(void)
 						 1000L, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
-		if (stream_got_sigterm)
+		if (w->got_sigterm)
 			return false;
 	}
 }
 
 static bool
-launcher_alive(void)
+launcher_alive(StreamWorker *w)
 {
 	const char *type;
 
-	if (kill(sw.req.launcher_pid, 0) != 0)
+	if (kill(w->req.launcher_pid, 0) != 0)
 		return false;
-	type = GetBackgroundWorkerTypeByPid(sw.req.launcher_pid);
+	type = GetBackgroundWorkerTypeByPid(w->req.launcher_pid);
 	return type != NULL && strcmp(type, ECSYNC_LAUNCHER_TYPE) == 0;
 }
 
 /* should_go_on: false when asked to stop, reconfigured, or orphaned */
 static bool
-should_go_on(TimestampTz *last_launcher_check)
+should_go_on(StreamWorker *w, TimestampTz *last_launcher_check)
 {
-	if (stream_got_sigterm)
+	if (w->got_sigterm)
 		return false;
 	if (ConfigReloadPending)
 	{
 		ConfigReloadPending = false;
 		ProcessConfigFile(PGC_SIGHUP);
-		if (sc_config_version() != sw.cfg.config_version)
+		if (sc_config_version(w) != w->cfg.config_version)
 		{
 			ereport(LOG,
 					(errmsg("ecsync stream \"%s\" worker %d: the stream was changed or stopped; restarting",
-							sw.cfg.name, sw.req.index)));
+							w->cfg.name, w->req.index)));
 			return false;
 		}
 	}
 	if (TimestampDifferenceExceeds(*last_launcher_check, GetCurrentTimestamp(), 1000))
 	{
 		*last_launcher_check = GetCurrentTimestamp();
-		if (!launcher_alive())
+		if (!launcher_alive(w))
 		{
 			ereport(LOG,
 					(errmsg("ecsync stream \"%s\" worker %d: the launcher is gone; stopping",
-							sw.cfg.name, sw.req.index)));
+							w->cfg.name, w->req.index)));
 			return false;
 		}
 	}
@@ -193,7 +143,7 @@ should_go_on(TimestampTz *last_launcher_check)
 
 /* stream_loop: serve the consumer, ingest what is decoded, sleep */
 static void
-stream_loop(void)
+stream_loop(StreamWorker *w)
 {
 	TimestampTz last_launcher_check = GetCurrentTimestamp();
 
@@ -209,15 +159,15 @@ stream_loop(void)
 		MemoryContextSwitchTo(loop_cxt);
 		MemoryContextReset(loop_cxt);
 		CHECK_FOR_INTERRUPTS();
-		if (!should_go_on(&last_launcher_check))
+		if (!should_go_on(w, &last_launcher_check))
 			return;
-		stream_consumer_serve();
-		if ((c = ep_take(sw.kc.pipe)) != NULL)
-			stream_ingest_batch(c);
+		stream_consumer_serve(w);
+		if ((c = ep_take(w->kc.pipe)) != NULL)
+			stream_ingest_batch(w, c);
 		else
 		{
-			stream_refresh_stats();
-			stream_wait_for_events(STATS_INTERVAL_MS);
+			stream_refresh_stats(w);
+			stream_wait_for_events(w, STATS_INTERVAL_MS);
 		}
 	}
 }
@@ -225,30 +175,32 @@ stream_loop(void)
 void
 ecsync_stream_main(Datum main_arg)
 {
-	memcpy(&sw.req, MyBgworkerEntry->bgw_extra, sizeof(sw.req));
+	StreamWorker *w = &sw;
+
+	memcpy(&w->req, MyBgworkerEntry->bgw_extra, sizeof(w->req));
 	pqsignal(SIGTERM, stream_sigterm);
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnectionByOid(sw.req.dboid, sw.req.owner, 0);
+	BackgroundWorkerInitializeConnectionByOid(w->req.dboid, w->req.owner, 0);
 	StartTransactionCommand();
 	ecsync_worker_client_encoding();
 	CommitTransactionCommand();
 
-	if (!lock_slot())
+	if (!lock_slot(w))
 		proc_exit(0);
-	if (!sc_load_config() || !sw.cfg.started)
+	if (!sc_load_config(w) || !w->cfg.started)
 		proc_exit(0);
-	pgstat_report_appname(psprintf("ecsync stream %s", sw.cfg.name));
+	pgstat_report_appname(psprintf("ecsync stream %s", w->cfg.name));
 	ereport(LOG,
 			(errmsg("ecsync stream \"%s\" worker %d started: topic \"%s\", group \"%s\", into %s.%s",
-					sw.cfg.name, sw.req.index, sw.cfg.topic, sw.cfg.group, sw.cfg.schema, sw.cfg.table)));
+					w->cfg.name, w->req.index, w->cfg.topic, w->cfg.group, w->cfg.schema, w->cfg.table)));
 
 	PG_TRY();
 	{
 		sc_prepare();
-		stream_consumer_start();
-		stream_report_idle();
-		stream_loop();
+		stream_consumer_start(w);
+		stream_report_idle(w);
+		stream_loop(w);
 	}
 	PG_CATCH();
 	{
@@ -261,16 +213,16 @@ ecsync_stream_main(Datum main_arg)
 		FlushErrorState();
 		AbortOutOfAnyTransaction();
 		RESUME_INTERRUPTS();
-		sc_record_error(-1, e->message);
-		if (sw.inflight)
-			stream_batch_free(sw.inflight);
-		sw.inflight = NULL;
-		stream_consumer_stop();
+		sc_record_error(w, -1, e->message);
+		if (w->inflight)
+			stream_batch_free(w->inflight);
+		w->inflight = NULL;
+		stream_consumer_stop(w);
 		proc_exit(1);
 	}
 	PG_END_TRY();
 
-	stream_consumer_stop();
-	ereport(LOG, (errmsg("ecsync stream \"%s\" worker %d stopped", sw.cfg.name, sw.req.index)));
+	stream_consumer_stop(w);
+	ereport(LOG, (errmsg("ecsync stream \"%s\" worker %d stopped", w->cfg.name, w->req.index)));
 	proc_exit(0);
 }
