@@ -1,9 +1,11 @@
-# The READMEs' SQL examples, run as written against the real stack.
+# The documentation's SQL examples, run as written against the real stack.
 #
-# Every test here reads README.md, README.ja.md and docs/**/*.md (if any)
-# when it runs, and takes its examples from them; no example is copied into
-# this file.  An example that cannot run as written is a defect of the
-# README: fix the README (both languages), not this test.
+# Every test here reads README.md, README.ja.md and docs/**/*.md (the
+# English pages and their Japanese translations in docs/ja/) when it runs,
+# and takes its examples from them; no example is copied into this file.
+# An example that cannot run as written is a defect of its page: fix the
+# page (both languages), not this test.  (The docs group checks the links,
+# and that each page and its translation have the same code.)
 #
 # What is an example
 #   * every fenced ```sql block, whole, as one psql script (ON_ERROR_STOP);
@@ -22,8 +24,9 @@
 #     signatures in the API tables (`f(a, b) → id`) start with no keyword
 #     and are not examples.
 #
-# Placeholders (README.md says so under its first SQL example, README.ja.md
-# under its MySQL source): the host db.example.jp becomes 127.0.0.1, port
+# Placeholders (the front pages README.md and README.ja.md say so under
+# their main calls, docs/batch.md and docs/ja/batch.md under their MySQL
+# source): the host db.example.jp becomes 127.0.0.1, port
 # '3306' the stack's MariaDB port, /etc/ecsync/ca.pem the stack's CA
 # ($ECSYNC_MYSQL_SSL_CA), the brokers kafka1.example.jp:9092,kafka2.example.jp:9092
 # the stack's ($ECSYNC_KAFKA_BROKERS), and every password '...' the stack's
@@ -51,16 +54,23 @@
 #   batch       ecsync_mysql, ecsync_run_batch, ecsync.status,    test_batch_examples
 #               ecsync.batch_*
 # test_every_example_has_a_test lists every example with its group and
-# fails on one no rule takes, on more than the two SASL skips, and on a
-# README that does not name the placeholders in its prose.  In a
+# fails on one no rule takes, on more than the two SASL skips, on a
+# language whose pages lack a group's block, and on a front page or batch
+# page that does not name the placeholders in its prose.  In a
 # group, each fenced block is a *main* example: it runs from a clean state
 # (no ecsync, no shop schema, the sample shop freshly loaded into MariaDB
 # database shop).  The inline and psql examples of the group are *follow-ups*:
 # they run, in document order, after the last main block of their file
 # (follow-ups that create the analytics layer first), each with a check of
-# its own result.  The cdc and stream blocks build on the source the README
-# defines before them: their file's batch block runs first, as a reader
-# would have run it.  The security block runs as the README says, as a
+# its own result.  A page with follow-ups but no main block of their group
+# (the front page's main calls, docs/analytics.md, docs/operations.md ...)
+# builds on the page of its language that has one (the group's home: the
+# first page of that language with such a block, e.g. docs/streams.md or
+# docs/ja/streams.md): its follow-ups run with the home's, after the home's
+# last main block.  The cdc and stream blocks build on the source defined
+# before them: their file's batch block runs first, or else that of their
+# language's batch page (docs/batch.md, docs/ja/batch.md), as a reader
+# would have run it.  The security block runs as its page says, as a
 # superuser that turns into shop_etl with SET ROLE; the test creates what
 # it presumes (the role shop_etl, the MySQL account etl, the extensions).
 # Each inline CREATE EXTENSION runs where there is none; the inline ALTER
@@ -289,17 +299,42 @@ run_followup() {
 	ran+=("$(where "$1")")
 }
 
+# lang_of FILE: the language of a page (ja: README.ja.md and docs/ja/*)
+lang_of() { case $1 in README.ja.md | docs/ja/*) echo ja ;; *) echo en ;; esac; }
+
+# home_of GROUP LANG: the page of that language holding the group's first
+# main block (docs/batch.md, docs/ja/streams.md, ...)
+home_of() {
+	local f
+	for f in $(example_files); do
+		[ "$(lang_of "$f")" = "$2" ] || continue
+		[ -z "$(examples "$1" block run "$f")" ] || { echo "$f"; return; }
+	done
+}
+
 # run_group GROUP PREPARE CHECK: the group's main blocks, each from a clean
 # state (PREPARE FILE sets up what the block presumes), checked by CHECK ID;
-# then each file's follow-ups, checked by followup_pre/followup_post
+# then each file's follow-ups, checked by followup_pre/followup_post.  The
+# follow-ups of a page with no main block of the group (the front page,
+# docs/analytics.md ...) run with those of the page of their language that
+# has one (its home, home_of), after its last main block, as a reader of
+# the page has run what it builds on.
 run_group() {
-	local g=$1 prepare=$2 check=$3 f id mains orphans=() last=
+	local g=$1 prepare=$2 check=$3 f id mains lang home followups
+	local -A orphans=()
+	for f in $(example_files); do
+		[ -z "$(examples "$g" block run "$f")" ] || continue
+		followups=$(examples "$g" followup run "$f")
+		[ -n "$followups" ] || continue
+		lang=$(lang_of "$f")
+		home=$(home_of "$g" "$lang")
+		[ -n "$home" ] || fail "group $g: $f has follow-ups but no page in its language ($lang) has a block to run them after: $(echo $followups)"
+		echo "--- the $g follow-ups of $f run after the last $g block of $home"
+		orphans[$home]="${orphans[$home]:-} $followups"
+	done
 	for f in $(example_files); do
 		mains=$(examples "$g" block run "$f")
-		if [ -z "$mains" ]; then
-			for id in $(examples "$g" followup run "$f"); do orphans+=("$id"); done
-			continue
-		fi
+		[ -n "$mains" ] || continue
 		for id in $mains; do
 			readme_reset
 			$prepare "$f"
@@ -307,13 +342,9 @@ run_group() {
 			for s in $(examples "$g" block skip "$f"); do validate_skipped "$s"; done
 			run_block "$id"
 			$check "$id"
-			last=$f
 		done
-		run_followups "$(examples "$g" followup run "$f")"
+		run_followups "$(examples "$g" followup run "$f") ${orphans[$f]:-}"
 	done
-	[ ${#orphans[@]} = 0 ] || [ -n "$last" ] ||
-		fail "group $g has follow-ups but no block to run them after: ${orphans[*]}"
-	[ ${#orphans[@]} = 0 ] || run_followups "${orphans[*]}"
 	for f in $(example_files); do
 		[ -n "$(examples "$g" block run "$f")" ] && continue
 		for id in $(examples "$g" block skip "$f"); do
@@ -416,12 +447,17 @@ readme_end() {
 
 fresh_shop() { load_shop shop "$readme_scale" "$readme_seed" >/dev/null; }
 
-# batch_block_of FILE: the file's first batch block (what cdc and stream build on)
+# batch_block_of FILE: the batch block that cdc and stream blocks build on:
+# the file's first, or else the first of a page of the same language (the
+# source docs/batch.md or docs/ja/batch.md defines)
 batch_block_of() {
-	local id
+	local id home
 	id=$(examples batch block run "$1" | head -n 1)
-	[ -n "$id" ] || id=$(examples batch block run | head -n 1)
-	[ -n "$id" ] || fail "no batch block to build on"
+	if [ -z "$id" ]; then
+		home=$(home_of batch "$(lang_of "$1")")
+		[ -z "$home" ] || id=$(examples batch block run "$home" | head -n 1)
+	fi
+	[ -n "$id" ] || fail "no batch block for $1 to build on (none in its language)"
 	echo "$id"
 }
 
@@ -549,6 +585,16 @@ check_stream_block() {
 		"$(psql_q -c "SELECT stream, target, state, workers_running, rows_total, dead_total, lag FROM ecsync.stream_status")" "stream status"
 }
 
+# result_rows ID: the number of rows in $followup_out (psql's "(N rows)" of
+# a psql -c line; one line a row of an inline example, run unaligned)
+result_rows() {
+	if [ "$(ex_field "$1" 4)" = psql ]; then
+		sed -n 's/^(\([0-9]*\) rows\{0,1\})$/\1/p' <<<"$followup_out"
+	else
+		grep -c . <<<"$followup_out"
+	fi
+}
+
 # followup_pre ID / followup_post ID: what each kind of follow-up changes
 # first, and what its result must be
 followup_pre() {
@@ -583,13 +629,17 @@ followup_post() {
 		assert_eq "$(count_of sales_details)" "$(psql_q -c "SELECT count(*) FROM shop_nofk.sales_details")" "that shop synced"
 		psql_q -c "SELECT ecsync_unregister_table(t, 'shop_nofk') FROM unnest('{users,products,sales,sales_details}'::name[]) t" \
 			-c "DROP SCHEMA shop_nofk CASCADE" -c "ALTER DATABASE ecsync RESET ecsync.batch_carry_foreign_keys" >/dev/null ;;
-	"SELECT ecsync_run_batch()")
+	"SELECT ecsync_run_batch()" | "SELECT * FROM ecsync_run_batch()")
 		assert_eq 4 "$(echo "$followup_out" | grep -cE '[|,]succeeded[|,]')" "the superuser's run syncs its four tables"
 		assert_eq "postgres|succeeded" "$(psql_q -c "SELECT owner::regrole, status FROM ecsync.runs ORDER BY run_id DESC LIMIT 1")" "as its caller" ;;
+	*ecsync.cdc_status*)
+		assert_match '^shop_mysql\|' "$followup_out" "ecsync.cdc_status: the server"
+		wait_for 15 cdc_worker_ok || assert_eq "t|" "$(cdc_worker_state)" "its worker runs, without error" ;;
 	*ecsync.status*)
-		for n in shop.users shop.products shop.sales shop.sales_details "(4 rows)"; do
+		for n in shop.users shop.products shop.sales shop.sales_details; do
 			assert_contains "$n" "$followup_out" "ecsync.status lists the shop"
-		done ;;
+		done
+		assert_eq 4 "$(result_rows "$1")" "ecsync.status: the four tables" ;;
 	*"ecsync_cdc_resnapshot('shop_mysql', 'shop.users')"*)
 		assert_eq 1 "$followup_out" "tables re-snapshotted"
 		wait_streaming "shop.users did not stream again"
@@ -623,7 +673,9 @@ followup_post() {
 	*ecsync.stream_status*)
 		assert_match "page_views *\| *page_views *\| *shop.page_views *\| *started" "$followup_out" "the stream, started" ;;
 	*analytics.sales_daily*)
-		assert_contains "(7 rows)" "$followup_out" "the last seven business days" ;;
+		assert_eq 7 "$(result_rows "$1")" "the last seven business days"
+		assert_eq "$(psql_q -c "SELECT max(business_day) FROM analytics.sales_daily")" \
+			"$(psql_q -c "$sql" | head -n 1 | cut -d'|' -f1)" "the newest business day first" ;;
 	*"GRANT shop_etl TO metabase"*)
 		assert_match '^[1-9][0-9]*\|4$' "$(psql_q -c "SET ROLE metabase" -c "SELECT (SELECT count(*) FROM ecsync.runs), (SELECT count(*) FROM ecsync.status)")" \
 			"metabase sees shop_etl's runs and tables"
@@ -650,18 +702,18 @@ test_every_example_has_a_test() {
 	echo "inline code starting with a keyword that is not a statement (prose):"
 	sed 's/^/  /' "$readme_dir/not_statements.tsv"
 	[ $bad = 0 ] || fail "examples without a test"
-	# the extraction itself: each group has its blocks in both READMEs
-	local g f
-	for f in README.md README.ja.md; do
-		for g in batch cdc stream security; do
-			[ -n "$(examples $g block run $f)" ] || fail "no $g block found in $f: is the extraction broken?"
+	# the extraction itself: each group has its blocks in both languages
+	local g f lang home
+	for lang in en ja; do
+		for g in batch cdc stream security upgrade; do
+			[ -n "$(home_of $g $lang)" ] || fail "no $g block found in the $lang pages: is the extraction broken?"
 		done
 	done
-	[ -n "$(examples upgrade block run README.md)" ] || fail "the upgrade block of README.md not found"
 	[ "$(examples any any skip | wc -l)" -le 2 ] || fail "more examples skipped than the two SASL variants: keep skips minimal"
-	# each README says, in its prose, which values are placeholders
+	# the front pages, and the page that defines the MySQL source the
+	# others build on, say in their prose which values are placeholders
 	local p prose
-	for f in README.md README.ja.md; do
+	for f in README.md README.ja.md "$(home_of batch en)" "$(home_of batch ja)"; do
 		prose=$(awk '/^ *(```|~~~)/ { fence = !fence; next } !fence' "$ECSYNC_TOP/$f")
 		for p in db.example.jp 3306 /etc/ecsync/ca.pem kafka1.example.jp:9092,kafka2.example.jp:9092 "'...'" tests/integration/readme.sh; do
 			assert_contains "$p" "$prose" "$f names the placeholder $p (and this test) in its prose"
@@ -730,7 +782,7 @@ test_security_examples() {
 
 # The inline CREATE and ALTER EXTENSION, and the 0.3 stream upgrade: a real
 # 0.3 installation, its stream's table made by 0.3, updated by ALTER
-# EXTENSION, streaming as it was, then keyed by topic by the README's block.
+# EXTENSION, streaming as it was, then keyed by topic by the streams page's block.
 test_extension_and_upgrade_examples() {
 	readme_begin
 	local id default
