@@ -4,7 +4,8 @@
 #   * every relative link points to a file that exists, and its #anchor to
 #     a heading of that file, as GitHub makes anchors (lower case, a space
 #     becomes "-", punctuation other than "-" and "_" removed, letters of
-#     every script kept, "-1", "-2" ... for a heading seen before);
+#     every script kept, "-1", "-2" ... for a heading seen before); a page
+#     links the pages of its own language (either front page excepted);
 #   * every docs/<page>.md has docs/ja/<page>.md and the other way round;
 #     each pair (and README.md with README.ja.md) has the same headings
 #     (the same level, one by one, in order) and the same fenced code
@@ -67,6 +68,8 @@ docs_check() {
 	            seen[s] = 0
 	            result.add(s)
 	    return result
+	def ja(f):
+	    return f == "README.ja.md" or f.startswith("docs/ja/")
 	problems = []
 	if mode == "links":
 	    count = 0
@@ -87,6 +90,10 @@ docs_check() {
 	            if not os.path.exists(dest):
 	                problems.append("%s no such file" % where)
 	                continue
+	            rel = os.path.relpath(dest, top)
+	            if rel.endswith(".md") and rel not in ("README.md", "README.ja.md") and ja(rel) != ja(f):
+	                problems.append("%s a %s page links to a %s page (each language links its own pages)" % (
+	                    where, "Japanese" if ja(f) else "English", "Japanese" if ja(rel) else "English"))
 	            if anchor:
 	                if not dest.endswith(".md"):
 	                    problems.append("%s an anchor into a file that is not Markdown" % where)
