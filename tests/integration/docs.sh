@@ -92,7 +92,7 @@ docs_check() {
 	                continue
 	            rel = os.path.relpath(dest, top)
 	            if rel.endswith(".md") and rel not in ("README.md", "README.ja.md") and ja(rel) != ja(f):
-	                problems.append("%s a %s page links to a %s page (each language links its own pages)" % (
+	                problems.append("%s: a page in %s links to a page in %s (each language links its own pages)" % (
 	                    where, "Japanese" if ja(f) else "English", "Japanese" if ja(rel) else "English"))
 	            if anchor:
 	                if not dest.endswith(".md"):
