@@ -14,7 +14,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # Docker (docker/ and its test group), tmux (the live view's test) and
 # python3-venv (pg_chameleon, the cdc benchmark's anchor, from PyPI);
 # debootstrap and Debian's keyring (the Debian sid tree with MySQL 9 for
-# the mysql9 pass, tests/harness/mysql9.sh).
+# the mysql9 pass, tests/harness/mysql9.sh); Chromium, its driver and a
+# CJK font (the bi group's browser; the shop's names are Japanese).
 packages=(
 	build-essential pkg-config
 	postgresql-15 postgresql-client-15 postgresql-server-dev-15 postgresql-15-cron
@@ -24,6 +25,7 @@ packages=(
 	default-jre-headless maven
 	procps iproute2 psmisc util-linux clang libclang-rt-14-dev valgrind openssl python3 python3-venv tmux
 	docker.io docker-compose debootstrap iptables debian-archive-keyring
+	chromium chromium-driver fonts-noto-cjk
 )
 
 as_root() {
@@ -69,6 +71,8 @@ fi
 
 [ "${1:-}" = --apt ] && exit 0
 "$here/kafka-jars.sh" >/dev/null
+# Apache Superset for the bi group, once, into ~/.cache/ecsync/
+"$here/superset.sh" install
 # the mysql9 stack runs as root only (chroot); ECSYNC_MYSQL9=0 skips it
 if [ "${ECSYNC_MYSQL9:-1}" != 0 ] && [ "$(id -u)" = 0 ]; then
 	"$here/mysql9.sh" >/dev/null
