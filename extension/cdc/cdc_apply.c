@@ -5,7 +5,7 @@
  *	  PostgreSQL's own logical replication applies changes: with the
  *	  executor's replication helpers (execReplication.c), found by the
  *	  target's primary key, in groups of whole source transactions (one
- *	  PostgreSQL transaction each, see cdc_worker.h), under
+ *	  PostgreSQL transaction each, see cdc_state.h), under
  *	  session_replication_role = replica.
  *
  *	  Values go through the one type policy: the decoder gives MySQL's text
@@ -45,7 +45,9 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
-#include "cdc_worker.h"
+#include "cdc_apply.h"
+#include "cdc_catalog.h"
+#include "cdc_state.h"
 #include "copy_binary.h"
 
 CdcTable   *cdc_applying = NULL;
@@ -959,7 +961,8 @@ cdc_apply_rows(CdcTable *t, const br_table *bt, const br_rows *r, const bs_pos *
 					EvalPlanQualEnd(&epq);
 					t->upd++;
 					cw.group_dirty = true;
-					cdc_cascade_row(bt, &before_img, &after_img, at);
+					if (cw.after_row)
+						cw.after_row(bt, &before_img, &after_img, at);
 					break;
 				}
 			case BR_DELETE:
@@ -975,7 +978,8 @@ cdc_apply_rows(CdcTable *t, const br_table *bt, const br_rows *r, const bs_pos *
 					EvalPlanQualEnd(&epq);
 					t->del++;
 					cw.group_dirty = true;
-					cdc_cascade_row(bt, &before_img, NULL, at);
+					if (cw.after_row)
+						cw.after_row(bt, &before_img, NULL, at);
 					break;
 				}
 		}

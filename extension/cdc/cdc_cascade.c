@@ -42,7 +42,10 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
-#include "cdc_worker.h"
+#include "cdc_apply.h"
+#include "cdc_cascade.h"
+#include "cdc_catalog.h"
+#include "cdc_state.h"
 
 #define CASCADE_DEPTH 15		/* MySQL's own limit */
 

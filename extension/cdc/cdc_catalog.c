@@ -18,7 +18,8 @@
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
-#include "cdc_worker.h"
+#include "cdc_catalog.h"
+#include "cdc_state.h"
 
 static CatalogAccess tx_access;
 static MemoryContext tx_caller_cxt;

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * cdc_worker.c
- *	  The change-capture worker of one MySQL server (see cdc_worker.h):
+ *	  The change-capture worker of one MySQL server (see cdc_state.h):
  *	  checks what the server must have, has new tables snapshotted (a
  *	  batch run reads them from one consistent snapshot and records its
  *	  binary log position, without a lock on MySQL), then reads the binary
@@ -37,11 +37,13 @@
 #include "utils/timestamp.h"
 
 #include "binlog_pipe.h"
-#include "cdc_worker.h"
+#include "cdc_apply.h"
+#include "cdc_cascade.h"
+#include "cdc_catalog.h"
+#include "cdc_state.h"
 
 PGDLLEXPORT void ecsync_cdc_main(Datum main_arg);
 
-CdcWorker	cw;
 
 #define MAX_MAPS 256			/* tables mapped in the current transaction */
 
@@ -122,22 +124,6 @@ snapshot(void)
 	cc_commit();
 	if (error)
 		ereport(ERROR, (errcode(ERRCODE_FDW_ERROR), errmsg("server \"%s\": %s", cw.server, error)));
-}
-
-CdcTable *
-cdc_tracked(const char *db, const char *table)
-{
-	for (int i = 0; i < cw.ntables; i++)
-		if (strcmp(cw.tables[i].source_db, db) == 0 && strcmp(cw.tables[i].source_table, table) == 0)
-			return &cw.tables[i];
-	return NULL;
-}
-
-/* is the event at "at" after table t's snapshot? */
-bool
-cdc_after_snapshot(CdcTable *t, const bs_pos *at)
-{
-	return bs_pos_cmp(at, &t->from) > 0;
 }
 
 /* more_queued: is the next event already here (the group may grow)? */
@@ -955,6 +941,8 @@ ecsync_cdc_main(Datum main_arg)
 	MemoryContext work;
 
 	memcpy(&cw.req, MyBgworkerEntry->bgw_extra, sizeof(CdcRequest));
+	/* the apply runs the cascades through this hook: it is below them */
+	cw.after_row = cdc_cascade_row;
 	pqsignal(SIGTERM, die);
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	BackgroundWorkerUnblockSignals();

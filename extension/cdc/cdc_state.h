@@ -1,16 +1,19 @@
 /*-------------------------------------------------------------------------
  *
- * cdc_worker.h
- *	  The change-capture worker's parts, around the one CdcWorker of the
- *	  process (one worker per MySQL server, kept by the launcher):
+ * cdc_state.h
+ *	  The change-capture worker's state: the one CdcWorker of the process
+ *	  (one worker per MySQL server, kept by the launcher) and its tables.
+ *	  Its parts, each using only those below it:
  *
  *	  cdc_worker.c   the entry point: preconditions, the snapshot of new
  *	                 tables (a batch run, see batch_worker.c), then the
  *	                 binary log, event by event, with schema changes
+ *	  cdc_cascade.c  the foreign-key cascades MySQL ran but did not log
+ *	                 (applied through cdc_apply.c)
  *	  cdc_apply.c    applying row images to the targets, in groups of
  *	                 whole source transactions
- *	  cdc_cascade.c  the foreign-key cascades MySQL ran but did not log
  *	  cdc_catalog.c  every statement on ecsync's catalog
+ *	  cdc_state.c    the state itself, and lookups in it
  *
  *	  Exactly once: the binary log position after the last applied source
  *	  transaction lives in ecsync.cdc_servers and is written in the
@@ -27,8 +30,8 @@
  *
  *-------------------------------------------------------------------------
  */
-#ifndef ECSYNC_CDC_WORKER_H
-#define ECSYNC_CDC_WORKER_H
+#ifndef ECSYNC_CDC_STATE_H
+#define ECSYNC_CDC_STATE_H
 
 #include "access/skey.h"
 #include "executor/executor.h"
@@ -133,6 +136,14 @@ typedef struct CdcWorker
 	int64		group_txns;
 	bool		group_dirty;	/* changes since the last CommandCounterIncrement */
 
+	/*
+	 * called after each update or delete cdc_apply_rows applied, with the
+	 * row's images: the worker sets it to cdc_cascade_row (cdc_cascade.c,
+	 * a part above the apply), NULL applies no cascades
+	 */
+	void		(*after_row) (const br_table *bt, const br_image *before,
+							  const br_image *after, const bs_pos *at);
+
 	/* totals, for the rate */
 	int64		rows_total;
 	int64		txns_total;
@@ -154,42 +165,10 @@ extern CdcWorker cw;
 #define CDC_STATS_MS 2000
 #define CDC_HEARTBEAT_MS 500
 
-/* cdc_worker.c */
-extern bool cdc_after_snapshot(CdcTable *t, const bs_pos *at);
+/* cdc_state.c */
 /* the worker's table of MySQL table db.table (any state), or NULL */
 extern CdcTable *cdc_tracked(const char *db, const char *table);
+/* is the event at "at" after table t's snapshot? */
+extern bool cdc_after_snapshot(CdcTable *t, const bs_pos *at);
 
-/* cdc_apply.c */
-extern void cdc_open_tables(ms_conn *conn);
-extern void cdc_before_statement(CdcTable *t);
-extern void cdc_cascaded(CdcTable *t, bool deleted, int64 rows);
-extern void cdc_group_begin(void);
-extern void cdc_group_commit(void);
-extern bool cdc_table_map(CdcTable *t, const br_table *bt, const bs_pos *at);
-extern void cdc_apply_rows(CdcTable *t, const br_table *bt, const br_rows *r, const bs_pos *at);
-extern void cdc_truncate(CdcTable *t, const bs_pos *at);
-extern void cdc_pause(CdcTable *t, const char *fmt,...) pg_attribute_printf(2, 3);
-extern CdcTable *cdc_applying;	/* the table whose row is being applied */
-
-/* cdc_cascade.c */
-extern void cdc_cascades_load(ms_conn *conn, const bs_source *src);
-extern bool cdc_cascade_parent(const char *db, const char *table);
-extern void cdc_cascade_row(const br_table *bt, const br_image *before, const br_image *after,
-							const bs_pos *at);
-extern void cdc_cascade_rows(const br_table *bt, const br_rows *r, const bs_pos *at);
-
-/* cdc_catalog.c */
-extern void cc_begin(void);
-extern void cc_commit(void);
-extern bool cc_load(void);
-extern void cc_save_group(void);
-extern void cc_set_start_position(void);
-extern void cc_save_gtid_state(void);
-extern bool cc_switched_server(const bs_pos *old_pos, const bs_pos *new_pos, const char *uuid);
-extern void cc_resnapshot_table(CdcTable *t, const char *why);
-extern void cc_record_error(const char *msg, int32 pause_table);
-extern void cc_save_stats(bs_pos *server_pos, int64 lag_bytes);
-extern void cc_save_cascade_note(CdcTable *t, const char *note);
-extern void cc_snapshot_result(pid_t pid, char **error);
-
-#endif							/* ECSYNC_CDC_WORKER_H */
+#endif							/* ECSYNC_CDC_STATE_H */
