@@ -2,6 +2,12 @@
 #
 #   stream_state < stream_catalog < stream_consumer < stream_batch < stream_worker
 #
+# and so are the change-capture worker's (extension/cdc/):
+#
+#   cdc_state < cdc_catalog < cdc_apply < cdc_cascade < cdc_worker
+#
+# (the apply reaches the cascades above it through the state's after_row
+# hook, which the worker sets).
 # Each part may include, call and use only what is below it, and only the
 # entry point (stream_worker.c) names the worker's state, the static sw;
 # the parts receive it as an argument.  kafka_options (the FDW's options,
@@ -9,10 +15,15 @@
 # These tests read the sources and the built objects: no services are
 # needed, but the objects must be built (make -s).
 
-# layer_of NAME: the layer of a file of extension/stream/ (its name
-# without the extension); empty for a name that is in no layer
+# layer_of NAME: the layer of a file of extension/stream/ or extension/cdc/
+# (its name without the extension); empty for a name that is in no layer
 layer_of() {
 	case $1 in
+	cdc_state) echo 1 ;;
+	cdc_catalog) echo 2 ;;
+	cdc_apply) echo 3 ;;
+	cdc_cascade) echo 4 ;;
+	cdc_worker) echo 5 ;;
 	kafka_options) echo 0 ;;
 	stream_state) echo 1 ;;
 	stream_catalog) echo 2 ;;
@@ -53,7 +64,7 @@ layers_include_faults() {
 				echo "$(basename "$f") includes $inc, another file of its layer"
 			fi
 		done < <(grep -E '^[[:space:]]*#[[:space:]]*include[[:space:]]*"' "$f" || true)
-		if [ "$(basename "$f")" != stream_worker.c ]; then
+		if [[ $name == stream_* ]] && [ "$(basename "$f")" != stream_worker.c ]; then
 			# the code without its comments (their lines kept, for the numbers)
 			lines=$(perl -0777 -ne 's{/\*.*?\*/}{(my $c = $&) =~ tr/\n//cd; " $c"}gse; s{//[^\n]*}{}g; print' "$f" |
 				grep -nwE 'sw' | cut -d: -f1 | paste -sd, || true)
@@ -188,4 +199,24 @@ test_the_layer_checks_find_upward_includes_and_calls() {
 	touch -d '+1 minute' "$dir/stream_batch.c"
 	out=$(layers_call_faults "$dir")
 	assert_contains "stream_batch.o is older than its sources" "$out" "a stale object"
+}
+
+test_the_cdc_parts_include_only_what_is_below_them() {
+	local out
+	out=$(layers_include_faults "$ECSYNC_TOP/extension/cdc")
+	[ -z "$(layers_faults "$out")" ] ||
+		fail "includes against the layers of extension/cdc:
+$(layers_faults "$out")"
+	[ "$(layers_checked "$out")" -ge 12 ] ||
+		fail "only $(layers_checked "$out") includes of the cdc headers found"
+}
+
+test_no_call_runs_upward_in_cdc() {
+	local out
+	out=$(layers_call_faults "$ECSYNC_TOP/extension/cdc")
+	[ -z "$(layers_faults "$out")" ] ||
+		fail "references against the layers of extension/cdc:
+$(layers_faults "$out")"
+	[ "$(layers_checked "$out")" -ge 20 ] ||
+		fail "only $(layers_checked "$out") references between the cdc objects found"
 }
