@@ -106,7 +106,7 @@ extern void ecsync_map_table(const TableSpec *spec, ms_conn *conn, const char *d
 							 MappedTable *m);
 extern void ecsync_fit_target(MappedTable *m, Oid relid);
 
-/* foreign_keys.c: one MySQL foreign key between two tables of a database */
+/* mysql/mysql_foreign_keys.c: one MySQL foreign key between two tables of a database */
 typedef struct MyForeignKey
 {
 	char	   *name;
