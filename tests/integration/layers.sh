@@ -220,3 +220,55 @@ $(layers_faults "$out")"
 	[ "$(layers_checked "$out")" -ge 20 ] ||
 		fail "only $(layers_checked "$out") references between the cdc objects found"
 }
+
+# folder_faults DIR prints a line for every symbol an object of one folder
+# of DIR (the extension: its top and catalog/, mysql/, batch/, cdc/,
+# stream/) takes from an object of a folder it may not use, as
+# extension/README.md draws them, and ends with "checked N".
+folder_faults() {
+	local top=$1 o d s f df checked=0
+	declare -A def=() allowed=(
+		[.]="" [catalog]="." [mysql]=". catalog" [batch]=". catalog mysql"
+		[cdc]=". catalog mysql batch" [stream]=". catalog")
+	for o in "$top"/*.o "$top"/*/*.o; do
+		[ -f "$o" ] || continue
+		while read -r s; do def[$s]=$o; done < <(nm -g --defined-only "$o" | awk '{ print $3 }')
+	done
+	for o in "$top"/*.o "$top"/*/*.o; do
+		[ -f "$o" ] || continue
+		f=$(dirname "${o#"$top"/}")
+		if [ -z "${allowed[$f]+x}" ]; then
+			echo "$f/: a folder in no layer (add it to tests/integration/layers.sh and extension/README.md)"
+			continue
+		fi
+		while read -r s; do
+			d=${def[$s]:-}
+			[ -n "$d" ] || continue
+			df=$(dirname "${d#"$top"/}")
+			[ "$df" != "$f" ] || continue
+			checked=$((checked + 1))
+			[[ " ${allowed[$f]} " == *" $df "* ]] ||
+				echo "$f/$(basename "$o") uses $s of $df/$(basename "$d"), a folder it may not use"
+		done < <(nm -u "$o" | awk '{ print $2 }')
+	done
+	echo "checked $checked"
+}
+
+test_the_extension_folders_use_only_the_folders_below_them() {
+	local out
+	[ -f "$ECSYNC_TOP/extension/ecsync.so" ] || fail "build first (make -s)"
+	out=$(folder_faults "$ECSYNC_TOP/extension")
+	[ -z "$(layers_faults "$out")" ] || fail "references across the extension's folders:
+$(layers_faults "$out")"
+	[ "$(layers_checked "$out")" -ge 30 ] || fail "only $(layers_checked "$out") references across folders found"
+	# and the check sees a fault: a catalog/ object that calls into batch/
+	local dir
+	dir=$(mktemp -d)
+	mkdir -p "$dir/catalog" "$dir/batch"
+	printf 'void bc_start(void) { }\n' >"$dir/batch/b.c"
+	printf 'extern void bc_start(void);\nvoid cat(void) { bc_start(); }\n' >"$dir/catalog/c.c"
+	cc -c -o "$dir/batch/b.o" "$dir/batch/b.c" && cc -c -o "$dir/catalog/c.o" "$dir/catalog/c.c"
+	out=$(folder_faults "$dir")
+	rm -rf "$dir"
+	assert_contains "catalog/c.o uses bc_start of batch/b.o, a folder it may not use" "$out" "the folder check finds an upward call"
+}
