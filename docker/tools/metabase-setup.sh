@@ -45,6 +45,6 @@ else
 	say "adding PostgreSQL (database ecsync, user metabase) as \"ecsync shop\""
 	jq -n --arg p "$reader_pw" '{engine: "postgres", name: "ecsync shop",
 		details: {host: "postgres", port: 5432, dbname: "ecsync", user: "metabase", password: $p,
-		          "schema-filters-type": "inclusion", "schema-filters-patterns": "analytics,shop"}}' |
+		          "schema-filters-type": "inclusion", "schema-filters-patterns": "analytics"}}' |
 		api POST /api/database "$session" | jq -r '"metabase-setup: database id \(.id)"'
 fi

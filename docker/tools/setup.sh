@@ -48,8 +48,8 @@ DO \$\$ BEGIN
 END \$\$;
 ALTER ROLE metabase PASSWORD '$(lit /run/secrets/metabase_password)';
 GRANT CONNECT ON DATABASE ecsync TO metabase;
-GRANT USAGE ON SCHEMA analytics, shop TO metabase;
-GRANT SELECT ON ALL TABLES IN SCHEMA analytics, shop TO metabase;
-ALTER DEFAULT PRIVILEGES IN SCHEMA analytics, shop GRANT SELECT ON TABLES TO metabase;
+GRANT USAGE ON SCHEMA analytics TO metabase;
+GRANT SELECT ON ALL TABLES IN SCHEMA analytics TO metabase;
+ALTER DEFAULT PRIVILEGES IN SCHEMA analytics GRANT SELECT ON TABLES TO metabase;
 SQL
 say "done: Metabase connects to PostgreSQL host postgres, database ecsync, user metabase"

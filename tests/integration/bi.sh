@@ -20,14 +20,13 @@ bi_py="$ECSYNC_TOP/tests/integration/bi_superset.py"
 superset_sh="$ECSYNC_TOP/tests/harness/superset.sh"
 
 # bi_role: the read-only role "metabase", made by the SQL of the Metabase
-# recipe as docker/tools/setup.sh has it, for the schema analytics alone
-# (the recipe's "analytics, shop" read as "analytics") and with a password
-# of the test's
+# recipe as docker/tools/setup.sh has it (the schema analytics alone), with
+# a password of the test's
 bi_role() {
 	local recipe
 	( umask 077; head -c 18 /dev/urandom | base64 | tr '+/' 'xy' >"$bi_dir/metabase-password" )
 	recipe=$(sed -n '/^DO \\\$\\\$ BEGIN/,/^ALTER DEFAULT PRIVILEGES/p' "$ECSYNC_TOP/docker/tools/setup.sh" |
-		sed -e 's/\\\$\\\$/$$/g' -e 's/analytics, shop/analytics/g' \
+		sed -e 's/\\\$\\\$/$$/g' \
 			-e "s|\$(lit /run/secrets/metabase_password)|$(cat "$bi_dir/metabase-password")|")
 	assert_contains "CREATE ROLE metabase LOGIN" "$recipe" "the recipe's role"
 	assert_contains "GRANT SELECT ON ALL TABLES IN SCHEMA analytics TO metabase;" "$recipe" "the recipe's grant"

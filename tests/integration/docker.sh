@@ -85,6 +85,8 @@ test_compose_builds_starts_syncs_streams_archives() {
 	assert_eq "$(pg -c "SELECT count(*) FROM analytics.customers")" \
 		"$(PGPASSWORD=$(cat "$ECSYNC_TOP/docker/secrets/metabase_password") psql -X -A -t -h 127.0.0.1 -p "$ECSYNC_PG_PORT" \
 		   -U metabase -d ecsync -c "SELECT count(*) FROM analytics.customers")" "metabase reads analytics"
+	! PGPASSWORD=$(cat "$ECSYNC_TOP/docker/secrets/metabase_password") psql -X -A -t -h 127.0.0.1 -p "$ECSYNC_PG_PORT" \
+		-U metabase -d ecsync -c "SELECT count(*) FROM shop.sales" >/dev/null 2>&1 || fail "metabase reads the shop's own tables"
 	# no password in the compose file, nor in any container's environment or command
 	local s c
 	for s in mysql_password postgres_password metabase_password metabase_admin_password; do
