@@ -12,10 +12,11 @@
  * - ecsync.cdc_table_status.cascades: the foreign-key cascades into a table
  *   (ON DELETE / ON UPDATE CASCADE, SET NULL), which MariaDB and InnoDB do
  *   not log and the worker applies, or what it cannot apply;
- * - analytics: the rollups are tables that each refresh brings up to date by
- *   the business days, customers and products that changed (statement
- *   triggers on the shop tables record them), and everything after a full
- *   load; ecsync_refresh_analytics(full_refresh => true) recomputes it all;
+ * - analytics: the rollups are unlogged tables that each refresh moves by
+ *   the orders, customers and products that changed (statement triggers on
+ *   the shop tables record them as they were), and recomputes after a full
+ *   load or a crash; ecsync_refresh_analytics(full_refresh => true)
+ *   recomputes it all;
  *   ecsync.analytics_layers.refresh_mode says how the last refresh went;
  * - ecsync.runs.error_detail and error_hint: a failed run's error is kept as
  *   PostgreSQL raised it, its message (error), detail and hint apart, and
@@ -85,22 +86,30 @@ COMMENT ON VIEW ecsync.cdc_table_status IS
 
 ---------------------------------------------------------------- analytics: incremental rollups
 /*
- * The analytics rollups as tables brought up to date by the business days
- * that changed (issue #21, part 4).  In a layer made by 0.7's
- * ecsync_create_analytics, sales_daily, orders_by_status,
- * product_sales_daily, product_ranking, category_ranking and segment_sales
- * are tables (same names, same columns); statement triggers on the four
- * shop tables (AFTER INSERT / UPDATE / DELETE with transition tables,
- * AFTER TRUNCATE, enabled ALWAYS since batch runs load as a replica)
- * record in <layer>.rollup_changes the business days, customers and
- * products whose rows changed, and the layer's refresh_rollups() recomputes
- * only those days (and the weeks and months they and the period after them
- * rank in) and those customers' rows of customer_category_sales, from which
- * segment_sales moves by the difference.  A TRUNCATE (every full load
- * truncates first), missing triggers, change capture on a shop table or a
- * large change recompute everything, with queries that no longer sort the
- * order lines for count(DISTINCT) or window the rankings over the whole
- * history.  Layers made by 0.5 or 0.6 keep their materialized views and are
+ * The analytics rollups as tables brought up to date by what changed
+ * (issue #21, part 4).  In a layer made by 0.7's ecsync_create_analytics,
+ * sales_daily, orders_by_status, product_sales_daily, product_ranking,
+ * category_ranking and segment_sales are tables (same names, same
+ * columns); statement triggers on the four shop tables (AFTER INSERT /
+ * UPDATE / DELETE with transition tables, AFTER TRUNCATE, enabled ALWAYS
+ * since batch runs load as a replica) record each order and order line
+ * that changed as it was before (<layer>.rollup_old_sales,
+ * rollup_old_lines) and the customers and products that changed
+ * (rollup_changes).  The layer's refresh_rollups() moves
+ * product_sales_daily and customer_category_sales by the difference of the
+ * changed orders (their lines now less their lines then), segment_sales by
+ * the difference of those customers' rows, and recomputes the days, weeks
+ * and months those orders fall in.  A TRUNCATE (every full load truncates
+ * first), missing triggers, change capture on a shop table or a large
+ * change recompute everything: one aggregate per rollup over the order
+ * lines, rankings from lag() and rank() over the aggregates.
+ *
+ * The rollups are UNLOGGED: they are made again from the shop tables at
+ * will, and writing them without WAL makes a full refresh much cheaper.  A
+ * crash (or a standby's promotion) leaves them empty; the next refresh
+ * sees that and recomputes everything.  A hot standby cannot read them
+ * (PostgreSQL does not replicate unlogged tables): Metabase reads the
+ * primary.  Layers made by 0.5 or 0.6 keep their materialized views and are
  * refreshed as before until ecsync_create_analytics() makes them again.
  */
 
@@ -143,9 +152,10 @@ $$;
  *     brings them up to date in its own transaction (ecsync_refresh_analytics,
  *     which calls the layer's refresh_rollups()) and Metabase sees the new
  *     rows and the new figures together.  Statement triggers on the shop
- *     tables record the business days, customers and products that changed
- *     (rollup_changes), and only those are recomputed; a full load (TRUNCATE)
- *     or anything unknown recomputes everything;
+ *     tables record the orders, order lines, customers and products that
+ *     changed, and the rollups move by the difference; a full load
+ *     (TRUNCATE), a crash (the rollups are unlogged) or anything unknown
+ *     recomputes everything;
  *   - pages_before_purchase, over the page views too: a materialized view
  *     the runs refresh;
  *   - views on those rollups (weekly, monthly): as fresh as the rollups.
@@ -211,7 +221,7 @@ BEGIN
                    '%1$s.watch_shop()', a);
     FOREACH t IN ARRAY ARRAY['pages_before_purchase', 'segment_sales', 'category_ranking', 'product_ranking',
                              'product_sales_daily', 'orders_by_status', 'sales_daily', 'customer_category_sales',
-                             'rollup_changes'] LOOP
+                             'rollup_changes', 'rollup_old_sales', 'rollup_old_lines'] LOOP
         CASE (SELECT c.relkind FROM pg_class c WHERE c.oid = to_regclass(a || '.' || quote_ident(t)))
             WHEN 'm' THEN EXECUTE format('DROP MATERIALIZED VIEW %s.%I CASCADE', a, t);
             WHEN 'r' THEN EXECUTE format('DROP TABLE %s.%I CASCADE', a, t);
@@ -267,7 +277,7 @@ BEGIN
           FROM %1$s.customers GROUP BY 1, 2, 3$$, a);
 
     ------------------------------------------------------------ shop: rollups
-    EXECUTE format($$CREATE TABLE %1$s.sales_daily AS
+    EXECUTE format($$CREATE UNLOGGED TABLE %1$s.sales_daily AS
         WITH items AS (SELECT d.sale_id, sum(d.quantity)::bigint AS items FROM %2$s.sales_details d GROUP BY 1)
         SELECT %1$s.business_day(%3$s) AS business_day, count(*) AS orders, sum(s.total) AS revenue,
                coalesce(sum(i.items), 0)::bigint AS items, count(DISTINCT s.user_id) AS customers,
@@ -276,7 +286,7 @@ BEGIN
          WHERE %4$s
          GROUP BY 1 WITH NO DATA$$, a, s, sold, paid);
     EXECUTE format('CREATE UNIQUE INDEX ON %s.sales_daily (business_day)', a);
-    EXECUTE format($$CREATE TABLE %1$s.orders_by_status AS
+    EXECUTE format($$CREATE UNLOGGED TABLE %1$s.orders_by_status AS
         SELECT %1$s.business_day(%3$s) AS business_day, s.status::text AS status,
                count(*) AS orders, sum(s.total) AS amount
           FROM %2$s.sales s GROUP BY 1, 2 WITH NO DATA$$, a, s, sold);
@@ -291,7 +301,7 @@ BEGIN
                sum(revenue) AS revenue, sum(items)::bigint AS items,
                round(sum(revenue) / sum(orders), 2) AS avg_order_value
           FROM %1$s.sales_daily GROUP BY 1$$, a);
-    EXECUTE format($$CREATE TABLE %1$s.product_sales_daily AS
+    EXECUTE format($$CREATE UNLOGGED TABLE %1$s.product_sales_daily AS
         SELECT %1$s.business_day(%3$s) AS business_day, d.product_id::bigint AS product_id,
                count(*) AS order_lines, sum(d.quantity)::bigint AS quantity,
                sum(d.quantity * d.unit_price) AS revenue
@@ -304,7 +314,7 @@ BEGIN
     -- over its periods: no self-join).  Weeks and months are two plain
     -- aggregates of the daily rollup, appended.  Per day,
     -- product_sales_daily has the figures.
-    EXECUTE format($$CREATE TABLE %1$s.product_ranking AS
+    EXECUTE format($$CREATE UNLOGGED TABLE %1$s.product_ranking AS
         WITH p AS (
             SELECT 'week'::text AS period, date_trunc('week', business_day)::date AS period_start, product_id,
                    sum(quantity)::bigint AS quantity, sum(revenue) AS revenue
@@ -327,7 +337,7 @@ BEGIN
                round(100 * (l.revenue - l.previous_revenue) / nullif(l.previous_revenue, 0), 2) AS revenue_change_pct
           FROM l LEFT JOIN %2$s.products pr ON pr.id = l.product_id WITH NO DATA$$, a, s);
     EXECUTE format('CREATE UNIQUE INDEX product_ranking_key ON %s.product_ranking (period, period_start, product_id)', a);
-    EXECUTE format($$CREATE TABLE %1$s.category_ranking AS
+    EXECUTE format($$CREATE UNLOGGED TABLE %1$s.category_ranking AS
         WITH c AS (
             SELECT x.business_day, coalesce(pr.category::text, 'unknown') AS category,
                    sum(x.quantity)::bigint AS quantity, sum(x.revenue) AS revenue
@@ -354,7 +364,7 @@ BEGIN
                round(100 * (l.revenue - l.previous_revenue) / nullif(l.previous_revenue, 0), 2) AS revenue_change_pct
           FROM l WITH NO DATA$$, a, s);
     EXECUTE format('CREATE UNIQUE INDEX ON %s.category_ranking (period, period_start, category)', a);
-    EXECUTE format($$CREATE TABLE %1$s.segment_sales AS
+    EXECUTE format($$CREATE UNLOGGED TABLE %1$s.segment_sales AS
         SELECT %1$s.age_band(u.age::integer) AS age_band, coalesce(u.gender::text, 'unknown') AS gender,
                coalesce(u.occupation::text, 'unknown') AS occupation, coalesce(p.category::text, 'unknown') AS category,
                count(DISTINCT s.user_id) AS customers, count(DISTINCT s.id) AS orders,
@@ -440,7 +450,7 @@ BEGIN
     -- what each customer bought per category (with the customer's segment
     -- when it was computed): segment_sales is its sum, and a change of a
     -- customer's orders or segment moves only that customer's rows
-    EXECUTE format($$CREATE TABLE %1$s.customer_category_sales AS
+    EXECUTE format($$CREATE UNLOGGED TABLE %1$s.customer_category_sales AS
         SELECT s.user_id::bigint AS user_id, %1$s.age_band(u.age::integer) AS age_band,
                coalesce(u.gender::text, 'unknown') AS gender, coalesce(u.occupation::text, 'unknown') AS occupation,
                coalesce(p.category::text, 'unknown') AS category,
@@ -455,12 +465,24 @@ BEGIN
     -- the business days, customers and products the shop tables' triggers
     -- saw change since the last refresh ('all': unknown, recompute it all)
     EXECUTE format($$CREATE TABLE %1$s.rollup_changes (
-        kind text NOT NULL CHECK (kind IN ('all', 'day', 'user', 'product', 'category')),
+        kind text NOT NULL CHECK (kind IN ('all', 'sale', 'user', 'product', 'category')),
         business_day date,
         id bigint)$$, a);
+    -- the orders and order lines changed since the last refresh, each as it
+    -- was before its first change (existed false: it was new), so that the
+    -- refresh moves the rollups by the difference of the orders they belong
+    -- to instead of recomputing whole days and customers
+    EXECUTE format($$CREATE TABLE %1$s.rollup_old_sales (
+        id bigint PRIMARY KEY, existed boolean NOT NULL, user_id bigint, business_day date, status text,
+        total numeric)$$, a);
+    EXECUTE format($$CREATE TABLE %1$s.rollup_old_lines (
+        id bigint PRIMARY KEY, existed boolean NOT NULL, sale_id bigint, product_id bigint, quantity integer,
+        unit_price numeric)$$, a);
     EXECUTE format($$
+        COMMENT ON TABLE %1$s.rollup_old_sales IS 'internal: orders changed since the last refresh of the rollups, as they were before (existed false: new)';
+        COMMENT ON TABLE %1$s.rollup_old_lines IS 'internal: order lines changed since the last refresh of the rollups, as they were before (existed false: new)';
         COMMENT ON TABLE %1$s.customer_category_sales IS 'what each customer bought per category (orders, quantity, revenue) with the customer''s segment: what segment_sales sums';
-        COMMENT ON TABLE %1$s.rollup_changes IS 'internal: business days (day), customers (user), products (product, category) whose rows changed since the last refresh of the rollups; all: recompute everything';
+        COMMENT ON TABLE %1$s.rollup_changes IS 'internal: the orders lines changed belong to (sale), customers (user) and products (product, category) whose rows changed since the last refresh of the rollups; all: recompute everything';
         $$, a);
 
     body := replace(replace(replace(replace(replace($body$
@@ -490,17 +512,28 @@ BEGIN
     -- the rows whose columns the rollups read changed (not updated_at alone)
     changed := format('((SELECT %1$s FROM %2$s EXCEPT SELECT %1$s FROM %3$s) UNION ALL '
                       '(SELECT %1$s FROM %3$s EXCEPT SELECT %1$s FROM %2$s))', cols, o, n);
+    -- an order or line: as it was before its first change since the last
+    -- refresh (later changes keep that), or that it is new
     IF TG_ARGV[0] = 'sales' THEN
-        EXECUTE format($q$INSERT INTO @A@.rollup_changes (kind, business_day, id)
-            SELECT DISTINCT k.* FROM %s s
-             CROSS JOIN LATERAL (VALUES ('day', @A@.business_day(@SOLD@), NULL::bigint),
-                                        ('user', NULL::date, s.user_id::bigint)) k$q$, changed);
+        EXECUTE format($q$INSERT INTO @A@.rollup_old_sales
+            SELECT s.id::bigint, true, s.user_id::bigint, @A@.business_day(@SOLD@), s.status::text, s.total
+              FROM (SELECT %1$s FROM %2$s EXCEPT SELECT %1$s FROM %3$s) s
+            ON CONFLICT (id) DO NOTHING$q$, cols, o, n);
+        EXECUTE format($q$INSERT INTO @A@.rollup_old_sales (id, existed)
+            SELECT s.id::bigint, false FROM (SELECT %1$s FROM %3$s EXCEPT SELECT %1$s FROM %2$s) s
+            ON CONFLICT (id) DO NOTHING$q$, cols, o, n);
     ELSIF TG_ARGV[0] = 'sales_details' THEN
-        EXECUTE format($q$INSERT INTO @A@.rollup_changes (kind, business_day, id)
-            SELECT DISTINCT k.* FROM (SELECT DISTINCT sale_id FROM %s c) c
-              JOIN @S@.sales s ON s.id = c.sale_id
-             CROSS JOIN LATERAL (VALUES ('day', @A@.business_day(@SOLD@), NULL::bigint),
-                                        ('user', NULL::date, s.user_id::bigint)) k$q$, changed);
+        EXECUTE format($q$INSERT INTO @A@.rollup_old_lines
+            SELECT d.id::bigint, true, d.sale_id::bigint, d.product_id::bigint, d.quantity, d.unit_price
+              FROM (SELECT %1$s FROM %2$s EXCEPT SELECT %1$s FROM %3$s) d
+            ON CONFLICT (id) DO NOTHING$q$, cols, o, n);
+        EXECUTE format($q$INSERT INTO @A@.rollup_old_lines (id, existed)
+            SELECT d.id::bigint, false FROM (SELECT %1$s FROM %3$s EXCEPT SELECT %1$s FROM %2$s) d
+            ON CONFLICT (id) DO NOTHING$q$, cols, o, n);
+        -- (and the order a changed line belongs to now)
+        EXECUTE format($q$INSERT INTO @A@.rollup_changes (kind, id)
+            SELECT DISTINCT 'sale', d.sale_id::bigint FROM (SELECT %1$s FROM %3$s EXCEPT SELECT %1$s FROM %2$s) d$q$,
+                       cols, o, n);
     ELSIF TG_ARGV[0] = 'users' THEN
         EXECUTE format($q$INSERT INTO @A@.rollup_changes (kind, id)
             SELECT DISTINCT 'user', c.id::bigint FROM %s c$q$, changed);
@@ -559,15 +592,20 @@ $t$;
 
 -- rank_periods recomputes product_ranking and category_ranking for the
 -- weeks and months given (NULL: all) from product_sales_daily: one period
--- kind at a time, so that no sort compares the period's name
+-- kind at a time, so that no sort compares the period's name.  The figures
+-- of the period before come from lag() over each product's (category's)
+-- periods, one sort, instead of joining the periods with themselves.
 CREATE FUNCTION @A@.rank_periods(weeks date[], months date[]) RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $t$
 DECLARE
     per text;
     starts date[];
     span date[];   -- the days of these periods and of the ones before them
+    lo date := '-infinity';
+    hi date := 'infinity';
 BEGIN
     FOREACH per IN ARRAY ARRAY['week', 'month'] LOOP
         starts := CASE per WHEN 'week' THEN weeks ELSE months END;
@@ -579,6 +617,8 @@ BEGIN
                                                  CASE per WHEN 'week' THEN w + 6
                                                           ELSE (w + interval '1 month' - interval '1 day')::date END::timestamp,
                                                  interval '1 day') g);
+            lo := (SELECT min(d) FROM unnest(span) d);
+            hi := (SELECT max(d) FROM unnest(span) d);
         END IF;
         INSERT INTO @A@.product_ranking
         WITH p AS (
@@ -586,79 +626,98 @@ BEGIN
                             ELSE date_trunc('month', x.business_day::timestamp)::date END AS period_start,
                    x.product_id AS key, sum(x.quantity)::bigint AS quantity, sum(x.revenue) AS revenue
               FROM @A@.product_sales_daily x
-             WHERE starts IS NULL OR x.business_day = ANY(span)
+             WHERE x.business_day BETWEEN lo AND hi AND (starts IS NULL OR x.business_day = ANY(span))
              GROUP BY 1, 2),
         l AS (
-            SELECT p.*, CASE WHEN q.period_start IS NULL THEN 0 ELSE q.quantity END AS previous_quantity,
-                   CASE WHEN q.period_start IS NULL THEN 0 ELSE q.revenue END AS previous_revenue
-              FROM p LEFT JOIN p q ON q.key = p.key AND q.period_start = @A@.previous_period(per, p.period_start)
-             WHERE starts IS NULL OR p.period_start = ANY(starts)),
+            SELECT p.*,
+                   CASE WHEN lag(p.period_start) OVER w = @A@.previous_period(per, p.period_start)
+                        THEN lag(p.quantity) OVER w ELSE 0 END AS previous_quantity,
+                   CASE WHEN lag(p.period_start) OVER w = @A@.previous_period(per, p.period_start)
+                        THEN lag(p.revenue) OVER w ELSE 0 END AS previous_revenue
+              FROM p WINDOW w AS (PARTITION BY p.key ORDER BY p.period_start)),
         r AS (
             SELECT l.*, rank() OVER (PARTITION BY l.period_start ORDER BY l.revenue DESC) AS revenue_rank,
                    rank() OVER (PARTITION BY l.period_start ORDER BY l.quantity DESC) AS quantity_rank
-              FROM l)
+              FROM l
+             WHERE starts IS NULL OR l.period_start = ANY(starts))
         SELECT per, r.period_start, r.key, pr.name::text, pr.category::text, r.quantity, r.revenue,
                r.revenue_rank, r.quantity_rank, r.previous_quantity, r.previous_revenue, r.revenue - r.previous_revenue,
                round(100 * (r.revenue - r.previous_revenue) / nullif(r.previous_revenue, 0), 2)
           FROM r LEFT JOIN @S@.products pr ON pr.id = r.key;
 
+        -- the categories' figures per day first (a few rows a day)
         INSERT INTO @A@.category_ranking
-        WITH p AS (
-            SELECT CASE per WHEN 'week' THEN x.business_day - ((x.business_day - date '2001-01-01') % 7 + 7) % 7
-                            ELSE date_trunc('month', x.business_day::timestamp)::date END AS period_start,
-                   coalesce(pr.category::text, 'unknown') AS key, sum(x.quantity)::bigint AS quantity, sum(x.revenue) AS revenue
+        WITH d AS (
+            SELECT x.business_day, coalesce(pr.category::text, 'unknown') AS key,
+                   sum(x.quantity)::bigint AS quantity, sum(x.revenue) AS revenue
               FROM @A@.product_sales_daily x LEFT JOIN @S@.products pr ON pr.id = x.product_id
-             WHERE starts IS NULL OR x.business_day = ANY(span)
+             WHERE x.business_day BETWEEN lo AND hi AND (starts IS NULL OR x.business_day = ANY(span))
+             GROUP BY 1, 2),
+        p AS (
+            SELECT CASE per WHEN 'week' THEN d.business_day - ((d.business_day - date '2001-01-01') % 7 + 7) % 7
+                            ELSE date_trunc('month', d.business_day::timestamp)::date END AS period_start,
+                   d.key, sum(d.quantity)::bigint AS quantity, sum(d.revenue) AS revenue
+              FROM d
              GROUP BY 1, 2),
         l AS (
-            SELECT p.*, CASE WHEN q.period_start IS NULL THEN 0 ELSE q.quantity END AS previous_quantity,
-                   CASE WHEN q.period_start IS NULL THEN 0 ELSE q.revenue END AS previous_revenue
-              FROM p LEFT JOIN p q ON q.key = p.key AND q.period_start = @A@.previous_period(per, p.period_start)
-             WHERE starts IS NULL OR p.period_start = ANY(starts))
+            SELECT p.*,
+                   CASE WHEN lag(p.period_start) OVER w = @A@.previous_period(per, p.period_start)
+                        THEN lag(p.quantity) OVER w ELSE 0 END AS previous_quantity,
+                   CASE WHEN lag(p.period_start) OVER w = @A@.previous_period(per, p.period_start)
+                        THEN lag(p.revenue) OVER w ELSE 0 END AS previous_revenue
+              FROM p WINDOW w AS (PARTITION BY p.key ORDER BY p.period_start))
         SELECT per, l.period_start, l.key, l.quantity, l.revenue,
                rank() OVER (PARTITION BY l.period_start ORDER BY l.revenue DESC),
                rank() OVER (PARTITION BY l.period_start ORDER BY l.quantity DESC),
                l.previous_quantity, l.previous_revenue, l.revenue - l.previous_revenue,
                round(100 * (l.revenue - l.previous_revenue) / nullif(l.previous_revenue, 0), 2)
-          FROM l;
+          FROM l
+         WHERE starts IS NULL OR l.period_start = ANY(starts);
     END LOOP;
 END
 $t$;
 
--- refresh_rollups brings the rollups up to date: only the business days,
--- periods and customers that changed (rollup_changes), or everything when
--- asked (full_refresh), when the changes are unknown (a TRUNCATE: a full
--- load; the triggers missing; change capture writing the shop tables, which
--- fires no statement trigger) or when so much changed that recomputing it
--- all is cheaper.  Returns what it did.
+-- refresh_rollups brings the rollups up to date: by the difference of the
+-- orders that changed (rollup_old_sales, rollup_old_lines: each as it was)
+-- and the customers and products that changed (rollup_changes), or
+-- everything when asked (full_refresh), when the changes are unknown (a
+-- TRUNCATE: a full load; the triggers missing; change capture writing the
+-- shop tables, which fires no statement trigger) or when so much changed
+-- that recomputing it all is cheaper.  Returns what it did.
 CREATE FUNCTION @A@.refresh_rollups(full_refresh boolean DEFAULT false) RETURNS text
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 SET work_mem = '512MB'
 SET max_parallel_workers_per_gather = 0
+SET jit = off
 AS $t$
 DECLARE
     everything boolean;
-    days date[];
     users bigint[];
     products bigint[];
     moved bigint[];
+    sale_ids bigint[];
+    days date[];
     weeks date[];
     months date[];
+    n_orders bigint;
+    unknown_day boolean;
     why text;
     shop regclass[] := ARRAY[to_regclass('@S@.users'), to_regclass('@S@.products'),
                              to_regclass('@S@.sales'), to_regclass('@S@.sales_details')];
 BEGIN
-    -- one refresh at a time; readers go on (and a rollup gone is an error)
+    -- one refresh at a time; readers go on (and a rollup gone is an error);
+    -- writers of the shop wait to record their changes until it commits
     LOCK TABLE @A@.sales_daily, @A@.orders_by_status, @A@.product_sales_daily, @A@.product_ranking,
                @A@.category_ranking, @A@.customer_category_sales, @A@.segment_sales IN SHARE ROW EXCLUSIVE MODE;
+    LOCK TABLE @A@.rollup_changes, @A@.rollup_old_sales, @A@.rollup_old_lines IN EXCLUSIVE MODE;
     WITH taken AS (DELETE FROM @A@.rollup_changes RETURNING *)
-    SELECT coalesce(bool_or(kind = 'all' OR (kind IN ('day', 'user') AND business_day IS NULL AND id IS NULL)), false),
-           coalesce(array_agg(DISTINCT business_day) FILTER (WHERE kind = 'day'), '{}'),
+    SELECT coalesce(bool_or(kind = 'all' OR (kind IN ('user', 'sale') AND id IS NULL)), false),
            coalesce(array_agg(DISTINCT id) FILTER (WHERE kind = 'user'), '{}'),
            coalesce(array_agg(DISTINCT id) FILTER (WHERE kind = 'product'), '{}'),
-           coalesce(array_agg(DISTINCT id) FILTER (WHERE kind = 'category'), '{}')
-      INTO everything, days, users, products, moved
+           coalesce(array_agg(DISTINCT id) FILTER (WHERE kind = 'category'), '{}'),
+           coalesce(array_agg(DISTINCT id) FILTER (WHERE kind = 'sale'), '{}')
+      INTO everything, users, products, moved, sale_ids
       FROM taken;
     IF full_refresh THEN
         why := 'asked';
@@ -671,25 +730,84 @@ BEGIN
     ELSIF EXISTS (SELECT 1 FROM ecsync.cdc_tables c JOIN ecsync.sync_tables t ON t.id = c.sync_table_id
                    WHERE to_regclass(format('%I.%I', t.target_schema, t.target_table)) = ANY(shop)) THEN
         why := 'change capture writes the shop tables';
-    ELSIF cardinality(days) * 3 > (SELECT count(*) FROM @A@.sales_daily) + 30 THEN
-        why := format('%s business days changed', cardinality(days));
+    ELSIF NOT EXISTS (SELECT 1 FROM @A@.orders_by_status) AND EXISTS (SELECT 1 FROM @S@.sales) THEN
+        -- the rollups are unlogged: a crash (or a standby's promotion) empties them
+        why := 'the rollups were empty (after a crash)';
     ELSIF cardinality(users) * 3 > (SELECT count(*) FROM @S@.users) + 300 THEN
         why := format('%s customers changed', cardinality(users));
     ELSIF cardinality(moved) > 0 AND EXISTS (SELECT 1 FROM @A@.product_sales_daily WHERE product_id = ANY(moved)) THEN
         why := 'products that sold changed category';
+    ELSE
+        -- the orders changed: recorded as such, or whose lines changed
+        -- (the order a line belonged to and the ones it belonged to since)
+        DROP TABLE IF EXISTS pg_temp.ecsync_rollup_sales, pg_temp.ecsync_rollup_cur, pg_temp.ecsync_rollup_lines,
+                             pg_temp.ecsync_rollup_users, pg_temp.ecsync_rollup_old;
+        CREATE TEMP TABLE ecsync_rollup_sales ON COMMIT DROP AS
+        SELECT id FROM @A@.rollup_old_sales
+        UNION
+        SELECT sale_id FROM @A@.rollup_old_lines WHERE existed AND sale_id IS NOT NULL
+        UNION
+        SELECT unnest(sale_ids);
+        ANALYZE pg_temp.ecsync_rollup_sales;
+        SELECT count(*) INTO n_orders FROM pg_temp.ecsync_rollup_sales;
+        IF n_orders * 5 > (SELECT coalesce(sum(b.orders), 0) FROM @A@.orders_by_status b) + 1000 THEN
+            why := format('%s orders changed', n_orders);
+        ELSE
+            -- the lines of those orders now (one pass over the order lines), and
+            -- every paid line of them now (+1) and before (-1), with the order's
+            -- customer and business day then
+            CREATE TEMP TABLE ecsync_rollup_cur ON COMMIT DROP AS
+            SELECT d.id::bigint AS id, d.sale_id::bigint AS sale_id, d.product_id::bigint AS product_id, d.quantity,
+                   d.unit_price
+              FROM @S@.sales_details d
+             WHERE d.sale_id IN (SELECT id FROM pg_temp.ecsync_rollup_sales);
+            CREATE TEMP TABLE ecsync_rollup_lines ON COMMIT DROP AS
+            WITH h AS (   -- the orders as they are and as they were
+                SELECT 1 AS sgn, s.id::bigint AS id, s.user_id::bigint AS user_id, @A@.business_day(@SOLD@) AS business_day,
+                       s.status::text AS status
+                  FROM @S@.sales s WHERE s.id IN (SELECT id FROM pg_temp.ecsync_rollup_sales)
+                UNION ALL
+                SELECT -1, o.id, o.user_id, o.business_day, o.status FROM @A@.rollup_old_sales o WHERE o.existed
+                UNION ALL
+                SELECT -1, s.id::bigint, s.user_id::bigint, @A@.business_day(@SOLD@), s.status::text
+                  FROM @S@.sales s
+                 WHERE s.id IN (SELECT id FROM pg_temp.ecsync_rollup_sales)
+                   AND NOT EXISTS (SELECT 1 FROM @A@.rollup_old_sales o WHERE o.id = s.id)),
+            l AS (        -- the lines as they are and as they were
+                SELECT 1 AS sgn, c.sale_id, c.product_id, c.quantity, c.unit_price FROM pg_temp.ecsync_rollup_cur c
+                UNION ALL
+                SELECT -1, c.sale_id, c.product_id, c.quantity, c.unit_price FROM pg_temp.ecsync_rollup_cur c
+                 WHERE NOT EXISTS (SELECT 1 FROM @A@.rollup_old_lines o WHERE o.id = c.id)
+                UNION ALL
+                SELECT -1, o.sale_id, o.product_id, o.quantity, o.unit_price FROM @A@.rollup_old_lines o WHERE o.existed)
+            SELECT h.sgn, h.id AS sale_id, h.user_id, h.business_day, h.status, l.product_id, l.quantity,
+                   l.quantity * l.unit_price AS amount
+              FROM h LEFT JOIN l ON l.sale_id = h.id AND l.sgn = h.sgn;
+            SELECT coalesce(bool_or(business_day IS NULL OR user_id IS NULL), false),
+                   coalesce(array_agg(DISTINCT business_day), '{}')
+              INTO unknown_day, days
+              FROM pg_temp.ecsync_rollup_lines;
+            IF unknown_day THEN
+                why := 'an order without a business day or a customer changed';
+            END IF;
+        END IF;
     END IF;
 
+    DELETE FROM @A@.rollup_old_lines WHERE why IS NOT NULL;
+    DELETE FROM @A@.rollup_old_sales WHERE why IS NOT NULL;
     IF why IS NOT NULL THEN
         TRUNCATE @A@.product_sales_daily, @A@.sales_daily, @A@.orders_by_status, @A@.product_ranking,
                  @A@.category_ranking, @A@.customer_category_sales, @A@.segment_sales;
         -- the big ones get their indexes built once, after the rows
         DROP INDEX @A@.product_sales_daily_key, @A@.product_ranking_key, @A@.customer_category_sales_user;
+        -- (the business day once per order, not per line: OFFSET 0 keeps it there)
         INSERT INTO @A@.product_sales_daily
-        SELECT @A@.business_day(@SOLD@), d.product_id::bigint, count(*), sum(d.quantity)::bigint,
-               sum(d.quantity * d.unit_price)
-          FROM @S@.sales_details d JOIN @S@.sales s ON s.id = d.sale_id
-         WHERE @PAID@
-         GROUP BY 1, 2;
+        SELECT s.business_day, d.product_id::bigint, count(*), sum(d.quantity)::bigint, sum(d.quantity * d.unit_price)
+          FROM @S@.sales_details d
+          JOIN (SELECT s.id, @A@.business_day(@SOLD@) AS business_day FROM @S@.sales s WHERE @PAID@ OFFSET 0) s
+            ON s.id = d.sale_id
+         GROUP BY 1, 2
+         ORDER BY 1, 2;   -- (a day's rows together: the index is built faster, a refresh reads and moves few pages)
         CREATE UNIQUE INDEX product_sales_daily_key ON @A@.product_sales_daily (business_day, product_id);
         -- (the per-customer categories sorted byte-wise: no collation to compare)
         INSERT INTO @A@.customer_category_sales
@@ -705,46 +823,61 @@ BEGIN
                  GROUP BY 1, 2) c
           LEFT JOIN @S@.users u ON u.id = c.user_id;
         CREATE INDEX customer_category_sales_user ON @A@.customer_category_sales (user_id);
+        -- (statistics for the next refresh's plans, which read a few days or customers)
+        ANALYZE @A@.product_sales_daily, @A@.customer_category_sales;
         days := NULL;
     ELSE
-        IF cardinality(days) = 0 AND cardinality(users) = 0 AND cardinality(products) = 0 THEN
+        DELETE FROM @A@.rollup_old_lines;
+        DELETE FROM @A@.rollup_old_sales;
+        IF n_orders = 0 AND cardinality(users) = 0 AND cardinality(products) = 0 THEN
             RETURN 'incremental: nothing changed';
         END IF;
-        -- the paid order lines of the changed days and customers: one pass
-        -- over the shop tables
-        DROP TABLE IF EXISTS pg_temp.ecsync_rollup_lines, pg_temp.ecsync_rollup_old;
-        CREATE TEMP TABLE ecsync_rollup_lines ON COMMIT DROP AS
-        SELECT s.id AS sale_id, s.user_id::bigint AS user_id, @A@.business_day(@SOLD@) AS business_day,
-               d.product_id::bigint AS product_id, d.quantity, d.unit_price
-          FROM @S@.sales s JOIN @S@.sales_details d ON d.sale_id = s.id
-         WHERE @PAID@
-           AND (@A@.business_day(@SOLD@) IN (SELECT unnest(days)) OR s.user_id::bigint IN (SELECT unnest(users)));
-        DELETE FROM @A@.product_sales_daily WHERE business_day = ANY(days);
-        INSERT INTO @A@.product_sales_daily
-        SELECT business_day, product_id, count(*), sum(quantity)::bigint, sum(quantity * unit_price)
-          FROM pg_temp.ecsync_rollup_lines WHERE business_day IN (SELECT unnest(days))
-         GROUP BY 1, 2;
-        DELETE FROM @A@.orders_by_status WHERE business_day = ANY(days);
-        DELETE FROM @A@.sales_daily WHERE business_day = ANY(days);
-        -- customers: out with their rows as they were, in with the new ones,
-        -- and segment_sales moves by the difference
+        DELETE FROM pg_temp.ecsync_rollup_lines WHERE product_id IS NULL OR status NOT IN ('paid', 'shipped');
+
+        -- per business day and product: moved by the difference
+        MERGE INTO @A@.product_sales_daily g
+        USING (SELECT business_day, product_id, sum(sgn) AS lines, sum(sgn * quantity) AS quantity,
+                      sum(sgn * amount) AS revenue
+                 FROM pg_temp.ecsync_rollup_lines GROUP BY 1, 2) d
+           ON g.business_day = d.business_day AND g.product_id = d.product_id
+        WHEN MATCHED AND g.order_lines + d.lines = 0 THEN DELETE
+        WHEN MATCHED AND (d.lines <> 0 OR d.quantity <> 0 OR d.revenue <> 0) THEN
+            UPDATE SET order_lines = g.order_lines + d.lines, quantity = g.quantity + d.quantity,
+                       revenue = g.revenue + d.revenue
+        WHEN NOT MATCHED AND d.lines > 0 THEN
+            INSERT VALUES (d.business_day, d.product_id, d.lines, d.quantity, d.revenue);
+
+        -- customers: their rows as they were plus the difference of their
+        -- orders (an order counts once per category), with their segment
+        -- now; segment_sales moves by the difference of the rows
+        CREATE TEMP TABLE ecsync_rollup_users ON COMMIT DROP AS
+        SELECT DISTINCT user_id FROM pg_temp.ecsync_rollup_lines
+        UNION
+        SELECT unnest(users);
         CREATE TEMP TABLE ecsync_rollup_old ON COMMIT DROP AS
-        SELECT * FROM @A@.customer_category_sales WHERE user_id IN (SELECT unnest(users));
-        DELETE FROM @A@.customer_category_sales WHERE user_id IN (SELECT unnest(users));
+        SELECT * FROM @A@.customer_category_sales WHERE user_id IN (SELECT user_id FROM pg_temp.ecsync_rollup_users);
+        DELETE FROM @A@.customer_category_sales WHERE user_id IN (SELECT user_id FROM pg_temp.ecsync_rollup_users);
         INSERT INTO @A@.customer_category_sales
-        SELECT l.user_id, @A@.age_band(u.age::integer), coalesce(u.gender::text, 'unknown'),
-               coalesce(u.occupation::text, 'unknown'), coalesce(p.category::text, 'unknown'),
-               count(DISTINCT l.sale_id), sum(l.quantity)::bigint, sum(l.quantity * l.unit_price)
-          FROM pg_temp.ecsync_rollup_lines l
-          LEFT JOIN @S@.users u ON u.id = l.user_id
-          LEFT JOIN @S@.products p ON p.id = l.product_id
-         WHERE l.user_id IN (SELECT unnest(users))
-         GROUP BY 1, 2, 3, 4, 5;
+        SELECT c.user_id, @A@.age_band(u.age::integer), coalesce(u.gender::text, 'unknown'),
+               coalesce(u.occupation::text, 'unknown'), c.category, c.orders, c.quantity, c.revenue
+          FROM (SELECT x.user_id, x.category, sum(x.orders)::bigint AS orders, sum(x.quantity)::bigint AS quantity,
+                       sum(x.revenue) AS revenue
+                  FROM (SELECT o.user_id, o.category, o.orders, o.quantity, o.revenue FROM pg_temp.ecsync_rollup_old o
+                        UNION ALL
+                        SELECT k.user_id, k.category, k.sgn, k.quantity, k.revenue
+                          FROM (SELECT l.sgn, l.sale_id, l.user_id, coalesce(p.category::text, 'unknown') AS category,
+                                       sum(l.sgn * l.quantity) AS quantity, sum(l.sgn * l.amount) AS revenue
+                                  FROM pg_temp.ecsync_rollup_lines l LEFT JOIN @S@.products p ON p.id = l.product_id
+                                 GROUP BY 1, 2, 3, 4) k) x
+                 GROUP BY 1, 2
+                HAVING sum(x.orders) > 0) c
+          LEFT JOIN @S@.users u ON u.id = c.user_id;
         MERGE INTO @A@.segment_sales g
         USING (SELECT c.age_band, c.gender, c.occupation, c.category,
                       sum(c.sgn * (c.user_id IS NOT NULL)::integer) AS customers, sum(c.sgn * c.orders) AS orders,
                       sum(c.sgn * c.quantity) AS quantity, sum(c.sgn * c.revenue) AS revenue
-                 FROM (SELECT 1 AS sgn, n.* FROM @A@.customer_category_sales n WHERE n.user_id IN (SELECT unnest(users))
+                 FROM (SELECT 1 AS sgn, n.* FROM @A@.customer_category_sales n
+                        WHERE n.user_id IN (SELECT user_id FROM pg_temp.ecsync_rollup_users)
                        UNION ALL
                        SELECT -1, o.* FROM pg_temp.ecsync_rollup_old o) c
                 GROUP BY 1, 2, 3, 4) d
@@ -755,6 +888,8 @@ BEGIN
                        quantity = g.quantity + d.quantity, revenue = g.revenue + d.revenue
         WHEN NOT MATCHED AND d.orders > 0 THEN
             INSERT VALUES (d.age_band, d.gender, d.occupation, d.category, d.customers, d.orders, d.quantity, d.revenue);
+        DELETE FROM @A@.orders_by_status WHERE business_day = ANY(days);
+        DELETE FROM @A@.sales_daily WHERE business_day = ANY(days);
         weeks := ARRAY(SELECT DISTINCT w FROM unnest(days) d,
                               LATERAL (VALUES (d - (extract(isodow FROM d)::integer - 1)),
                                               (d - (extract(isodow FROM d)::integer - 1) + 7)) v(w));
@@ -802,8 +937,8 @@ BEGIN
                   FROM unnest(products) k(id) LEFT JOIN @S@.products p ON p.id = k.id) pr
          WHERE r.product_id = pr.id AND (r.product, r.category) IS DISTINCT FROM (pr.name, pr.category);
     END IF;
-    RETURN format('incremental: %s business days, %s customers, %s products', cardinality(days), cardinality(users),
-                  cardinality(products));
+    RETURN format('incremental: %s business days, %s orders, %s customers, %s products', cardinality(days), n_orders,
+                  (SELECT count(*) FROM pg_temp.ecsync_rollup_users), cardinality(products));
 END
 $t$;
 $body$, '@A@', a), '@S@', s), '@SOLD@', sold), '@PAID@', paid), '@LAYER@', quote_literal(analytics_schema));
