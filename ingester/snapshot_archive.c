@@ -153,7 +153,7 @@ archive_table(ms_conn *conn, const char *db, const char *table, const char *rel,
 		if (!tp_map_column(&mt.cols[i], &policy, pgtype, sizeof(pgtype), &conv[i], &wire[i],
 						   &bits[i], &nullable, cerr, sizeof(cerr)))
 		{
-			seterr(err, sizeof(err), "MySQL table %s.%s: %s (see the type policy in the README)",
+			seterr(err, sizeof(err), "MySQL table %s.%s: %s (see the type policy in docs/batch.md)",
 				   db, table, cerr);
 			goto done;
 		}

@@ -127,7 +127,7 @@ ecsync_map_table(const TableSpec *spec, ms_conn *conn, const char *db, MappedTab
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("MySQL table %s.%s: %s", db, spec->source_table, err),
 				 errhint("Leave the column out with exclude_columns => %s, "
-						 "or see the type policy in ecsync's README.",
+						 "or see the type policy in ecsync's docs/batch.md.",
 						 names_array(unsupported))));
 	if (m->ncols == 0)
 		ereport(ERROR,

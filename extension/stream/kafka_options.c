@@ -224,7 +224,7 @@ check_property(const char *option, const char *value, Oid catalog,
 				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
 				 errmsg("%sKafka property \"%s\" is not allowed", where, name),
 				 errdetail("ecsync passes only the librdkafka consumer properties it lists to librdkafka."),
-				 errhint("See \"Stream configuration\" in ecsync's README for the properties a server takes.")));
+				 errhint("See \"Stream configuration\" in ecsync's docs/streams.md for the properties a server takes.")));
 	if (p->tier == KP_REFUSED)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),

@@ -510,7 +510,7 @@ stream_refresh_stats(StreamWorker *w)
 					 errmsg("stream \"%s\": partition %d: the stored offset " INT64_FORMAT
 							" is beyond the end of topic \"%s\" (" INT64_FORMAT ")",
 							w->cfg.name, p, ps->next, w->cfg.topic, hi),
-					 errhint("The topic was deleted and created again?  See the README, \"Streams\".")));
+					 errhint("The topic was deleted and created again?  See \"Streams\" in ecsync's docs/operations.md.")));
 		if (hi == ps->written_hw && ps->rate == ps->written_rate)
 			continue;
 		if (!began)

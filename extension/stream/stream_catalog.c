@@ -359,7 +359,7 @@ sc_partition_beyond_end(StreamWorker *w, int32 p, int64 next, int64 low, int64 h
 		CStringGetTextDatum(psprintf("partition %d: the stored offset " INT64_FORMAT
 									 " is beyond the end of topic \"%s\" (" INT64_FORMAT
 									 "): the topic was deleted and created again?  "
-									 "The partition is paused; see the README, \"Streams\".",
+									 "The partition is paused; see \"Streams\" in ecsync's docs/operations.md.",
 									 p, next, w->cfg.topic, high))};
 
 	SPI_execute_with_args("UPDATE ecsync.stream_offsets SET beyond_end = true, low_watermark = $3, "
