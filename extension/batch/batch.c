@@ -275,7 +275,7 @@ run_in_worker(FunctionCallInfo fcinfo, bool reconcile)
 
 	/* read-write SPI calls take a new snapshot, which sees the worker's commit */
 	args[0] = Int32GetDatum(pid);
-	if (SPI_execute_with_args("SELECT run_id, status, error, error_detail, error_hint FROM ecsync.runs "
+	if (SPI_execute_with_args("SELECT run_id, status, error, error_detail, error_hint, error_context FROM ecsync.runs "
 							  "WHERE worker_pid = $1 AND started_at >= statement_timestamp() "
 							  "ORDER BY run_id DESC LIMIT 1",
 							  1, types, args, NULL, false, 1) != SPI_OK_SELECT)
@@ -292,6 +292,7 @@ run_in_worker(FunctionCallInfo fcinfo, bool reconcile)
 		char	   *error = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
 		char	   *detail = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4);
 		char	   *hint = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5);
+		char	   *context = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6);
 
 		/* the worker's message, detail and hint, each where it belongs */
 		ereport(ERROR,
@@ -300,7 +301,8 @@ run_in_worker(FunctionCallInfo fcinfo, bool reconcile)
 						error ? error : "the worker exited unexpectedly"),
 				 detail ? errdetail("%s\nEvery target table is as it was before the run.", detail)
 				 : errdetail("Every target table is as it was before the run."),
-				 hint ? errhint("%s", hint) : errhint("See ecsync.runs and ecsync.status.")));
+				 hint ? errhint("%s", hint) : errhint("See ecsync.runs and ecsync.status."),
+				 context ? errcontext("%s", context) : 0));
 	}
 	if (strcmp(status, "partial") == 0)
 		ereport(WARNING,

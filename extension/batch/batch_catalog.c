@@ -103,9 +103,10 @@ bc_start_run(const BatchRequest *req)
 void
 bc_record_failure(int64 run_id, ErrorData *edata)
 {
-	Datum		args[4];
-	Oid			types[4] = {INT8OID, TEXTOID, TEXTOID, TEXTOID};
-	char		nulls[4] = {' ', ' ', edata->detail ? ' ' : 'n', edata->hint ? ' ' : 'n'};
+	Datum		args[5];
+	Oid			types[5] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	char		nulls[5] = {' ', ' ', edata->detail ? ' ' : 'n', edata->hint ? ' ' : 'n',
+	edata->context ? ' ' : 'n'};
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -115,9 +116,10 @@ bc_record_failure(int64 run_id, ErrorData *edata)
 	args[1] = CStringGetTextDatum(edata->message ? edata->message : "unknown error");
 	args[2] = edata->detail ? CStringGetTextDatum(edata->detail) : (Datum) 0;
 	args[3] = edata->hint ? CStringGetTextDatum(edata->hint) : (Datum) 0;
+	args[4] = edata->context ? CStringGetTextDatum(edata->context) : (Datum) 0;
 	if (catalog_spi("UPDATE ecsync.runs SET status = 'failed', finished_at = clock_timestamp(), "
-					"error = $2, error_detail = $3, error_hint = $4 WHERE run_id = $1",
-					4, types, args, nulls, false, 0) != SPI_OK_UPDATE)
+					"error = $2, error_detail = $3, error_hint = $4, error_context = $5 WHERE run_id = $1",
+					5, types, args, nulls, false, 0) != SPI_OK_UPDATE)
 		elog(WARNING, "could not record the failure of ecsync run " INT64_FORMAT, run_id);
 	SPI_finish();
 	PopActiveSnapshot();
