@@ -26,7 +26,8 @@
 
 ALTER TABLE ecsync.runs
     ADD COLUMN error_detail text,   -- the failure's DETAIL (error is its message)
-    ADD COLUMN error_hint   text;   -- ... and its HINT
+    ADD COLUMN error_hint   text,   -- ... and its HINT
+    ADD COLUMN error_context text;  -- ... and its CONTEXT (the table being synced)
 COMMENT ON COLUMN ecsync.runs.error IS 'a failed run: the error''s message (its detail and hint are apart)';
 
 ALTER TABLE ecsync.cdc_servers
