@@ -722,6 +722,9 @@ BEGIN
       FROM taken;
     IF full_refresh THEN
         why := 'asked';
+    ELSIF NOT EXISTS (SELECT 1 FROM @A@.orders_by_status) AND EXISTS (SELECT 1 FROM @S@.sales) THEN
+        -- the rollups are unlogged: a crash (or a standby's promotion) empties them
+        why := 'the rollups were empty (after a crash)';
     ELSIF everything THEN
         why := 'a full load or TRUNCATE';
     ELSIF (SELECT count(*) FROM pg_trigger WHERE tgrelid = ANY(shop) AND tgenabled = 'A'
@@ -731,9 +734,6 @@ BEGIN
     ELSIF EXISTS (SELECT 1 FROM ecsync.cdc_tables c JOIN ecsync.sync_tables t ON t.id = c.sync_table_id
                    WHERE to_regclass(format('%I.%I', t.target_schema, t.target_table)) = ANY(shop)) THEN
         why := 'change capture writes the shop tables';
-    ELSIF NOT EXISTS (SELECT 1 FROM @A@.orders_by_status) AND EXISTS (SELECT 1 FROM @S@.sales) THEN
-        -- the rollups are unlogged: a crash (or a standby's promotion) empties them
-        why := 'the rollups were empty (after a crash)';
     ELSIF cardinality(users) * 3 > (SELECT count(*) FROM @S@.users) + 300 THEN
         why := format('%s customers changed', cardinality(users));
     ELSIF cardinality(moved) > 0 AND EXISTS (SELECT 1 FROM @A@.product_sales_daily WHERE product_id = ANY(moved)) THEN

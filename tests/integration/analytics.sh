@@ -367,6 +367,58 @@ test_an_incremental_run_recomputes_what_changed() {
 	rollups_equal_a_full_recompute
 }
 
+# Changes in many statements before one refresh, written in PostgreSQL as
+# runs would write them: a line changed twice and moved to another order,
+# that order cancelled and shipped again, a line added and deleted, a line
+# added.  The triggers keep each order and line as it was before its first
+# change, so the rollups move by exactly the difference; then all of it
+# undone.
+test_changes_in_many_statements_move_the_rollups_exactly() {
+	analytics_setup
+	local x a b mode
+	x=$(psql_q -c "SELECT min(d.id) FROM an_shop.sales_details d JOIN an_shop.sales s ON s.id = d.sale_id WHERE s.status = 'paid'")
+	a=$(psql_q -c "SELECT sale_id FROM an_shop.sales_details WHERE id = $x")
+	b=$(psql_q -c "SELECT max(id) FROM an_shop.sales WHERE status = 'shipped' AND user_id <> (SELECT user_id FROM an_shop.sales WHERE id = $a)")
+	psql_q -c "UPDATE an_shop.sales_details SET quantity = quantity + 5 WHERE id = $x;
+	           UPDATE an_shop.sales_details SET sale_id = $b WHERE id = $x;
+	           UPDATE an_shop.sales SET status = 'cancelled' WHERE id = $b;
+	           UPDATE an_shop.sales SET status = 'shipped' WHERE id = $b;
+	           INSERT INTO an_shop.sales_details (id, sale_id, product_id, quantity, unit_price) VALUES (90000001, $a, 2, 1, 10.00);
+	           DELETE FROM an_shop.sales_details WHERE id = 90000001;
+	           INSERT INTO an_shop.sales_details (id, sale_id, product_id, quantity, unit_price) VALUES (90000002, $a, 3, 2, 20.00)"
+	assert_eq 1 "$(psql_q -c "SELECT ecsync_refresh_analytics('an_analytics')")" "layers refreshed"
+	mode=$(psql_q -c "SELECT refresh_mode FROM ecsync.analytics_layers WHERE schema_name = 'an_analytics'")
+	assert_match '^incremental: [1-9][0-9]* business days, [2-9] orders' "$mode" "how the changes were refreshed"
+	rollups_equal_a_full_recompute
+	psql_q -c "UPDATE an_shop.sales_details SET sale_id = $a, quantity = quantity - 5 WHERE id = $x;
+	           DELETE FROM an_shop.sales_details WHERE id = 90000002"
+	psql_q -c "SELECT ecsync_refresh_analytics('an_analytics')" >/dev/null
+	assert_match '^incremental: ' "$(psql_q -c "SELECT refresh_mode FROM ecsync.analytics_layers WHERE schema_name = 'an_analytics'")" \
+		"how the undoing was refreshed"
+	rollups_equal_a_full_recompute
+	dump_mysql
+	: >"$an_dir/events_now.jsonl"
+	compare_figures sales_daily product_ranking category_ranking segment_sales
+}
+
+# The rollups are unlogged: a crash leaves them empty (as TRUNCATE does
+# here), and the next refresh recomputes everything
+test_rollups_emptied_by_a_crash_are_recomputed() {
+	analytics_setup
+	assert_eq "category_ranking customer_category_sales orders_by_status product_ranking product_sales_daily sales_daily segment_sales" \
+		"$(psql_q -c "SELECT string_agg(relname, ' ' ORDER BY relname) FROM pg_class
+		              WHERE relnamespace = 'an_analytics'::regnamespace AND relkind = 'r' AND relpersistence = 'u'")" "the unlogged rollups"
+	psql_q -c "TRUNCATE an_analytics.sales_daily, an_analytics.orders_by_status, an_analytics.product_sales_daily,
+	           an_analytics.product_ranking, an_analytics.category_ranking, an_analytics.customer_category_sales,
+	           an_analytics.segment_sales"
+	assert_eq 1 "$(psql_q -c "SELECT ecsync_refresh_analytics('an_analytics')")" "layers refreshed"
+	assert_eq "full: the rollups were empty (after a crash)" \
+		"$(psql_q -c "SELECT refresh_mode FROM ecsync.analytics_layers WHERE schema_name = 'an_analytics'")" "after the crash"
+	dump_mysql
+	: >"$an_dir/events_now.jsonl"
+	compare_figures sales_daily orders_by_status product_ranking category_ranking segment_sales
+}
+
 # the live view (bin/ecsync-watch, make watch) in a real terminal: tmux
 tmux_() { tmux -L ecsync-test "$@"; }
 pane() { tmux_ capture-pane -p -t watch; }
