@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # run.sh is ecsync's benchmark command (make bench): it starts a stack
 # of its own ("bench", or ECSYNC_STACK; tests/harness), runs the benchmark
-# groups side by side
-# with their anchors and prints "BENCH <name> <key>=<value> ..." lines.
+# groups side by side with their anchors and prints
+# "BENCH <name> <key>=<value> ..." lines.
 #
 #   make bench [GROUP=batch,stream,archive,cdc,mysql] [ROWS=4500000] [EVENTS=2000000]
 set -euo pipefail
