@@ -11,6 +11,8 @@
 # with "N passed, M failed".
 #
 #   tests/run.sh [PATTERN]      run only tests whose name contains PATTERN
+#                               (or any of PATTERN's comma-separated parts:
+#                               tests/run.sh analytics/,pg_cron,bi/)
 #
 # A pass none of whose tests PATTERN selects does not start its stack:
 # tests/run.sh mysql9/ touches only the mysql9 stack.
@@ -83,7 +85,14 @@ all_groups="regress $(for f in tests/integration/*.sh; do
 done)"
 
 # wanted NAME: does the pattern select test NAME?
-wanted() { [ -z "$pattern" ] || [[ $1 == *"$pattern"* ]]; }
+wanted() {
+	local p
+	[ -n "$pattern" ] || return 0
+	for p in ${pattern//,/ }; do
+		[[ $1 == *"$p"* ]] && return 0
+	done
+	return 1
+}
 
 # pass_wanted PREFIX GROUP...: does the pattern select any test of a pass
 # that runs GROUPs (regress: the tests in sql/) named PREFIX<group>/<name>?
