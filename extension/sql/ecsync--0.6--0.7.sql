@@ -607,6 +607,7 @@ DECLARE
     span date[];   -- the days of these periods and of the ones before them
     lo date := '-infinity';
     hi date := 'infinity';
+    hashagg text := current_setting('enable_hashagg');
 BEGIN
     FOREACH per IN ARRAY ARRAY['week', 'month'] LOOP
         starts := CASE per WHEN 'week' THEN weeks ELSE months END;
@@ -621,6 +622,9 @@ BEGIN
             lo := (SELECT min(d) FROM unnest(span) d);
             hi := (SELECT max(d) FROM unnest(span) d);
         END IF;
+        -- (sorted, not hashed: a product's periods come out in the order its
+        -- window reads them, and a hash of a million groups spills)
+        PERFORM set_config('enable_hashagg', 'off', true);
         INSERT INTO @A@.product_ranking
         WITH p AS (
             SELECT CASE per WHEN 'week' THEN x.business_day - ((x.business_day - date '2001-01-01') % 7 + 7) % 7
@@ -645,6 +649,7 @@ BEGIN
                r.revenue_rank, r.quantity_rank, r.previous_quantity, r.previous_revenue, r.revenue - r.previous_revenue,
                round(100 * (r.revenue - r.previous_revenue) / nullif(r.previous_revenue, 0), 2)
           FROM r LEFT JOIN @S@.products pr ON pr.id = r.key;
+        PERFORM set_config('enable_hashagg', hashagg, true);
 
         -- the categories' figures per day first (a few rows a day)
         INSERT INTO @A@.category_ranking
@@ -704,6 +709,7 @@ DECLARE
     n_orders bigint;
     unknown_day boolean;
     why text;
+    hashagg text;
     shop regclass[] := ARRAY[to_regclass('@S@.users'), to_regclass('@S@.products'),
                              to_regclass('@S@.sales'), to_regclass('@S@.sales_details')];
 BEGIN
@@ -801,7 +807,11 @@ BEGIN
                  @A@.category_ranking, @A@.customer_category_sales, @A@.segment_sales;
         -- the big ones get their indexes built once, after the rows
         DROP INDEX @A@.product_sales_daily_key, @A@.product_ranking_key, @A@.customer_category_sales_user;
-        -- (the business day once per order, not per line: OFFSET 0 keeps it there)
+        -- (the business day once per order, not per line: OFFSET 0 keeps it
+        -- there; sorted and grouped, not hashed: nearly every line is a group
+        -- of its own, a hash of them spills, and the sort gives the order too)
+        hashagg := current_setting('enable_hashagg');
+        PERFORM set_config('enable_hashagg', 'off', true);
         INSERT INTO @A@.product_sales_daily
         SELECT s.business_day, d.product_id::bigint, count(*), sum(d.quantity)::bigint, sum(d.quantity * d.unit_price)
           FROM @S@.sales_details d
@@ -809,6 +819,7 @@ BEGIN
             ON s.id = d.sale_id
          GROUP BY 1, 2
          ORDER BY 1, 2;   -- (a day's rows together: the index is built faster, a refresh reads and moves few pages)
+        PERFORM set_config('enable_hashagg', hashagg, true);
         CREATE UNIQUE INDEX product_sales_daily_key ON @A@.product_sales_daily (business_day, product_id);
         -- (the per-customer categories sorted byte-wise: no collation to compare)
         INSERT INTO @A@.customer_category_sales
