@@ -205,8 +205,14 @@ open_table_steps(void *arg)
 			t->typmod[c] = att->atttypmod;
 			getTypeInputInfo(typid, &infn, &t->ioparam[c]);
 			fmgr_info(infn, &t->infunc[c]);
-			/* timestamptz of at least microseconds: read without the parser */
-			t->fast_ts[c] = typid == TIMESTAMPTZOID && (att->atttypmod < 0 || att->atttypmod >= 6);
+			/*
+			 * a TIMESTAMP into timestamptz, a DATETIME into timestamp (its
+			 * wall clock as is: no zone to apply), of at least microseconds:
+			 * read without the parser
+			 */
+			t->fast_ts[c] = ((t->m.conv[c] == TP_TIMESTAMP && typid == TIMESTAMPTZOID) ||
+							 (t->m.conv[c] == TP_DATETIME && typid == TIMESTAMPOID)) &&
+				(att->atttypmod < 0 || att->atttypmod >= 6);
 			foreach(lc, t->m.keys)
 				t->is_key[c] |= strcmp(t->m.colnames[c], lfirst(lc)) == 0;
 		}
@@ -636,12 +642,13 @@ cdc_table_map(CdcTable *t, const br_table *bt, const bs_pos *at)
 }
 
 /*
- * utc_timestamp reads the decoder's form of a TIMESTAMP (UTC) with the
- * batch's own parser (copy_binary.c) into a timestamptz Datum; false for
- * a value that must take the input function instead.
+ * read_timestamp reads the decoder's form of a TIMESTAMP (UTC) or a
+ * DATETIME (a wall clock) with the batch's own parser (copy_binary.c) into
+ * a timestamptz or timestamp Datum (the same microseconds since 2000); false
+ * for a value that must take the input function instead.
  */
 static bool
-utc_timestamp(const char *v, size_t len, Datum *out)
+read_timestamp(const char *v, size_t len, Datum *out)
 {
 	int64_t		us;
 	bool		zero;
@@ -702,11 +709,11 @@ fill(CdcTable *t, TupleTableSlot *slot, const br_image *img, TupleTableSlot *kee
 			continue;
 		}
 		/*
-		 * the decoder's own form of a TIMESTAMP, read as binary COPY reads
-		 * it (a zero date, the policy's NULL, takes the general path)
+		 * the decoder's own form of a TIMESTAMP or DATETIME, read as binary
+		 * COPY reads it (a zero date, the policy's NULL, takes the general
+		 * path)
 		 */
-		if (t->m.conv[c] == TP_TIMESTAMP && t->fast_ts[c] &&
-			utc_timestamp(v, (size_t) img->len[s], &slot->tts_values[a]))
+		if (t->fast_ts[c] && read_timestamp(v, (size_t) img->len[s], &slot->tts_values[a]))
 		{
 			slot->tts_isnull[a] = false;
 			continue;

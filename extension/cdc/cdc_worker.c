@@ -982,6 +982,14 @@ ecsync_cdc_main(Datum main_arg)
 
 		/* the session applies as PostgreSQL's replication does */
 		SetConfigOption("session_replication_role", "replica", PGC_SUSET, PGC_S_OVERRIDE);
+		/*
+		 * and commits as a subscription's apply worker does by default
+		 * (its synchronous_commit = off): without waiting for the WAL to
+		 * reach disk.  The binary log position commits in the same
+		 * transaction, so a crash that loses the last commits loses their
+		 * position with them, and the worker reads those changes again.
+		 */
+		SetConfigOption("synchronous_commit", "off", PGC_USERSET, PGC_S_OVERRIDE);
 		if (cw.policy.datetime_zone)
 			SetConfigOption("TimeZone", cw.policy.datetime_zone, PGC_USERSET, PGC_S_OVERRIDE);
 
