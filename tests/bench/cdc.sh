@@ -48,7 +48,8 @@ counts=$(my $db -e "SELECT CONCAT('--users ', (SELECT count(*) FROM users), ' --
 # ---- ecsync: snapshot now, apply later ----
 q -c "CREATE EXTENSION IF NOT EXISTS ecsync"
 q -c "DROP SERVER IF EXISTS cdcb CASCADE" -c "DROP SCHEMA IF EXISTS cdcb CASCADE"
-q -c "DELETE FROM ecsync.cdc_servers WHERE server_name = 'cdcb'"
+# (and a run's registrations before: a re-run on the same stack starts anew)
+q -c "DELETE FROM ecsync.sync_tables WHERE server_name = 'cdcb'" -c "DELETE FROM ecsync.cdc_servers WHERE server_name = 'cdcb'"
 # bigint unsigned ids as bigint, as pg_chameleon maps them (and as a shop
 # charting in Metabase would)
 mysql_server cdcb $db "bigint_unsigned 'bigint'"
