@@ -207,12 +207,12 @@ open_table_steps(void *arg)
 			fmgr_info(infn, &t->infunc[c]);
 			/*
 			 * a TIMESTAMP into timestamptz, a DATETIME into timestamp (its
-			 * wall clock as is: no zone to apply), of at least microseconds:
-			 * read without the parser
+			 * wall clock as is: no zone to apply): read without the parser
+			 * (a value with more digits than the column takes the input
+			 * function, which rounds it)
 			 */
-			t->fast_ts[c] = ((t->m.conv[c] == TP_TIMESTAMP && typid == TIMESTAMPTZOID) ||
-							 (t->m.conv[c] == TP_DATETIME && typid == TIMESTAMPOID)) &&
-				(att->atttypmod < 0 || att->atttypmod >= 6);
+			t->fast_ts[c] = (t->m.conv[c] == TP_TIMESTAMP && typid == TIMESTAMPTZOID) ||
+				(t->m.conv[c] == TP_DATETIME && typid == TIMESTAMPOID);
 			foreach(lc, t->m.keys)
 				t->is_key[c] |= strcmp(t->m.colnames[c], lfirst(lc)) == 0;
 		}
@@ -648,13 +648,21 @@ cdc_table_map(CdcTable *t, const br_table *bt, const bs_pos *at)
  * for a value that must take the input function instead.
  */
 static bool
-read_timestamp(const char *v, size_t len, Datum *out)
+read_timestamp(const char *v, size_t len, int32 typmod, Datum *out)
 {
 	int64_t		us;
 	bool		zero;
 
 	if (!cb_timestamp(v, len, &us, &zero) || zero || !IS_VALID_TIMESTAMP(us))
 		return false;
+	/* a column of fewer digits: only a value it holds as it is (no rounding) */
+	if (typmod >= 0 && typmod < 6)
+	{
+		static const int64_t unit[6] = {1000000, 100000, 10000, 1000, 100, 10};
+
+		if (us % unit[typmod] != 0)
+			return false;
+	}
 	*out = TimestampTzGetDatum((TimestampTz) us);
 	return true;
 }
@@ -713,7 +721,7 @@ fill(CdcTable *t, TupleTableSlot *slot, const br_image *img, TupleTableSlot *kee
 		 * COPY reads it (a zero date, the policy's NULL, takes the general
 		 * path)
 		 */
-		if (t->fast_ts[c] && read_timestamp(v, (size_t) img->len[s], &slot->tts_values[a]))
+		if (t->fast_ts[c] && read_timestamp(v, (size_t) img->len[s], t->typmod[c], &slot->tts_values[a]))
 		{
 			slot->tts_isnull[a] = false;
 			continue;

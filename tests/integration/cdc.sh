@@ -290,6 +290,51 @@ test_every_type_arrives_as_the_batch_reads_it() {
 	cdc_done c_types
 }
 
+# DATETIME and TIMESTAMP values are read without PostgreSQL's input
+# function when the target column holds them as they are; a pre-created
+# target of fewer fractional digits than MySQL's must round them exactly as
+# that function does (PostgreSQL's own cast of MySQL's text is the
+# expectation), and the snapshot and the stream must agree.
+test_timestamps_into_narrower_pre_created_columns_round_as_postgresql_does() {
+	my_q -e "DROP DATABASE IF EXISTS c_round; CREATE DATABASE c_round"
+	my_q c_round -e "CREATE TABLE t (id INT PRIMARY KEY, d6 DATETIME(6), t3 TIMESTAMP(3) NULL, d0 DATETIME, d3 DATETIME(3))"
+	local vals="'2020-01-01 00:00:00.600000', '2020-01-01 00:00:00.250', '2020-01-01 00:00:00', '2020-01-01 00:00:00.001'
+	  ! '2020-01-01 23:59:59.500000', '2020-01-01 00:00:00.050', '9999-12-31 23:59:59', '1000-01-01 00:00:00.999'
+	  ! '2020-02-29 12:34:56.000000', '2020-01-01 00:00:00.000', '1999-12-31 23:59:59', '2038-01-19 03:14:07.500'
+	  ! '2024-06-30 10:00:00.499999', '2020-01-01 00:00:00.150', '2020-01-01 00:00:01', NULL
+	  ! NULL, NULL, NULL, '2020-01-01 00:00:00.005'" v i=1
+	# half the rows before the snapshot, half streamed
+	IFS='!' read -r -a rowvals <<<"$(tr '\n' ' ' <<<"$vals")"
+	for v in "${rowvals[@]}"; do
+		my_q c_round -e "SET time_zone = '+00:00'; INSERT INTO t VALUES ($i, $v)"
+		i=$((i + 1))
+		[ "$i" = 3 ] && break
+	done
+	cdc_server c_round c_round
+	psql_q -c "DROP SCHEMA IF EXISTS c_round CASCADE" -c "CREATE SCHEMA c_round" \
+		-c "CREATE TABLE c_round.t (id integer PRIMARY KEY, d6 timestamp(0), t3 timestamptz(1), d0 timestamp(6), d3 timestamp(2))"
+	psql_q -c "SELECT ecsync_register_table('c_round', 't', 't', mode => 'cdc', target_schema => 'c_round')" >/dev/null
+	psql_q -c "SELECT ecsync_start_cdc('c_round')" >/dev/null
+	wait_for 60 streaming c_round 1 || fail "never streamed: $(table_error c_round.t)"
+	for v in "${rowvals[@]:2}"; do
+		my_q c_round -e "SET time_zone = '+00:00'; INSERT INTO t VALUES ($i, $v)"
+		i=$((i + 1))
+	done
+	# and an update of a streamed row
+	my_q c_round -e "UPDATE t SET d6 = '2021-05-05 05:05:05.999999', d3 = '2021-05-05 05:05:05.995' WHERE id = 3"
+	wait_for 30 caught_up c_round || fail "not caught up: $(table_error c_round.t)"
+	local expected
+	expected=$(my_q c_round -e "SET time_zone = '+00:00'; SELECT id, d6, t3, d0, d3 FROM t ORDER BY id" |
+		awk -F'\t' '{ q = ""; for (i = 2; i <= 5; i++) q = q ", " ($i == "NULL" ? "NULL" : "'"'"'" $i "'"'"'");
+		               print "(" $1 q ")" }' | paste -sd, -)
+	assert_eq "$(psql_q -c "SELECT id, d6::timestamp(0), (t3 || '+00')::timestamptz(1), d0::timestamp(6), d3::timestamp(2)
+	                        FROM (VALUES $expected) v(id, d6, t3, d0, d3) ORDER BY id")" \
+		"$(psql_q -c "SELECT * FROM c_round.t ORDER BY id")" "the target's values are PostgreSQL's casts of MySQL's"
+	assert_eq 5 "$(psql_q -c "SELECT count(*) FROM c_round.t")" "every row"
+	cdc_done c_round
+	my_q -e "DROP DATABASE c_round"
+}
+
 test_decoder_reads_values_as_select_does() {
 	# binlogcat prints what ecsync's decoder reads from the binary log; MariaDB
 	# prints what SELECT reads (FLOAT as a double, geometry as WKB, TIMESTAMP in
