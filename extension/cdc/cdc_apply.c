@@ -38,6 +38,7 @@
 #include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
 #include "utils/timestamp.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -207,9 +208,8 @@ open_table_steps(void *arg)
 			fmgr_info(infn, &t->infunc[c]);
 			/*
 			 * a TIMESTAMP into timestamptz, a DATETIME into timestamp (its
-			 * wall clock as is: no zone to apply): read without the parser
-			 * (a value with more digits than the column takes the input
-			 * function, which rounds it)
+			 * wall clock as is: no zone to apply): read without the parser,
+			 * rounded to the column's digits as the parser rounds
 			 */
 			t->fast_ts[c] = (t->m.conv[c] == TP_TIMESTAMP && typid == TIMESTAMPTZOID) ||
 				(t->m.conv[c] == TP_DATETIME && typid == TIMESTAMPOID);
@@ -644,26 +644,22 @@ cdc_table_map(CdcTable *t, const br_table *bt, const bs_pos *at)
 /*
  * read_timestamp reads the decoder's form of a TIMESTAMP (UTC) or a
  * DATETIME (a wall clock) with the batch's own parser (copy_binary.c) into
- * a timestamptz or timestamp Datum (the same microseconds since 2000); false
- * for a value that must take the input function instead.
+ * a timestamptz or timestamp Datum (the same microseconds since 2000) of
+ * typmod's digits; false for a value that must take the input function.
  */
 static bool
 read_timestamp(const char *v, size_t len, int32 typmod, Datum *out)
 {
 	int64_t		us;
+	Timestamp	ts;
 	bool		zero;
 
 	if (!cb_timestamp(v, len, &us, &zero) || zero || !IS_VALID_TIMESTAMP(us))
 		return false;
-	/* a column of fewer digits: only a value it holds as it is (no rounding) */
-	if (typmod >= 0 && typmod < 6)
-	{
-		static const int64_t unit[6] = {1000000, 100000, 10000, 1000, 100, 10};
-
-		if (us % unit[typmod] != 0)
-			return false;
-	}
-	*out = TimestampTzGetDatum((TimestampTz) us);
+	/* rounded to the column's digits, as the input and receive functions do */
+	ts = (Timestamp) us;
+	AdjustTimestampForTypmod(&ts, typmod);
+	*out = TimestampTzGetDatum((TimestampTz) ts);
 	return true;
 }
 
