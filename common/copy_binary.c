@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mysql_source.h"
 #include "seterr.h"
 
 #define NUMERIC_POS 0x0000
@@ -468,5 +469,125 @@ cb_value(ebuf *out, tp_conv conv, tp_wire wire, int bits,
 
 oom:
 	seterr(err, errlen, "out of memory encoding a value of %zu bytes", len);
+	return false;
+}
+
+/* u64_text writes n's decimal digits (with a '-' when neg) ending at end */
+static char *
+u64_text(char *end, uint64_t n, bool neg)
+{
+	char	   *p = end;
+
+	do
+	{
+		*--p = (char) ('0' + n % 10);
+		n /= 10;
+	} while (n > 0);
+	if (neg)
+		*--p = '-';
+	return p;
+}
+
+bool
+cb_typed_value(ebuf *out, tp_conv conv, tp_wire wire, int bits,
+			   const ms_value *v, char *err, size_t errlen)
+{
+	size_t		at;
+	bool		ok;
+
+	switch (v->kind)
+	{
+		case MS_NULL:
+			return cb_null(out);
+		case MS_BYTES:
+			return cb_value(out, conv, wire, bits, v->p, v->len, err, errlen);
+		case MS_INT:
+		case MS_UINT:
+			{
+				bool		neg = v->kind == MS_INT && v->i < 0;
+				uint64_t	mag = v->kind == MS_UINT ? v->u :
+					neg ? (uint64_t) 0 - (uint64_t) v->i : (uint64_t) v->i;
+				char		text[24];
+				char	   *t = u64_text(text + sizeof(text), mag, neg);
+				size_t		len = (size_t) (text + sizeof(text) - t);
+
+				switch (wire)
+				{
+					case TW_INT2:
+					case TW_INT4:
+					case TW_INT8:
+						{
+							uint64_t	limit = wire == TW_INT2 ? INT16_MAX :
+								wire == TW_INT4 ? INT32_MAX : INT64_MAX;
+
+							/* -limit-1 .. limit, as strtoll and the ranges in cb_value */
+							if (mag > limit + (neg ? 1 : 0))
+								return cb_value(out, conv, wire, bits, t, len, err, errlen);
+							if (!begin_value(out, &at))
+								goto oom;
+							{
+								int64_t		n = neg ? (int64_t) (0 - mag) : (int64_t) mag;
+
+								ok = wire == TW_INT2 ? cb_put16(out, (uint16_t) (int16_t) n) :
+									wire == TW_INT4 ? cb_put32(out, (uint32_t) (int32_t) n) :
+									cb_put64(out, (uint64_t) n);
+							}
+							if (!ok)
+								goto oom;
+							end_value(out, at);
+							return true;
+						}
+					default:
+						/* numeric, boolean: the digits, as the text protocol sends them */
+						return cb_value(out, conv, wire, bits, t, len, err, errlen);
+				}
+			}
+		case MS_DATETIME:
+			{
+				int64_t		days;
+
+				if (v->year < 0 || v->year > 9999 || v->month < 0 || v->month > 12 ||
+					v->day < 0 || v->day > 31)
+				{
+					seterr(err, errlen, "cannot read the date %04d-%02d-%02d", v->year, v->month, v->day);
+					return false;
+				}
+				/* zero or zero-in-date: the policy's NULL, as parse_date */
+				if (v->year == 0 || v->month == 0 || v->day == 0)
+					return cb_null(out);
+				days = cb_days_from_civil(v->year, v->month, v->day) - POSTGRES_EPOCH_DAYS;
+				if (!begin_value(out, &at))
+					goto oom;
+				if (wire == TW_DATE)
+					ok = cb_put32(out, (uint32_t) (int32_t) days);
+				else if (wire == TW_TIMESTAMP)
+				{
+					if (v->hour < 0 || v->hour > 23 || v->minute < 0 || v->minute > 59 ||
+						v->second < 0 || v->second > 59 || v->usec < 0 || v->usec > 999999)
+					{
+						seterr(err, errlen, "cannot read the time %02d:%02d:%02d.%06ld",
+							   v->hour, v->minute, v->second, v->usec);
+						return false;
+					}
+					ok = cb_put64(out, (uint64_t) (days * USECS_PER_DAY +
+												   ((v->hour * INT64_C(60) + v->minute) * 60 + v->second) * INT64_C(1000000) +
+												   v->usec));
+				}
+				else
+				{
+					seterr(err, errlen, "internal error: a date for a column of another type");
+					return false;
+				}
+				if (!ok)
+					goto oom;
+				end_value(out, at);
+				return true;
+			}
+	}
+	seterr(err, errlen, "internal error: a value of no kind");
+	return false;
+
+oom:
+	seterr(err, errlen, "out of memory encoding a value");
 	return false;
 }

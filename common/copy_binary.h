@@ -65,4 +65,38 @@ extern bool cb_null(ebuf *out);
 extern bool cb_value(ebuf *out, tp_conv conv, tp_wire wire, int bits,
 					 const char *v, size_t len, char *err, size_t errlen);
 
+/*
+ * cb_typed_native: can cb_typed_value take column's integers or dates as
+ * MySQL's binary protocol holds them (the wires below), not as text?
+ */
+static inline bool
+cb_typed_native(tp_conv conv, tp_wire wire)
+{
+	switch (wire)
+	{
+		case TW_INT2:
+		case TW_INT4:
+		case TW_INT8:
+		case TW_NUMERIC:
+			return conv == TP_NUMBER;
+		case TW_BOOL:
+			return conv == TP_BOOL;
+		case TW_DATE:
+			return conv == TP_DATE;
+		case TW_TIMESTAMP:
+			return conv == TP_DATETIME || conv == TP_TIMESTAMP;
+		default:
+			return false;
+	}
+}
+
+/*
+ * cb_typed_value appends one value of MySQL's binary protocol
+ * (ms_fetch_typed) exactly as cb_value appends the same value's text:
+ * bytes go to cb_value, integers and dates are encoded without text.
+ */
+struct ms_value;
+extern bool cb_typed_value(ebuf *out, tp_conv conv, tp_wire wire, int bits,
+						   const struct ms_value *v, char *err, size_t errlen);
+
 #endif							/* ECSYNC_COPY_BINARY_H */

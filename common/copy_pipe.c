@@ -88,6 +88,21 @@ oom:
 	return row_failed(p, rowno, NULL, "out of memory");
 }
 
+/* encode_row_typed appends one row of MySQL's binary protocol as binary COPY */
+static bool
+encode_row_typed(copy_pipe *p, ebuf *out, const ms_value *values, uint64_t rowno)
+{
+	char		err[MS_ERRLEN];
+
+	if (!cb_row_start(out, p->spec.ncols))
+		return row_failed(p, rowno, NULL, "out of memory");
+	for (int i = 0; i < p->spec.ncols; i++)
+		if (!cb_typed_value(out, p->spec.conv[i], p->spec.wire[i], p->spec.bits[i],
+							&values[i], err, sizeof(err)))
+			return row_failed(p, rowno, p->spec.colnames[i], err);
+	return true;
+}
+
 /* encode_row appends one row as COPY text or CSV; false with a message */
 static bool
 encode_row(copy_pipe *p, ebuf *out, ebuf *scratch, char **values,
@@ -153,6 +168,7 @@ reader_main(void *arg)
 	ebuf		scratch;
 	int			slot;
 	bool		failed = false;
+	bool		typed;
 	uint64_t	rows = 0;
 
 	ebuf_init(&scratch);
@@ -174,16 +190,25 @@ reader_main(void *arg)
 			break;
 		}
 
+	/* a prepared statement's rows come typed (binary COPY only) */
+	typed = ms_typed(p->spec.conn);
+	if (typed && p->spec.format != CP_BINARY)
+	{
+		seterr(p->error, sizeof(p->error), "internal error: typed MySQL rows for a text COPY");
+		failed = true;
+	}
 	for (; !failed;)
 	{
 		ebuf	   *out = &p->chunks[slot].data;
 		char	  **values;
 		unsigned long *lengths;
+		const ms_value *tvalues;
 		int			r;
 
 		if (p->stop)
 			break;
-		r = ms_fetch(p->spec.conn, &values, &lengths, p->error, sizeof(p->error));
+		r = typed ? ms_fetch_typed(p->spec.conn, &tvalues, p->error, sizeof(p->error)) :
+			ms_fetch(p->spec.conn, &values, &lengths, p->error, sizeof(p->error));
 		if (r < 0)
 		{
 			failed = true;
@@ -191,7 +216,8 @@ reader_main(void *arg)
 		}
 		if (r == 0)
 			break;
-		if (!encode_row(p, out, &scratch, values, lengths, rows + 1))
+		if (typed ? !encode_row_typed(p, out, tvalues, rows + 1) :
+			!encode_row(p, out, &scratch, values, lengths, rows + 1))
 		{
 			failed = true;
 			break;

@@ -12,11 +12,29 @@
 
 #include <mysql.h>
 
+/* a prepared statement's result, column by column (ms_stream_typed) */
+typedef struct ms_typed_result
+{
+	MYSQL_STMT *stmt;
+	int			ncols;
+	MYSQL_BIND *bind;
+	my_bool    *nulls;
+	my_bool    *errors;
+	unsigned long *lengths;
+	long long  *ints;
+	MYSQL_TIME *times;
+	char	  **bufs;			/* the byte columns' buffers, grown as needed */
+	ms_value   *values;
+} ms_typed_result;
+
+static void typed_free(ms_typed_result *t);
+
 struct ms_conn
 {
 	MYSQL	   *mysql;
 	MYSQL_RES  *res;			/* the current streamed result, if any */
 	unsigned int nfields;
+	ms_typed_result *typed;		/* or the current prepared statement's */
 };
 
 static void
@@ -185,12 +203,15 @@ ms_close(ms_conn *c)
 	if (c == NULL)
 		return;
 	/* freeing an unfinished result reads the rest of it: abort instead */
+	if (c->res != NULL || c->typed != NULL)
+		mariadb_cancel(c->mysql);
 	if (c->res != NULL)
 	{
-		mariadb_cancel(c->mysql);
 		mysql_free_result(c->res);
 		c->res = NULL;
 	}
+	typed_free(c->typed);
+	c->typed = NULL;
 	mysql_close(c->mysql);
 	free(c);
 }
@@ -457,6 +478,26 @@ ms_cancel(ms_conn *c)
 	mariadb_cancel(c->mysql);
 }
 
+static void
+typed_free(ms_typed_result *t)
+{
+	if (t == NULL)
+		return;
+	if (t->stmt != NULL)
+		mysql_stmt_close(t->stmt);	/* reads what is left of the result */
+	for (int i = 0; t->bufs != NULL && i < t->ncols; i++)
+		free(t->bufs[i]);
+	free(t->bind);
+	free(t->nulls);
+	free(t->errors);
+	free(t->lengths);
+	free(t->ints);
+	free(t->times);
+	free(t->bufs);
+	free(t->values);
+	free(t);
+}
+
 void
 ms_stream_end(ms_conn *c)
 {
@@ -465,6 +506,262 @@ ms_stream_end(ms_conn *c)
 		mysql_free_result(c->res);
 		c->res = NULL;
 	}
+	typed_free(c->typed);
+	c->typed = NULL;
+}
+
+/* the first size of a byte column's buffer; a longer value grows it */
+#define TYPED_BUF_START 64
+
+/*
+ * typed_bind_kind: how column f comes over the binary protocol: 'i' an
+ * integer, 't' a date and time, 'b' bytes exactly as the text protocol
+ * sends them, 0 not the same as in the text protocol (then the statement
+ * is not used)
+ */
+static char
+typed_bind_kind(const MYSQL_FIELD *f)
+{
+	switch (f->type)
+	{
+		case MYSQL_TYPE_TINY:
+		case MYSQL_TYPE_SHORT:
+		case MYSQL_TYPE_INT24:
+		case MYSQL_TYPE_LONG:
+		case MYSQL_TYPE_LONGLONG:
+			return 'i';
+		case MYSQL_TYPE_DATE:
+		case MYSQL_TYPE_DATETIME:
+		case MYSQL_TYPE_TIMESTAMP:
+			return 't';
+		case MYSQL_TYPE_DECIMAL:
+		case MYSQL_TYPE_NEWDECIMAL:
+		case MYSQL_TYPE_VARCHAR:
+		case MYSQL_TYPE_VAR_STRING:
+		case MYSQL_TYPE_STRING:
+		case MYSQL_TYPE_TINY_BLOB:
+		case MYSQL_TYPE_MEDIUM_BLOB:
+		case MYSQL_TYPE_LONG_BLOB:
+		case MYSQL_TYPE_BLOB:
+		case MYSQL_TYPE_ENUM:
+		case MYSQL_TYPE_SET:
+			return 'b';
+		default:
+			/* FLOAT, DOUBLE, TIME, YEAR, BIT, JSON, GEOMETRY, ... */
+			return 0;
+	}
+}
+
+int
+ms_stream_typed(ms_conn *c, const char *sql, int ncols, const bool *native,
+				char *err, size_t errlen)
+{
+	ms_typed_result *t;
+	MYSQL_RES  *meta;
+	MYSQL_FIELD *fields;
+	int			rc = -1;
+
+	ms_stream_end(c);
+	t = calloc(1, sizeof(*t));
+	if (t == NULL || (t->stmt = mysql_stmt_init(c->mysql)) == NULL)
+	{
+		seterr(err, errlen, "out of memory preparing a MySQL statement");
+		typed_free(t);
+		return -1;
+	}
+	if (mysql_stmt_prepare(t->stmt, sql, strlen(sql)) != 0)
+	{
+		seterr(err, errlen, "MySQL error %u while preparing a query: %s",
+			   mysql_stmt_errno(t->stmt), mysql_stmt_error(t->stmt));
+		typed_free(t);
+		return -1;
+	}
+	meta = mysql_stmt_result_metadata(t->stmt);
+	if (meta == NULL || (int) mysql_num_fields(meta) != ncols)
+	{
+		if (meta != NULL)
+			mysql_free_result(meta);
+		typed_free(t);
+		return 0;
+	}
+	fields = mysql_fetch_fields(meta);
+	t->ncols = ncols;
+	t->bind = calloc((size_t) ncols, sizeof(MYSQL_BIND));
+	t->nulls = calloc((size_t) ncols, sizeof(my_bool));
+	t->errors = calloc((size_t) ncols, sizeof(my_bool));
+	t->lengths = calloc((size_t) ncols, sizeof(unsigned long));
+	t->ints = calloc((size_t) ncols, sizeof(long long));
+	t->times = calloc((size_t) ncols, sizeof(MYSQL_TIME));
+	t->bufs = calloc((size_t) ncols, sizeof(char *));
+	t->values = calloc((size_t) ncols, sizeof(ms_value));
+	if (!t->bind || !t->nulls || !t->errors || !t->lengths || !t->ints ||
+		!t->times || !t->bufs || !t->values)
+	{
+		seterr(err, errlen, "out of memory preparing a MySQL statement");
+		goto done;
+	}
+	for (int i = 0; i < ncols; i++)
+	{
+		MYSQL_BIND *b = &t->bind[i];
+		char		kind = typed_bind_kind(&fields[i]);
+
+		if (kind == 0 || (kind != 'b' && !native[i]))
+		{
+			rc = 0;
+			goto done;
+		}
+		b->is_null = &t->nulls[i];
+		b->error = &t->errors[i];
+		b->length = &t->lengths[i];
+		if (kind == 'i')
+		{
+			b->buffer_type = MYSQL_TYPE_LONGLONG;
+			b->buffer = &t->ints[i];
+			b->is_unsigned = (fields[i].flags & UNSIGNED_FLAG) != 0;
+			t->values[i].kind = b->is_unsigned ? MS_UINT : MS_INT;
+		}
+		else if (kind == 't')
+		{
+			b->buffer_type = MYSQL_TYPE_DATETIME;
+			b->buffer = &t->times[i];
+			b->buffer_length = sizeof(MYSQL_TIME);
+			t->values[i].kind = MS_DATETIME;
+		}
+		else
+		{
+			/* one byte more than the buffer's length: values end in NUL */
+			if ((t->bufs[i] = malloc(TYPED_BUF_START + 1)) == NULL)
+			{
+				seterr(err, errlen, "out of memory preparing a MySQL statement");
+				goto done;
+			}
+			b->buffer_type = MYSQL_TYPE_BLOB;	/* the bytes as they are */
+			b->buffer = t->bufs[i];
+			b->buffer_length = TYPED_BUF_START;
+			t->values[i].kind = MS_BYTES;
+		}
+	}
+	if (mysql_stmt_execute(t->stmt) != 0 || mysql_stmt_bind_result(t->stmt, t->bind) != 0)
+	{
+		seterr(err, errlen, "MySQL error %u while starting a query: %s",
+			   mysql_stmt_errno(t->stmt), mysql_stmt_error(t->stmt));
+		goto done;
+	}
+	c->typed = t;
+	c->nfields = (unsigned int) ncols;
+	mysql_free_result(meta);
+	return 1;
+
+done:
+	mysql_free_result(meta);
+	typed_free(t);
+	return rc;
+}
+
+bool
+ms_typed(ms_conn *c)
+{
+	return c->typed != NULL;
+}
+
+int
+ms_fetch_typed(ms_conn *c, const ms_value **values, char *err, size_t errlen)
+{
+	ms_typed_result *t = c->typed;
+	int			rc = mysql_stmt_fetch(t->stmt);
+
+	if (rc == MYSQL_NO_DATA)
+		return 0;
+	if (rc != 0 && rc != MYSQL_DATA_TRUNCATED)
+	{
+		seterr(err, errlen, "MySQL error %u while reading rows: %s",
+			   mysql_stmt_errno(t->stmt), mysql_stmt_error(t->stmt));
+		return -1;
+	}
+
+	/*
+	 * A value longer than its buffer (reported as MYSQL_DATA_TRUNCATED only
+	 * when the connection asks for it, so checked whatever rc says): grow
+	 * the buffer and read the value again, whole.
+	 */
+	{
+		bool		grew = false;
+
+		for (int i = 0; i < t->ncols; i++)
+		{
+			MYSQL_BIND *b = &t->bind[i];
+			char	   *grown;
+
+			if (b->buffer_type != MYSQL_TYPE_BLOB || t->nulls[i] || t->lengths[i] <= b->buffer_length)
+				continue;
+			grown = realloc(t->bufs[i], t->lengths[i] + 1);
+			if (grown == NULL)
+			{
+				seterr(err, errlen, "out of memory reading a MySQL value of %lu bytes", t->lengths[i]);
+				return -1;
+			}
+			t->bufs[i] = grown;
+			b->buffer = grown;
+			b->buffer_length = t->lengths[i];
+			if (mysql_stmt_fetch_column(t->stmt, b, (unsigned int) i, 0) != 0 ||
+				t->lengths[i] > b->buffer_length)
+			{
+				seterr(err, errlen, "MySQL error %u while reading a long value: %s",
+					   mysql_stmt_errno(t->stmt), mysql_stmt_error(t->stmt));
+				return -1;
+			}
+			grew = true;
+		}
+		if (grew && mysql_stmt_bind_result(t->stmt, t->bind) != 0)
+		{
+			seterr(err, errlen, "MySQL error %u while reading rows: %s",
+				   mysql_stmt_errno(t->stmt), mysql_stmt_error(t->stmt));
+			return -1;
+		}
+	}
+	for (int i = 0; i < t->ncols; i++)
+	{
+		ms_value   *v = &t->values[i];
+		ms_kind		kind = t->bind[i].buffer_type == MYSQL_TYPE_LONGLONG ?
+			(t->bind[i].is_unsigned ? MS_UINT : MS_INT) :
+			t->bind[i].buffer_type == MYSQL_TYPE_DATETIME ? MS_DATETIME : MS_BYTES;
+
+		if (t->nulls[i])
+		{
+			v->kind = MS_NULL;
+			continue;
+		}
+		v->kind = kind;
+		switch (kind)
+		{
+			case MS_INT:
+				v->i = t->ints[i];
+				break;
+			case MS_UINT:
+				v->u = (uint64_t) t->ints[i];
+				break;
+			case MS_DATETIME:
+				{
+					const MYSQL_TIME *tm = &t->times[i];
+
+					v->year = (int) tm->year;
+					v->month = (int) tm->month;
+					v->day = (int) tm->day;
+					v->hour = (int) tm->hour;
+					v->minute = (int) tm->minute;
+					v->second = (int) tm->second;
+					v->usec = (long) tm->second_part;
+					break;
+				}
+			default:
+				t->bufs[i][t->lengths[i]] = '\0';
+				v->p = t->bufs[i];
+				v->len = t->lengths[i];
+				break;
+		}
+	}
+	*values = t->values;
+	return 1;
 }
 
 const char *

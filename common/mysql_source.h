@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "ebuf.h"
@@ -127,6 +128,59 @@ extern void *ms_handle(ms_conn *c);
  */
 extern int	ms_query_row(ms_conn *c, const char *sql, int n, char (*vals)[256],
 						 char *err, size_t errlen);
+
+/*
+ * A value of MySQL's binary protocol (ms_stream_typed): an integer or a
+ * date and time as the server holds it, or bytes (strings, DECIMAL as its
+ * text), valid until the next fetch.
+ */
+typedef enum ms_kind
+{
+	MS_NULL,
+	MS_INT,						/* i */
+	MS_UINT,					/* u: an UNSIGNED column */
+	MS_DATETIME,				/* year .. usec: DATE, DATETIME, TIMESTAMP */
+	MS_BYTES					/* p, len */
+} ms_kind;
+
+typedef struct ms_value
+{
+	ms_kind		kind;
+	int64_t		i;
+	uint64_t	u;
+	int			year,
+				month,
+				day,
+				hour,
+				minute,
+				second;
+	long		usec;
+	const char *p;
+	unsigned long len;
+} ms_value;
+
+/*
+ * ms_stream_typed starts sql as a prepared statement, whose rows come in
+ * MySQL's binary protocol: integers and dates are not formatted as text by
+ * the server nor parsed again here.  native[i] says whether the reader
+ * takes column i's integer or date as such; a result with any other column
+ * the protocol would not hand over as the text protocol does (FLOAT,
+ * DOUBLE, TIME, YEAR, BIT, JSON, spatial, or an integer or date not
+ * taken natively) is not started: 0, and the caller uses ms_stream.
+ * 1 when streaming, -1 with a message.
+ */
+extern int	ms_stream_typed(ms_conn *c, const char *sql, int ncols,
+							const bool *native, char *err, size_t errlen);
+
+/* ms_typed: is the current stream ms_stream_typed's? */
+extern bool ms_typed(ms_conn *c);
+
+/*
+ * ms_fetch_typed returns 1 with the next row's values (valid until the
+ * next call), 0 at the end, -1 on error.
+ */
+extern int	ms_fetch_typed(ms_conn *c, const ms_value **values,
+						   char *err, size_t errlen);
 
 /* ms_stream_end frees the current result (reading what is left) */
 extern void ms_stream_end(ms_conn *c);

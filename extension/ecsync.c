@@ -26,6 +26,7 @@ char	   *ecsync_database = NULL;
 int			ecsync_launcher_naptime = 10;
 int			ecsync_batch_copy_format = BATCH_COPY_AUTO;
 bool		ecsync_batch_index_after_load = true;
+bool		ecsync_batch_binary_protocol = true;
 bool		ecsync_batch_carry_foreign_keys = true;
 
 static const struct config_enum_entry batch_copy_formats[] = {
@@ -75,6 +76,17 @@ _PG_init(void)
 							 &ecsync_batch_copy_format,
 							 BATCH_COPY_AUTO,
 							 batch_copy_formats,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("ecsync.batch_binary_protocol",
+							 "Whether batch runs read MySQL in its binary protocol (a prepared "
+							 "statement: integers and dates not formatted as text) where binary "
+							 "COPY takes every column.",
+							 NULL,
+							 &ecsync_batch_binary_protocol,
+							 true,
 							 PGC_SUSET,
 							 0,
 							 NULL, NULL, NULL);

@@ -21,6 +21,7 @@
 extern char *ecsync_database;
 extern int	ecsync_launcher_naptime;
 extern int	ecsync_batch_copy_format;
+extern bool ecsync_batch_binary_protocol;
 extern bool ecsync_batch_index_after_load;
 extern bool ecsync_batch_carry_foreign_keys;
 
@@ -73,6 +74,14 @@ typedef struct CopySource
 
 extern uint64 ecsync_copy_from_mysql(Relation rel, List *attnames,
 									 CopySource *src, bool freeze);
+
+/*
+ * ecsync_stream_rows starts sql on src->conn for ecsync_copy_from_mysql:
+ * in MySQL's binary protocol where binary COPY takes every column's
+ * integers and dates as such (ecsync.batch_binary_protocol), in its text
+ * protocol otherwise.  Errors are raised.
+ */
+extern void ecsync_stream_rows(CopySource *src, const char *sql);
 
 /* table_map.c: what a registration says about its MySQL table ... */
 typedef struct TableSpec

@@ -706,7 +706,6 @@ reconcile_table(SyncTable *t, MappedTable *m, Oid relid, ms_conn *conn,
 	uint64		changed;
 	CopySource	src;
 	Relation	stage_rel;
-	char		err[MS_ERRLEN];
 	char	   *stage = psprintf("ecsync_keys_%d", t->id);
 	ListCell   *lc;
 
@@ -755,9 +754,6 @@ reconcile_table(SyncTable *t, MappedTable *m, Oid relid, ms_conn *conn,
 	spi_exec(psprintf("CREATE TEMP TABLE %s ON COMMIT DROP AS SELECT %s FROM %s WITH NO DATA",
 					  stage, cols.data, qualified(t)), SPI_OK_UTILITY);
 	CommandCounterIncrement();
-	if (!ms_stream(conn, psprintf("SELECT %s FROM %s.%s", sel.data, mysql_ident(db),
-								  mysql_ident(t->source_table)), err, sizeof(err)))
-		mysql_failed(err);
 	memset(&src, 0, sizeof(src));
 	src.conn = conn;
 	src.ncols = ncols;
@@ -766,6 +762,8 @@ reconcile_table(SyncTable *t, MappedTable *m, Oid relid, ms_conn *conn,
 	src.bits = bits;
 	src.colnames = names;
 	src.binary = *binary = use_binary(relid, m, idx, ncols);
+	ecsync_stream_rows(&src, psprintf("SELECT %s FROM %s.%s", sel.data, mysql_ident(db),
+									  mysql_ident(t->source_table)));
 	stage_rel = table_open(RangeVarGetRelid(makeRangeVar("pg_temp", stage, -1), NoLock, false),
 						   RowExclusiveLock);
 	(void) ecsync_copy_from_mysql(stage_rel, attnames, &src, true);
@@ -875,7 +873,6 @@ sync_table_inner(int64 run_id, SyncTable *t, bool reconcile)
 	Oid			relid;
 	Relation	rel;
 	CopySource	src;
-	char		err[MS_ERRLEN];
 	char	   *source;
 	char	   *new_watermark = NULL;
 	bool		incremental_pass;
@@ -938,10 +935,8 @@ sync_table_inner(int64 run_id, SyncTable *t, bool reconcile)
 	/* an incremental table's first run (no watermark yet) is a full copy */
 	incremental_pass = t->incremental && t->watermark != NULL;
 
-	if (!ms_stream(sc->conn, select_sql(&m, sc->conn, db, t,
-										incremental_pass ? t->watermark : NULL),
-				   err, sizeof(err)))
-		mysql_failed(err);
+	ecsync_stream_rows(&src, select_sql(&m, sc->conn, db, t,
+										incremental_pass ? t->watermark : NULL));
 
 	if (!incremental_pass)
 	{

@@ -24,6 +24,7 @@
 #include "parser/parse_relation.h"
 #include "utils/rel.h"
 
+#include "copy_binary.h"
 #include "copy_pipe.h"
 #include "ecsync.h"
 
@@ -116,4 +117,29 @@ ecsync_copy_from_mysql(Relation rel, List *attnames, CopySource *src, bool freez
 	}
 	PG_END_TRY();
 	return processed;
+}
+
+void
+ecsync_stream_rows(CopySource *src, const char *sql)
+{
+	char		err[MS_ERRLEN];
+	int			rc = 0;
+
+	if (src->binary && ecsync_batch_binary_protocol)
+	{
+		bool	   *native = palloc(sizeof(bool) * (src->ncols > 0 ? src->ncols : 1));
+
+		for (int i = 0; i < src->ncols; i++)
+			native[i] = cb_typed_native(src->conv[i], src->wire[i]);
+		rc = ms_stream_typed(src->conn, sql, src->ncols, native, err, sizeof(err));
+		pfree(native);
+	}
+	/* 0: a column the binary protocol would not hand over as text does */
+	if (rc == 0 && !ms_stream(src->conn, sql, err, sizeof(err)))
+		rc = -1;
+	if (rc < 0)
+	{
+		CHECK_FOR_INTERRUPTS();
+		ereport(ERROR, (errcode(ERRCODE_CONNECTION_FAILURE), errmsg("%s", err)));
+	}
 }

@@ -173,6 +173,68 @@ test_types_follow_the_policy() {
 	assert_eq t "$(psql_q -c "SELECT b FROM ty.types WHERE id = 3")" "target unchanged"
 }
 
+# A table whose every column the binary protocol hands over as the text
+# protocol does (integers, dates, decimals, strings) is read with a
+# prepared statement: its integers and dates come without text.  The
+# values must be the text protocol's, byte for byte: long strings that
+# outgrow the reader's first buffer, zero dates, the integer extremes.
+stmt_executes() { my_q -e "SHOW GLOBAL STATUS LIKE 'Com_stmt_execute'" | cut -f2; }
+test_binary_protocol_reads_what_the_text_protocol_reads() {
+	my_q -e "DROP DATABASE IF EXISTS b_proto; CREATE DATABASE b_proto"
+	my_q b_proto -e "SET sql_mode = ''; SET time_zone = '+00:00';
+	CREATE TABLE t (
+	  id BIGINT UNSIGNED PRIMARY KEY, b TINYINT(1), ti TINYINT, tiu TINYINT UNSIGNED,
+	  si SMALLINT, siu SMALLINT UNSIGNED, mi MEDIUMINT UNSIGNED, i INT, iu INT UNSIGNED,
+	  bi BIGINT, d DECIMAL(65,30), d0 DECIMAL(20,0), dt DATE, dtm DATETIME(6), dt0 DATETIME,
+	  ts TIMESTAMP(3) NULL, c CHAR(5), vc VARCHAR(300), tx MEDIUMTEXT, e ENUM('a','b c'),
+	  s SET('x','y z'), bl BLOB);
+	INSERT INTO t (id) VALUES (1);
+	INSERT INTO t VALUES (2, 0, -128, 0, -32768, 0, 0, -2147483648, 0, -9223372036854775808,
+	  -99999999999999999999999999999999999.999999999999999999999999999999, -99999999999999999999,
+	  '0000-00-00', '0000-00-00 00:00:00', '2026-00-15 10:00:00', '1970-01-01 00:00:01.000',
+	  '', '', '', 'a', '', '');
+	INSERT INTO t VALUES (18446744073709551615, 1, 127, 255, 32767, 65535, 16777215, 2147483647,
+	  4294967295, 9223372036854775807, 0.000000000000000000000000000001, 99999999999999999999,
+	  '9999-12-31', '9999-12-31 23:59:59.999999', '2026-12-08 12:34:56', '2038-01-19 03:14:07.999',
+	  'abcde', REPEAT('ü', 300), REPEAT('long line ', 20000), 'b c', 'x,y z', REPEAT(0x00FF, 5000));
+	INSERT INTO t (id, vc, tx) VALUES (4, REPEAT('s', 65), REPEAT('二', 64));"
+	pg_db b_proto b_proto
+	psql_q -c "SELECT ecsync_register_table('src', 't', 'proto', target_schema => 'pr')" >/dev/null
+	local q="SELECT string_agg(concat_ws('|', id, coalesce(b::text,'∅'), coalesce(ti::text,'∅'), coalesce(tiu::text,'∅'),
+	  coalesce(si::text,'∅'), coalesce(siu::text,'∅'), coalesce(mi::text,'∅'), coalesce(i::text,'∅'), coalesce(iu::text,'∅'),
+	  coalesce(bi::text,'∅'), coalesce(d::text,'∅'), coalesce(d0::text,'∅'), coalesce(dt::text,'∅'), coalesce(dtm::text,'∅'),
+	  coalesce(dt0::text,'∅'), coalesce(ts::text,'∅'), coalesce(c,'∅'), coalesce(md5(vc),'∅'), coalesce(md5(tx),'∅'),
+	  coalesce(e,'∅'), coalesce(s::text,'∅'), coalesce(md5(bl),'∅')), E'\n' ORDER BY id) FROM pr.proto"
+	local before binary text
+	before=$(stmt_executes)
+	psql_q -c "SELECT * FROM ecsync_run_batch()" >/dev/null
+	[ "$(stmt_executes)" -gt "$before" ] || fail "the run did not read MySQL with a prepared statement" || return 1
+	binary=$(psql_q -c "$q")
+	psql_q -c "DROP SCHEMA pr CASCADE" -c "ALTER DATABASE b_proto SET ecsync.batch_binary_protocol = off" >/dev/null
+	before=$(stmt_executes)
+	psql_q -c "SELECT * FROM ecsync_run_batch()" >/dev/null
+	assert_eq "$before" "$(stmt_executes)" "with ecsync.batch_binary_protocol off, no prepared statement" || return 1
+	text=$(psql_q -c "$q")
+	assert_eq "$text" "$binary" "the binary protocol's rows equal the text protocol's" || return 1
+	# and both are MySQL's values, not merely equal to each other
+	assert_eq "∅|∅|∅|∅|∅|∅|∅|∅|∅|∅|∅|∅|∅|∅|∅|∅|∅|∅|∅|∅|∅" "$(sed -n 1p <<<"$binary" | cut -d'|' -f2-)" "all NULL"
+	assert_eq "2|false|-128|0|-32768|0|0|-2147483648|0|-9223372036854775808|-99999999999999999999999999999999999.999999999999999999999999999999|-99999999999999999999|∅|∅|∅|1970-01-01 00:00:01+00" \
+		"$(sed -n 2p <<<"$binary" | cut -d'|' -f1-16)" "minimum values, zero and zero-in-date to NULL"
+	assert_eq "18446744073709551615|true|127|255|32767|65535|16777215|2147483647|4294967295|9223372036854775807|0.000000000000000000000000000001|99999999999999999999|9999-12-31|9999-12-31 23:59:59.999999|2026-12-08 12:34:56|2038-01-19 03:14:07.999+00|abcde" \
+		"$(sed -n 4p <<<"$binary" | cut -d'|' -f1-17)" "maximum values"
+	assert_eq "$(my_q b_proto -e "SELECT concat_ws('|', md5(vc), md5(tx), e, '{x,\"y z\"}', md5(bl)) FROM t WHERE id = 18446744073709551615")" \
+		"$(sed -n 4p <<<"$binary" | cut -d'|' -f18-)" "long strings and bytes whole, enum, set"
+	assert_eq "$(my_q b_proto -e "SELECT concat_ws('|', md5(vc), md5(tx)) FROM t WHERE id = 4")" \
+		"$(sed -n 3p <<<"$binary" | cut -d'|' -f18-19)" "strings just past the first buffer"
+	# a tinyint(1) of 2 fails the run in the binary protocol as in the text one
+	psql_q -c "ALTER DATABASE b_proto RESET ecsync.batch_binary_protocol" >/dev/null
+	my_q b_proto -e "UPDATE t SET b = 2 WHERE id = 2"
+	local out
+	out=$(psql_q -c "SELECT * FROM ecsync_run_batch()" 2>&1) && fail "a tinyint(1) of 2 was accepted"
+	assert_contains "neither 0 nor 1" "$out" "error names the problem" &&
+		assert_contains 'column "b"' "$out" "error names the column"
+}
+
 # A failed run's error comes back as PostgreSQL's own do: the worker's
 # message in the primary message, its detail and hint in DETAIL and HINT
 # (none of them inside the message), and ecsync.runs keeps them apart.
