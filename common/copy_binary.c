@@ -508,8 +508,13 @@ cb_typed_value(ebuf *out, tp_conv conv, tp_wire wire, int bits,
 				uint64_t	mag = v->kind == MS_UINT ? v->u :
 					neg ? (uint64_t) 0 - (uint64_t) v->i : (uint64_t) v->i;
 				char		text[24];
-				char	   *t = u64_text(text + sizeof(text), mag, neg);
-				size_t		len = (size_t) (text + sizeof(text) - t);
+				char	   *t;
+				size_t		len;
+
+				/* NUL-terminated, as cb_value's text is */
+				text[sizeof(text) - 1] = '\0';
+				t = u64_text(text + sizeof(text) - 1, mag, neg);
+				len = (size_t) (text + sizeof(text) - 1 - t);
 
 				switch (wire)
 				{

@@ -569,12 +569,15 @@ ms_stream_typed(ms_conn *c, const char *sql, int ncols, const bool *native,
 		typed_free(t);
 		return -1;
 	}
+	/*
+	 * A server that prepares no statement (max_prepared_stmt_count = 0, a
+	 * proxy) gets the text protocol; an error of the query itself then
+	 * comes from the text protocol's run of it.
+	 */
 	if (mysql_stmt_prepare(t->stmt, sql, strlen(sql)) != 0)
 	{
-		seterr(err, errlen, "MySQL error %u while preparing a query: %s",
-			   mysql_stmt_errno(t->stmt), mysql_stmt_error(t->stmt));
 		typed_free(t);
-		return -1;
+		return 0;
 	}
 	meta = mysql_stmt_result_metadata(t->stmt);
 	if (meta == NULL || (int) mysql_num_fields(meta) != ncols)

@@ -166,7 +166,8 @@ typedef struct ms_value
  * takes column i's integer or date as such; a result with any other column
  * the protocol would not hand over as the text protocol does (FLOAT,
  * DOUBLE, TIME, YEAR, BIT, JSON, spatial, or an integer or date not
- * taken natively) is not started: 0, and the caller uses ms_stream.
+ * taken natively), or one the server does not prepare, is not started:
+ * 0, and the caller uses ms_stream.
  * 1 when streaming, -1 with a message.
  */
 extern int	ms_stream_typed(ms_conn *c, const char *sql, int ncols,

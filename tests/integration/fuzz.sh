@@ -42,3 +42,7 @@ test_mysql_json_decoder_survives_fuzzing() {
 test_mysql_gtid_decoder_survives_fuzzing() {
 	run_fuzzer fuzz_mysql_gtid
 }
+
+test_binary_protocol_values_encode_as_their_text_does() {
+	run_fuzzer fuzz_copy_typed
+}
