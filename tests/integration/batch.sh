@@ -203,8 +203,8 @@ test_binary_protocol_reads_what_the_text_protocol_reads() {
 	local q="SELECT string_agg(concat_ws('|', id, coalesce(b::text,'∅'), coalesce(ti::text,'∅'), coalesce(tiu::text,'∅'),
 	  coalesce(si::text,'∅'), coalesce(siu::text,'∅'), coalesce(mi::text,'∅'), coalesce(i::text,'∅'), coalesce(iu::text,'∅'),
 	  coalesce(bi::text,'∅'), coalesce(d::text,'∅'), coalesce(d0::text,'∅'), coalesce(dt::text,'∅'), coalesce(dtm::text,'∅'),
-	  coalesce(dt0::text,'∅'), coalesce(ts::text,'∅'), coalesce(c,'∅'), coalesce(md5(vc),'∅'), coalesce(md5(tx),'∅'),
-	  coalesce(e,'∅'), coalesce(s::text,'∅'), coalesce(md5(bl),'∅')), E'\n' ORDER BY id) FROM pr.proto"
+	  coalesce(dt0::text,'∅'), coalesce(ts::text,'∅'), coalesce(c,'∅'), coalesce(encode(sha256(convert_to(vc, 'UTF8')), 'hex'),'∅'), coalesce(encode(sha256(convert_to(tx, 'UTF8')), 'hex'),'∅'),
+	  coalesce(e,'∅'), coalesce(s::text,'∅'), coalesce(encode(sha256(bl), 'hex'),'∅')), E'\n' ORDER BY id) FROM pr.proto"
 	local before binary text
 	before=$(stmt_executes)
 	psql_q -c "SELECT * FROM ecsync_run_batch()" >/dev/null
@@ -222,9 +222,9 @@ test_binary_protocol_reads_what_the_text_protocol_reads() {
 		"$(sed -n 2p <<<"$binary" | cut -d'|' -f1-16)" "minimum values, zero and zero-in-date to NULL"
 	assert_eq "18446744073709551615|true|127|255|32767|65535|16777215|2147483647|4294967295|9223372036854775807|0.000000000000000000000000000001|99999999999999999999|9999-12-31|9999-12-31 23:59:59.999999|2026-12-08 12:34:56|2038-01-19 03:14:07.999+00|abcde" \
 		"$(sed -n 4p <<<"$binary" | cut -d'|' -f1-17)" "maximum values"
-	assert_eq "$(my_q b_proto -e "SELECT concat_ws('|', md5(vc), md5(tx), e, '{x,\"y z\"}', md5(bl)) FROM t WHERE id = 18446744073709551615")" \
+	assert_eq "$(my_q b_proto -e "SELECT concat_ws('|', SHA2(vc, 256), SHA2(tx, 256), e, '{x,\"y z\"}', SHA2(bl, 256)) FROM t WHERE id = 18446744073709551615")" \
 		"$(sed -n 4p <<<"$binary" | cut -d'|' -f18-)" "long strings and bytes whole, enum, set"
-	assert_eq "$(my_q b_proto -e "SELECT concat_ws('|', md5(vc), md5(tx)) FROM t WHERE id = 4")" \
+	assert_eq "$(my_q b_proto -e "SELECT concat_ws('|', SHA2(vc, 256), SHA2(tx, 256)) FROM t WHERE id = 4")" \
 		"$(sed -n 3p <<<"$binary" | cut -d'|' -f18-19)" "strings just past the first buffer"
 	# a tinyint(1) of 2 fails the run in the binary protocol as in the text one
 	psql_q -c "ALTER DATABASE b_proto RESET ecsync.batch_binary_protocol" >/dev/null
