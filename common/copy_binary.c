@@ -542,8 +542,32 @@ cb_typed_value(ebuf *out, tp_conv conv, tp_wire wire, int bits,
 							end_value(out, at);
 							return true;
 						}
+					case TW_NUMERIC:
+						{
+							/* base-10000 digits of an integer: weight, no scale */
+							uint16_t	groups[5];
+							int			ngroups = 0,
+										last;
+
+							for (uint64_t m = mag; m > 0; m /= 10000)
+								groups[ngroups++] = (uint16_t) (m % 10000);	/* lowest first */
+							/* no trailing zero groups, as put_numeric */
+							for (last = 0; last < ngroups && groups[last] == 0; last++)
+								;
+							if (!begin_value(out, &at))
+								goto oom;
+							ok = cb_put16(out, (uint16_t) (ngroups - last)) &&
+								cb_put16(out, (uint16_t) (ngroups > 0 ? ngroups - 1 : 0)) &&
+								cb_put16(out, neg ? NUMERIC_NEG : NUMERIC_POS) && cb_put16(out, 0);
+							for (int g = ngroups - 1; ok && g >= last; g--)
+								ok = cb_put16(out, groups[g]);
+							if (!ok)
+								goto oom;
+							end_value(out, at);
+							return true;
+						}
 					default:
-						/* numeric, boolean: the digits, as the text protocol sends them */
+						/* boolean: the digits, as the text protocol sends them */
 						return cb_value(out, conv, wire, bits, t, len, err, errlen);
 				}
 			}

@@ -24,6 +24,7 @@ typedef struct ms_typed_result
 	long long  *ints;
 	MYSQL_TIME *times;
 	char	  **bufs;			/* the byte columns' buffers, grown as needed */
+	ms_kind    *kinds;			/* each column's kind, decided once */
 	ms_value   *values;
 } ms_typed_result;
 
@@ -494,6 +495,7 @@ typed_free(ms_typed_result *t)
 	free(t->ints);
 	free(t->times);
 	free(t->bufs);
+	free(t->kinds);
 	free(t->values);
 	free(t);
 }
@@ -596,9 +598,10 @@ ms_stream_typed(ms_conn *c, const char *sql, int ncols, const bool *native,
 	t->ints = calloc((size_t) ncols, sizeof(long long));
 	t->times = calloc((size_t) ncols, sizeof(MYSQL_TIME));
 	t->bufs = calloc((size_t) ncols, sizeof(char *));
+	t->kinds = calloc((size_t) ncols, sizeof(ms_kind));
 	t->values = calloc((size_t) ncols, sizeof(ms_value));
 	if (!t->bind || !t->nulls || !t->errors || !t->lengths || !t->ints ||
-		!t->times || !t->bufs || !t->values)
+		!t->times || !t->bufs || !t->kinds || !t->values)
 	{
 		seterr(err, errlen, "out of memory preparing a MySQL statement");
 		goto done;
@@ -621,14 +624,14 @@ ms_stream_typed(ms_conn *c, const char *sql, int ncols, const bool *native,
 			b->buffer_type = MYSQL_TYPE_LONGLONG;
 			b->buffer = &t->ints[i];
 			b->is_unsigned = (fields[i].flags & UNSIGNED_FLAG) != 0;
-			t->values[i].kind = b->is_unsigned ? MS_UINT : MS_INT;
+			t->kinds[i] = b->is_unsigned ? MS_UINT : MS_INT;
 		}
 		else if (kind == 't')
 		{
 			b->buffer_type = MYSQL_TYPE_DATETIME;
 			b->buffer = &t->times[i];
 			b->buffer_length = sizeof(MYSQL_TIME);
-			t->values[i].kind = MS_DATETIME;
+			t->kinds[i] = MS_DATETIME;
 		}
 		else
 		{
@@ -641,7 +644,7 @@ ms_stream_typed(ms_conn *c, const char *sql, int ncols, const bool *native,
 			b->buffer_type = MYSQL_TYPE_BLOB;	/* the bytes as they are */
 			b->buffer = t->bufs[i];
 			b->buffer_length = TYPED_BUF_START;
-			t->values[i].kind = MS_BYTES;
+			t->kinds[i] = MS_BYTES;
 		}
 	}
 	if (mysql_stmt_execute(t->stmt) != 0 || mysql_stmt_bind_result(t->stmt, t->bind) != 0)
@@ -695,7 +698,7 @@ ms_fetch_typed(ms_conn *c, const ms_value **values, char *err, size_t errlen)
 			MYSQL_BIND *b = &t->bind[i];
 			char	   *grown;
 
-			if (b->buffer_type != MYSQL_TYPE_BLOB || t->nulls[i] || t->lengths[i] <= b->buffer_length)
+			if (t->kinds[i] != MS_BYTES || t->nulls[i] || t->lengths[i] <= b->buffer_length)
 				continue;
 			grown = realloc(t->bufs[i], t->lengths[i] + 1);
 			if (grown == NULL)
@@ -725,17 +728,14 @@ ms_fetch_typed(ms_conn *c, const ms_value **values, char *err, size_t errlen)
 	for (int i = 0; i < t->ncols; i++)
 	{
 		ms_value   *v = &t->values[i];
-		ms_kind		kind = t->bind[i].buffer_type == MYSQL_TYPE_LONGLONG ?
-			(t->bind[i].is_unsigned ? MS_UINT : MS_INT) :
-			t->bind[i].buffer_type == MYSQL_TYPE_DATETIME ? MS_DATETIME : MS_BYTES;
 
 		if (t->nulls[i])
 		{
 			v->kind = MS_NULL;
 			continue;
 		}
-		v->kind = kind;
-		switch (kind)
+		v->kind = t->kinds[i];
+		switch (v->kind)
 		{
 			case MS_INT:
 				v->i = t->ints[i];
